@@ -1,0 +1,1 @@
+//! Legacy reactive protocol models (provider generates keys).

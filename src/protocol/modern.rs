@@ -1,0 +1,1 @@
+//! Modern (CSR-based, v1 interface / charmlibs) protocol models.
