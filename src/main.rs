@@ -1,1 +1,106 @@
-fn main() {}
+//! The charm's `dispatch` binary. Juju runs it with no arguments, cwd = the charm dir and
+//! `JUJU_DISPATCH_PATH=hooks/<name>` or `actions/<name>` (see `docs/design.md`).
+//!
+//! Exit codes: 0 success; 1 a failed hook (Juju retries it), a failed action, a panic, or an
+//! environment that is not a Juju hook context (run by hand: a message on stderr explains).
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use juju_hook::log::{level_from_env, redact};
+use juju_hook::process::ProcessTools;
+use juju_hook::{HookContext, HookTools, LogLevel};
+use tls_provider::charm::dispatch;
+
+/// Set to `1` to forward DEBUG log lines to `juju-log` (each line costs a hook-tool call).
+const DEBUG_ENV: &str = "TLS_PROVIDER_DEBUG";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(flag) = args.get(1) {
+        return flag_main(flag);
+    }
+
+    let mut vars: BTreeMap<String, String> = std::env::vars().collect();
+    // Before dispatch existed (Juju < 2.8) a hook ran as `hooks/<name>`; like ops and charmcraft's
+    // dispatch script, fall back to argv[0] when JUJU_DISPATCH_PATH is absent.
+    if !vars
+        .get("JUJU_DISPATCH_PATH")
+        .is_some_and(|p| !p.is_empty())
+    {
+        if let Some(argv0) = args.first() {
+            if juju_hook::context::parse_dispatch(argv0).is_ok() {
+                vars.insert("JUJU_DISPATCH_PATH".into(), argv0.clone());
+            }
+        }
+    }
+    let ctx = match HookContext::from_vars(&vars) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!(
+                "tls-provider: {e}\n\
+                 This program is the dispatch binary of the tls-provider Juju charm: the Juju unit \
+                 agent runs it with JUJU_DISPATCH_PATH=hooks/<hook> or actions/<action> and the hook \
+                 tools on PATH. Deploy it with `juju deploy ./dist/tls-provider.charm`, or run it \
+                 locally with `make demo`."
+            );
+            return ExitCode::from(1);
+        }
+    };
+
+    let tools = Arc::new(ProcessTools::new());
+    juju_hook::log::install(tools.clone(), level_from_env(DEBUG_ENV));
+    install_panic_hook(tools.clone(), ctx.name().to_string());
+
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        dispatch::run(&ctx, &*tools)
+    }));
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        // The panic hook has logged it.
+        Err(_) => ExitCode::from(1),
+    }
+}
+
+fn flag_main(flag: &str) -> ExitCode {
+    match flag {
+        "--version" | "-V" => {
+            println!("tls-provider {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        "--help" | "-h" => {
+            println!(
+                "tls-provider {}: a Juju charm that issues TLS certificates.\n\
+                 Juju runs this binary as the charm's `dispatch` with JUJU_DISPATCH_PATH set; it takes \
+                 no arguments. See README.md.",
+                env!("CARGO_PKG_VERSION")
+            );
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("tls-provider: unexpected argument {other:?} (try --help)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Logs a panic through `juju-log --log-level ERROR` (private keys redacted) and to stderr.
+fn install_panic_hook(tools: Arc<ProcessTools>, name: String) {
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(non-text panic payload)".to_string());
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = format!("tls-provider panicked in {name}: {payload}{location}");
+        let message = redact(&message);
+        eprintln!("{message}");
+        let _ = tools.juju_log(LogLevel::Error, &message);
+    }));
+}
