@@ -1,13 +1,43 @@
 //! Parsing and checking a requirer's CSR. Input here is untrusted.
+//!
+//! Decisions (deterministic, documented for operators in the README):
+//! - The text may hold anything around one `-----BEGIN CERTIFICATE REQUEST-----` (or
+//!   `NEW CERTIFICATE REQUEST`) block; CRLF and any whitespace inside the base64 are ignored.
+//!   Two or more request blocks are refused (ambiguous).
+//! - The signature must verify with the CSR's own key; the key must be RSA 2048-8192 bits or
+//!   ECDSA on P-256/P-384 (named curve).
+//! - Extensions: subjectAltName is read (DNS names, IPv4/IPv6 addresses, registeredIDs; other
+//!   GeneralName kinds such as email or URI are ignored and never copied). keyUsage,
+//!   extendedKeyUsage and basicConstraints are accepted, critical or not, and ignored: the signer
+//!   sets its own. **Any other critical extension is refused** with [`CsrError::BadExtension`]
+//!   naming its OID (we cannot honour a constraint we do not understand); other non-critical
+//!   extensions are ignored and not copied. A duplicated extension, or a malformed extension
+//!   list, is refused.
+//! - The subject is kept as is (e.g. the requirer's x500UniqueIdentifier as a UTF8String).
 
 use std::net::IpAddr;
 
-use openssl::x509::X509Req;
+use openssl::nid::Nid;
+use openssl::pkey::{Id, PKeyRef, Private};
+use openssl::stack::Stack;
+use openssl::x509::{X509NameBuilder, X509Req};
 
-use super::KeyAlgorithm;
+use super::der;
+use super::keys::digest_for_key;
+use super::verify::base64_decode;
+use super::{KeyAlgorithm, PkiError};
 
 /// Hard cap on a CSR's PEM text; anything larger is refused before parsing.
 pub const MAX_CSR_PEM_BYTES: usize = 16 * 1024;
+
+const BEGIN_MARKERS: [&str; 2] = [
+    "-----BEGIN CERTIFICATE REQUEST-----",
+    "-----BEGIN NEW CERTIFICATE REQUEST-----",
+];
+const END_MARKERS: [&str; 2] = [
+    "-----END CERTIFICATE REQUEST-----",
+    "-----END NEW CERTIFICATE REQUEST-----",
+];
 
 /// Why a CSR is refused. The message is meant for a human reading relation data or logs.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -36,16 +66,334 @@ pub struct ParsedCsr {
     pub ip_sans: Vec<IpAddr>,
     /// Registered-ID SANs as dotted OIDs.
     pub oid_sans: Vec<String>,
+    /// The key family and size class: RSA keys map to the largest of 2048/3072/4096 not above
+    /// their size (an RSA 8192 key is `Rsa4096` here; see `key_bits` for the exact size).
     pub key_algorithm: KeyAlgorithm,
     /// RSA modulus bits or EC curve bits.
     pub key_bits: u32,
+}
+
+impl std::fmt::Debug for ParsedCsr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedCsr")
+            .field("common_name", &self.common_name)
+            .field("dns_sans", &self.dns_sans)
+            .field("ip_sans", &self.ip_sans)
+            .field("oid_sans", &self.oid_sans)
+            .field("key_algorithm", &self.key_algorithm)
+            .field("key_bits", &self.key_bits)
+            .finish()
+    }
 }
 
 impl ParsedCsr {
     /// Parses (tolerating CRLF, surrounding whitespace and text around the PEM block), verifies the
     /// signature, and checks the key (RSA 2048-8192, ECDSA P-256/P-384).
     pub fn parse(pem: &str) -> Result<ParsedCsr, CsrError> {
-        let _ = pem;
-        todo!()
+        if pem.len() > MAX_CSR_PEM_BYTES {
+            return Err(CsrError::TooLarge(pem.len()));
+        }
+        let der = extract_der(pem)?;
+        ParsedCsr::from_der(&der)
     }
+
+    /// Same checks as [`ParsedCsr::parse`], from DER.
+    pub fn from_der(der_bytes: &[u8]) -> Result<ParsedCsr, CsrError> {
+        if der_bytes.len() > MAX_CSR_PEM_BYTES {
+            return Err(CsrError::TooLarge(der_bytes.len()));
+        }
+        // One DER structure, nothing after it (d2i would silently ignore trailing bytes).
+        let top = der::read_single(der_bytes)
+            .ok_or_else(|| CsrError::NotPem("the base64 does not hold one DER structure".into()))?;
+        let req = X509Req::from_der(der_bytes)
+            .map_err(|_| CsrError::NotPem("the DER does not parse as a PKCS#10 request".into()))?;
+
+        let (key_algorithm, key_bits) = check_key(&req)?;
+        let public = req
+            .public_key()
+            .map_err(|_| CsrError::UnsupportedKey("the public key does not parse".into()))?;
+        if !req.verify(&public).unwrap_or(false) {
+            return Err(CsrError::BadSignature);
+        }
+
+        let sans = read_extensions(top)?;
+
+        let common_name = match req.subject_name().entries_by_nid(Nid::COMMONNAME).next() {
+            None => None,
+            Some(e) => {
+                let cn = e.data().to_string().map_err(|_| {
+                    CsrError::NotPem("the subject common name is not decodable text".into())
+                })?;
+                if cn.chars().any(char::is_control) {
+                    return Err(CsrError::NotPem(
+                        "the subject common name contains control characters".into(),
+                    ));
+                }
+                Some(cn).filter(|s| !s.is_empty())
+            }
+        };
+        if common_name.is_none() && sans.dns.is_empty() && sans.ip.is_empty() && sans.oid.is_empty()
+        {
+            return Err(CsrError::NoNames);
+        }
+        Ok(ParsedCsr {
+            req,
+            der: der_bytes.to_vec(),
+            common_name,
+            dns_sans: sans.dns,
+            ip_sans: sans.ip,
+            oid_sans: sans.oid,
+            key_algorithm,
+            key_bits,
+        })
+    }
+
+    /// The canonical PEM (64-column base64, `\n`, no trailing newline): what the requirer library
+    /// gets when it re-serialises the CSR. Use it to compare CSRs, never to echo them.
+    pub fn canonical_pem(&self) -> String {
+        der_to_pem("CERTIFICATE REQUEST", &self.der)
+    }
+
+    /// Every SAN as a string: DNS names, then IPs, then OIDs.
+    pub fn sans(&self) -> Vec<String> {
+        self.dns_sans
+            .iter()
+            .cloned()
+            .chain(self.ip_sans.iter().map(|i| i.to_string()))
+            .chain(self.oid_sans.iter().cloned())
+            .collect()
+    }
+
+    /// Every common name of the subject (normally zero or one), as text.
+    pub fn common_names(&self) -> Vec<String> {
+        self.req
+            .subject_name()
+            .entries_by_nid(Nid::COMMONNAME)
+            .filter_map(|e| e.data().to_string().ok())
+            .collect()
+    }
+}
+
+/// Finds the request block and decodes its base64.
+fn extract_der(pem: &str) -> Result<Vec<u8>, CsrError> {
+    let found: Vec<(usize, &str)> = BEGIN_MARKERS
+        .iter()
+        .flat_map(|m| pem.match_indices(m).map(move |(i, _)| (i, *m)))
+        .collect();
+    let (start, marker) = match found.as_slice() {
+        [one] => *one,
+        [] => {
+            let what = if pem.contains("-----BEGIN CERTIFICATE-----") {
+                "found a CERTIFICATE where a CERTIFICATE REQUEST was expected".to_string()
+            } else if let Some(i) = pem.find("-----BEGIN ") {
+                let label: String = pem[i + 11..]
+                    .chars()
+                    .take(40)
+                    .take_while(|c| *c != '-')
+                    .collect();
+                format!("found a {label:?} PEM block, expected CERTIFICATE REQUEST")
+            } else if pem.trim().is_empty() {
+                "the value is empty".to_string()
+            } else {
+                "no -----BEGIN CERTIFICATE REQUEST----- line found".to_string()
+            };
+            return Err(CsrError::NotPem(what));
+        }
+        _ => {
+            return Err(CsrError::NotPem(
+                "more than one certificate request block; send one per entry".into(),
+            ))
+        }
+    };
+    let body_start = start + marker.len();
+    let rest = &pem[body_start..];
+    let end = END_MARKERS
+        .iter()
+        .filter_map(|m| rest.find(m))
+        .min()
+        .ok_or_else(|| {
+            CsrError::NotPem("the -----END CERTIFICATE REQUEST----- line is missing".into())
+        })?;
+    let body: String = rest[..end]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    if body.is_empty() {
+        return Err(CsrError::NotPem("the PEM block is empty".into()));
+    }
+    base64_decode(&body).ok_or_else(|| CsrError::NotPem("the PEM body is not valid base64".into()))
+}
+
+fn check_key(req: &X509Req) -> Result<(KeyAlgorithm, u32), CsrError> {
+    let key = req
+        .public_key()
+        .map_err(|_| CsrError::UnsupportedKey("the public key does not parse".into()))?;
+    match key.id() {
+        Id::RSA => {
+            let bits = key.bits();
+            if !(2048..=8192).contains(&bits) {
+                return Err(CsrError::UnsupportedKey(format!("RSA {bits} bits")));
+            }
+            let alg = match bits {
+                0..=3071 => KeyAlgorithm::Rsa2048,
+                3072..=4095 => KeyAlgorithm::Rsa3072,
+                _ => KeyAlgorithm::Rsa4096,
+            };
+            Ok((alg, bits))
+        }
+        Id::EC => {
+            let ec = key
+                .ec_key()
+                .map_err(|_| CsrError::UnsupportedKey("EC key does not parse".into()))?;
+            match ec.group().curve_name() {
+                Some(Nid::X9_62_PRIME256V1) => Ok((KeyAlgorithm::EcdsaP256, 256)),
+                Some(Nid::SECP384R1) => Ok((KeyAlgorithm::EcdsaP384, 384)),
+                Some(other) => Err(CsrError::UnsupportedKey(format!(
+                    "EC curve {}",
+                    other.short_name().unwrap_or("unknown")
+                ))),
+                None => Err(CsrError::UnsupportedKey(
+                    "EC key with explicit curve parameters".into(),
+                )),
+            }
+        }
+        Id::RSA_PSS => Err(CsrError::UnsupportedKey("RSA-PSS key".into())),
+        Id::ED25519 => Err(CsrError::UnsupportedKey("Ed25519 key".into())),
+        Id::ED448 => Err(CsrError::UnsupportedKey("Ed448 key".into())),
+        Id::DSA => Err(CsrError::UnsupportedKey("DSA key".into())),
+        _ => Err(CsrError::UnsupportedKey("unknown key type".into())),
+    }
+}
+
+/// Walks `CertificationRequest → CertificationRequestInfo → attributes`, applies the extension
+/// rules of the module docs and returns the SANs.
+fn read_extensions(top: der::Tlv<'_>) -> Result<der::Sans, CsrError> {
+    let malformed = || CsrError::BadExtension("the CSR's attributes are malformed".into());
+    let outer = der::children(top, der::TAG_SEQUENCE).ok_or_else(malformed)?;
+    let info = der::children(*outer.first().ok_or_else(malformed)?, der::TAG_SEQUENCE)
+        .ok_or_else(malformed)?;
+    // version, subject, subjectPKInfo, [0] attributes
+    let Some(attrs) = info.get(3) else {
+        return Ok(der::Sans::default());
+    };
+    if attrs.tag != 0xa0 {
+        return Err(malformed());
+    }
+    let mut extension_lists = Vec::new();
+    for attr in der::read_all(attrs.content).ok_or_else(malformed)? {
+        let parts = der::children(attr, der::TAG_SEQUENCE).ok_or_else(malformed)?;
+        let [oid, values] = parts.as_slice() else {
+            return Err(malformed());
+        };
+        if oid.tag != der::TAG_OID {
+            return Err(malformed());
+        }
+        let oid = der::oid_to_string(oid.content).ok_or_else(malformed)?;
+        if oid == der::OID_EXTENSION_REQUEST || oid == der::OID_MS_EXTENSION_REQUEST {
+            let values = der::children(*values, der::TAG_SET).ok_or_else(malformed)?;
+            extension_lists.extend(values);
+        }
+    }
+    let exts = match extension_lists.as_slice() {
+        [] => return Ok(der::Sans::default()),
+        [one] => der::parse_extensions(*one)
+            .ok_or_else(|| CsrError::BadExtension("the extension request is malformed".into()))?,
+        _ => {
+            return Err(CsrError::BadExtension(
+                "the CSR carries more than one extension request".into(),
+            ))
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut sans = der::Sans::default();
+    for ext in &exts {
+        if !seen.insert(ext.oid.as_str()) {
+            return Err(CsrError::BadExtension(format!(
+                "extension {} appears twice",
+                describe_oid(&ext.oid)
+            )));
+        }
+        match ext.oid.as_str() {
+            der::OID_SAN => {
+                sans = der::parse_sans(ext.value).map_err(CsrError::BadExtension)?;
+            }
+            der::OID_KEY_USAGE | der::OID_EXT_KEY_USAGE | der::OID_BASIC_CONSTRAINTS => {}
+            other if ext.critical => {
+                return Err(CsrError::BadExtension(format!(
+                    "critical extension {} is not supported; this provider only accepts \
+                     subjectAltName, keyUsage, extendedKeyUsage and basicConstraints as critical \
+                     extensions; request the certificate without it",
+                    describe_oid(other)
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(sans)
+}
+
+fn describe_oid(oid: &str) -> String {
+    match der::extension_name(oid) {
+        Some(name) => format!("{oid} ({name})"),
+        None => oid.to_string(),
+    }
+}
+
+/// PEM-encodes DER with 64-column lines and no trailing newline.
+pub(crate) fn der_to_pem(label: &str, der_bytes: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der_bytes);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----"));
+    out
+}
+
+/// Builds and signs a CSR for `key` (legacy requirers and manual mode): subject CN =
+/// `common_name` (omitted when empty), a non-critical SAN extension with each of `sans` as an IP
+/// address when it parses as one, otherwise as a DNS name (omitted when `sans` is empty).
+/// Digest: SHA-384 for P-384 keys, SHA-256 otherwise.
+pub fn generate_csr(
+    key: &PKeyRef<Private>,
+    common_name: &str,
+    sans: &[String],
+) -> Result<X509Req, PkiError> {
+    let mut b = X509Req::builder()?;
+    b.set_version(0)?;
+    let mut name = X509NameBuilder::new()?;
+    if !common_name.is_empty() {
+        if common_name.chars().count() > 64 {
+            return Err(PkiError::Invalid(format!(
+                "common name {common_name:?} is longer than 64 characters"
+            )));
+        }
+        name.append_entry_by_nid(Nid::COMMONNAME, common_name)
+            .map_err(|e| PkiError::Invalid(format!("common name {common_name:?}: {e}")))?;
+    }
+    b.set_subject_name(&name.build())?;
+    b.set_pubkey(key)?;
+    if !sans.is_empty() {
+        let mut dns = Vec::new();
+        let mut ips = Vec::new();
+        for s in sans {
+            match s.parse::<IpAddr>() {
+                Ok(ip) => ips.push(ip),
+                Err(_) => dns.push(s.clone()),
+            }
+        }
+        let value = der::build_sans(&dns, &ips, &[]).map_err(PkiError::Invalid)?;
+        let mut stack = Stack::new()?;
+        stack.push(super::sign::raw_extension(der::OID_SAN, false, &value)?)?;
+        b.add_extensions(&stack)?;
+    }
+    b.sign(key, digest_for_key(key))?;
+    Ok(b.build())
+}
+
+/// A CSR as PEM without a trailing newline.
+pub fn csr_to_pem(req: &X509Req) -> Result<String, PkiError> {
+    Ok(der_to_pem("CERTIFICATE REQUEST", &req.to_der()?))
 }

@@ -2,15 +2,24 @@
 
 pub mod ca;
 pub mod csr;
+mod der;
 pub mod keys;
 pub mod policy;
 pub mod sign;
 pub mod verify;
 
+#[cfg(test)]
+mod tests;
+
 pub use ca::{Ca, CaSubject};
-pub use csr::{CsrError, ParsedCsr};
-pub use keys::KeyAlgorithm;
+pub use csr::{csr_to_pem, generate_csr, CsrError, ParsedCsr};
+pub use keys::{key_matches, private_key_from_pem, private_key_to_pem, KeyAlgorithm};
 pub use policy::{Denial, DenialCode, Policy};
+pub use sign::{cert_to_pem, chain_pems, issue, IssueRequest};
+pub use verify::{
+    cert_info, chain_is_ordered, is_ca, issued_by, parse_certs, public_key_matches, valid_at,
+    CertError, CertInfo,
+};
 
 /// Errors from the PKI layer that are our fault or OpenSSL's (not the requirer's input).
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,7 @@
 //! Signing policy: which names and what kind of certificate we agree to sign.
 
+use std::net::IpAddr;
+
 use super::ParsedCsr;
 
 /// The operator's policy (from config).
@@ -57,19 +59,196 @@ pub struct Denial {
 
 impl Policy {
     /// Checks a parsed CSR (and whether it asks for a CA certificate) against the policy.
+    ///
+    /// Order (the first refusal wins): CA request, then each common name, then DNS SANs, then
+    /// IP SANs. Every common name of the subject is checked: one that parses as an IP address
+    /// is treated as an IP; one that looks like a DNS name (only letters, digits, `-`, `_`, `.`,
+    /// `*`, with a dot or a `*`) is treated as a DNS name; anything else (e.g. `etcd/0`, `My CA`)
+    /// is not a name policy applies to. OID SANs are not restricted.
     pub fn check(&self, csr: &ParsedCsr, is_ca: bool) -> Result<(), Denial> {
-        let _ = (csr, is_ca);
-        todo!()
+        self.check_ca(is_ca)?;
+        for cn in csr.common_names() {
+            self.check_common_name(&cn)?;
+        }
+        for dns in &csr.dns_sans {
+            self.check_dns(dns)?;
+        }
+        if let Some(ip) = csr.ip_sans.first() {
+            self.check_ip(&ip.to_string())?;
+        }
+        Ok(())
     }
 
     /// Checks a legacy request's names (CN + SANs as strings, each a DNS name or an IP).
+    /// A SAN that parses as an IP address is an IP; any other SAN is a DNS name.
     pub fn check_names(
         &self,
         common_name: &str,
         sans: &[String],
         is_ca: bool,
     ) -> Result<(), Denial> {
-        let _ = (common_name, sans, is_ca);
-        todo!()
+        self.check_ca(is_ca)?;
+        self.check_common_name(common_name)?;
+        for san in sans {
+            if san.parse::<IpAddr>().is_ok() {
+                self.check_ip(san)?;
+            } else {
+                self.check_dns(san)?;
+            }
+        }
+        Ok(())
     }
+
+    fn check_ca(&self, is_ca: bool) -> Result<(), Denial> {
+        if is_ca && !self.allow_ca_requests {
+            return Err(Denial {
+                code: DenialCode::Other,
+                message: "the request asks for a CA certificate (ca: true) and this provider does \
+                          not issue CA certificates; request a non-CA certificate, or ask the \
+                          operator to set allow-ca-requests=true"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_common_name(&self, cn: &str) -> Result<(), Denial> {
+        if cn.is_empty() {
+            return Ok(());
+        }
+        if cn.parse::<IpAddr>().is_ok() {
+            return self.check_ip(cn);
+        }
+        if looks_like_dns(cn) {
+            return self.check_dns(cn);
+        }
+        Ok(())
+    }
+
+    fn check_ip(&self, ip: &str) -> Result<(), Denial> {
+        if !self.allow_ip_sans {
+            return Err(Denial {
+                code: DenialCode::IpNotAllowed,
+                message: format!(
+                    "IP address {ip} is not allowed: this provider has allow-ip-sans=false; \
+                     request DNS names only, or ask the operator to set allow-ip-sans=true"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_dns(&self, name: &str) -> Result<(), Denial> {
+        let lower = name.to_ascii_lowercase();
+        let lower = lower.strip_suffix('.').unwrap_or(&lower);
+        let shown = truncate_for_message(name);
+        if let Err(why) = dns_syntax(lower) {
+            return Err(Denial {
+                code: DenialCode::DomainNotAllowed,
+                message: format!("DNS name {shown:?} is not valid: {why}"),
+            });
+        }
+        if lower.starts_with("*.") && !self.allow_wildcard_dns {
+            return Err(Denial {
+                code: DenialCode::WildcardNotAllowed,
+                message: format!(
+                    "wildcard DNS name {shown} is not allowed: this provider has \
+                     allow-wildcard-dns=false; request explicit names, or ask the operator to \
+                     set allow-wildcard-dns=true"
+                ),
+            });
+        }
+        let suffixes = self.normalised_domains();
+        if !suffixes.is_empty()
+            && !suffixes
+                .iter()
+                .any(|s| lower == s || lower.ends_with(&format!(".{s}")))
+        {
+            return Err(Denial {
+                code: DenialCode::DomainNotAllowed,
+                message: format!(
+                    "DNS name {shown} is not in the allowed domains (allowed-domains={}); \
+                     request a name equal to or under one of them, or ask the operator to add \
+                     its domain to allowed-domains",
+                    self.allowed_domains.join(",")
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// allowed-domains entries lowercased, without a leading `*.`/`.` or trailing `.`.
+    fn normalised_domains(&self) -> Vec<String> {
+        self.allowed_domains
+            .iter()
+            .map(|d| {
+                let d = d.trim().to_ascii_lowercase();
+                let d = d.strip_prefix("*.").unwrap_or(&d);
+                let d = d.trim_start_matches('.');
+                d.strip_suffix('.').unwrap_or(d).to_string()
+            })
+            .filter(|d| !d.is_empty())
+            .collect()
+    }
+}
+
+fn truncate_for_message(s: &str) -> String {
+    if s.chars().count() > 100 {
+        format!("{}...", s.chars().take(100).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+/// A CN "looks like" a DNS name when it has only hostname characters (and `*`) and contains a
+/// dot or a `*`.
+fn looks_like_dns(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'*'))
+        && (s.contains('.') || s.contains('*'))
+}
+
+/// Syntax of a (lowercased, no trailing dot) DNS name: labels of 1-63 letters, digits, `-` or
+/// `_`, not starting or ending with `-`, at most 253 characters; a `*` only as the whole
+/// leftmost label, followed by at least one label.
+fn dns_syntax(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("it is empty".into());
+    }
+    if name.len() > 253 {
+        return Err("it is longer than 253 characters".into());
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    for (i, label) in labels.iter().enumerate() {
+        if label.contains('*') {
+            if i != 0 || *label != "*" {
+                return Err(
+                    "a '*' is only allowed as the whole leftmost label (as in *.example.com)"
+                        .into(),
+                );
+            }
+            if labels.len() < 2 {
+                return Err("a wildcard needs a domain after it (as in *.example.com)".into());
+            }
+            continue;
+        }
+        if label.is_empty() {
+            return Err("it has an empty label (two dots in a row, or a leading dot)".into());
+        }
+        if label.len() > 63 {
+            return Err(format!("label {label:?} is longer than 63 characters"));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!(
+                "label {label:?} has characters other than letters, digits, '-' and '_'"
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("label {label:?} starts or ends with '-'"));
+        }
+    }
+    Ok(())
 }

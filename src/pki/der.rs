@@ -1,0 +1,389 @@
+//! A tiny, defensive DER reader/writer for the few structures the `openssl` crate does not expose
+//! (extension lists of CSRs and certificates, RegisteredID SANs, BasicConstraints).
+//!
+//! The reader never panics: every access is bounds-checked and any malformed input yields `None`.
+
+use std::net::IpAddr;
+
+pub(crate) const TAG_BOOLEAN: u8 = 0x01;
+pub(crate) const TAG_BIT_STRING: u8 = 0x03;
+pub(crate) const TAG_OCTET_STRING: u8 = 0x04;
+pub(crate) const TAG_OID: u8 = 0x06;
+pub(crate) const TAG_SEQUENCE: u8 = 0x30;
+pub(crate) const TAG_SET: u8 = 0x31;
+
+/// GeneralName tags (context-specific, implicit).
+pub(crate) const GN_DNS: u8 = 0x82;
+pub(crate) const GN_IP: u8 = 0x87;
+pub(crate) const GN_RID: u8 = 0x88;
+
+pub(crate) const OID_SAN: &str = "2.5.29.17";
+pub(crate) const OID_KEY_USAGE: &str = "2.5.29.15";
+pub(crate) const OID_EXT_KEY_USAGE: &str = "2.5.29.37";
+pub(crate) const OID_BASIC_CONSTRAINTS: &str = "2.5.29.19";
+pub(crate) const OID_EXTENSION_REQUEST: &str = "1.2.840.113549.1.9.14";
+pub(crate) const OID_MS_EXTENSION_REQUEST: &str = "1.3.6.1.4.1.311.2.1.14";
+
+/// One TLV: single-byte tag and its content.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tlv<'a> {
+    pub tag: u8,
+    pub content: &'a [u8],
+}
+
+/// Reads one TLV from the front of `input`; returns it and the rest.
+pub(crate) fn read_tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    if tag & 0x1f == 0x1f {
+        return None; // high tag numbers: not used by anything we read
+    }
+    let (&first, mut rest) = rest.split_first()?;
+    let len = if first < 0x80 {
+        first as usize
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 {
+            return None; // indefinite length or absurd sizes
+        }
+        let (bytes, r) = (rest.get(..n)?, rest.get(n..)?);
+        rest = r;
+        let mut len = 0usize;
+        for &b in bytes {
+            len = len.checked_mul(256)?.checked_add(b as usize)?;
+        }
+        len
+    };
+    let content = rest.get(..len)?;
+    Some((Tlv { tag, content }, rest.get(len..)?))
+}
+
+/// Reads exactly one TLV that spans the whole input.
+pub(crate) fn read_single(input: &[u8]) -> Option<Tlv<'_>> {
+    let (tlv, rest) = read_tlv(input)?;
+    rest.is_empty().then_some(tlv)
+}
+
+/// Reads the TLVs that make up the whole of `input`.
+pub(crate) fn read_all(mut input: &[u8]) -> Option<Vec<Tlv<'_>>> {
+    let mut out = Vec::new();
+    while !input.is_empty() {
+        let (tlv, rest) = read_tlv(input)?;
+        out.push(tlv);
+        input = rest;
+    }
+    Some(out)
+}
+
+/// Contents of a constructed TLV with the expected tag, as its elements.
+pub(crate) fn children(tlv: Tlv<'_>, tag: u8) -> Option<Vec<Tlv<'_>>> {
+    if tlv.tag != tag {
+        return None;
+    }
+    read_all(tlv.content)
+}
+
+/// Encodes a TLV.
+pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + 6);
+    out.push(tag);
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|&&b| b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// Decodes OID content octets to dotted form. `None` when malformed.
+pub(crate) fn oid_to_string(content: &[u8]) -> Option<String> {
+    if content.is_empty() || content.len() > 64 {
+        return None;
+    }
+    let mut arcs: Vec<u64> = Vec::new();
+    let mut value: u64 = 0;
+    let mut in_arc = false;
+    for &b in content {
+        if !in_arc && b == 0x80 {
+            return None; // non-minimal encoding
+        }
+        value = value.checked_mul(128)?.checked_add((b & 0x7f) as u64)?;
+        in_arc = true;
+        if b & 0x80 == 0 {
+            arcs.push(value);
+            value = 0;
+            in_arc = false;
+        }
+    }
+    if in_arc {
+        return None; // truncated arc
+    }
+    let first = arcs[0];
+    let (a, b) = match first {
+        0..=39 => (0, first),
+        40..=79 => (1, first - 40),
+        _ => (2, first - 80),
+    };
+    let mut s = format!("{a}.{b}");
+    for arc in &arcs[1..] {
+        s.push('.');
+        s.push_str(&arc.to_string());
+    }
+    Some(s)
+}
+
+/// Encodes a dotted OID to content octets. `None` when it is not a valid OID.
+pub(crate) fn oid_from_string(s: &str) -> Option<Vec<u8>> {
+    let arcs: Vec<u64> = s
+        .split('.')
+        .map(|a| {
+            if a.is_empty() || a.len() > 19 || !a.bytes().all(|c| c.is_ascii_digit()) {
+                None
+            } else {
+                a.parse().ok()
+            }
+        })
+        .collect::<Option<_>>()?;
+    if arcs.len() < 2 || arcs[0] > 2 || (arcs[0] < 2 && arcs[1] >= 40) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let first = arcs[0].checked_mul(40)?.checked_add(arcs[1])?;
+    for arc in std::iter::once(first).chain(arcs[2..].iter().copied()) {
+        let mut groups = vec![(arc & 0x7f) as u8];
+        let mut v = arc >> 7;
+        while v > 0 {
+            groups.push(0x80 | (v & 0x7f) as u8);
+            v >>= 7;
+        }
+        out.extend(groups.iter().rev());
+    }
+    Some(out)
+}
+
+/// One extension: OID (dotted), critical flag, extnValue content.
+#[derive(Clone, Debug)]
+pub(crate) struct Ext<'a> {
+    pub oid: String,
+    pub critical: bool,
+    pub value: &'a [u8],
+}
+
+/// Parses `Extensions ::= SEQUENCE OF Extension` (the whole TLV).
+pub(crate) fn parse_extensions(seq: Tlv<'_>) -> Option<Vec<Ext<'_>>> {
+    let mut out = Vec::new();
+    for ext in children(seq, TAG_SEQUENCE)? {
+        let parts = children(ext, TAG_SEQUENCE)?;
+        let (oid, critical, value) = match parts.as_slice() {
+            [oid, value] => (oid, false, value),
+            [oid, crit, value] if crit.tag == TAG_BOOLEAN && crit.content.len() == 1 => {
+                (oid, crit.content[0] != 0, value)
+            }
+            _ => return None,
+        };
+        if oid.tag != TAG_OID || value.tag != TAG_OCTET_STRING {
+            return None;
+        }
+        out.push(Ext {
+            oid: oid_to_string(oid.content)?,
+            critical,
+            value: value.content,
+        });
+    }
+    Some(out)
+}
+
+/// The extensions of a DER certificate (empty when it has none; `None` when malformed).
+pub(crate) fn cert_extensions(cert_der: &[u8]) -> Option<Vec<Ext<'_>>> {
+    let cert = children(read_single(cert_der)?, TAG_SEQUENCE)?;
+    let tbs = children(*cert.first()?, TAG_SEQUENCE)?;
+    match tbs.iter().find(|t| t.tag == 0xa3) {
+        None => Some(vec![]),
+        Some(wrapper) => parse_extensions(read_single(wrapper.content)?),
+    }
+}
+
+/// The names a SAN extension value holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sans {
+    pub dns: Vec<String>,
+    pub ip: Vec<IpAddr>,
+    pub oid: Vec<String>,
+    /// GeneralName types we neither copy nor check (email, URI, directoryName, ...).
+    pub other: usize,
+}
+
+/// Parses a SubjectAltName extension value (`GeneralNames`). `Err` says what is wrong.
+pub(crate) fn parse_sans(value: &[u8]) -> Result<Sans, String> {
+    let seq = read_single(value).ok_or("subjectAltName is not valid DER")?;
+    let names = children(seq, TAG_SEQUENCE).ok_or("subjectAltName is not a SEQUENCE")?;
+    let mut sans = Sans::default();
+    for gn in names {
+        match gn.tag {
+            GN_DNS => {
+                let s = std::str::from_utf8(gn.content)
+                    .ok()
+                    .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()))
+                    .ok_or_else(|| {
+                        format!(
+                            "subjectAltName has a DNS name that is empty or not printable ASCII ({:?})",
+                            String::from_utf8_lossy(&gn.content[..gn.content.len().min(80)])
+                        )
+                    })?;
+                sans.dns.push(s.to_string());
+            }
+            GN_IP => {
+                let ip = match gn.content.len() {
+                    4 => {
+                        let b: [u8; 4] = gn.content.try_into().map_err(|_| "bad IPv4")?;
+                        IpAddr::from(b)
+                    }
+                    16 => {
+                        let b: [u8; 16] = gn.content.try_into().map_err(|_| "bad IPv6")?;
+                        IpAddr::from(b)
+                    }
+                    n => return Err(format!("subjectAltName has an IP address of {n} bytes")),
+                };
+                sans.ip.push(ip);
+            }
+            GN_RID => {
+                let oid = oid_to_string(gn.content)
+                    .ok_or("subjectAltName has a malformed registeredID")?;
+                sans.oid.push(oid);
+            }
+            _ => sans.other += 1,
+        }
+    }
+    Ok(sans)
+}
+
+/// Builds a SubjectAltName extension value from DNS names, IPs and dotted OIDs.
+pub(crate) fn build_sans(dns: &[String], ip: &[IpAddr], oid: &[String]) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    for d in dns {
+        if d.is_empty() || !d.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!("DNS name {d:?} is empty or not printable ASCII"));
+        }
+        body.extend(tlv(GN_DNS, d.as_bytes()));
+    }
+    for a in ip {
+        match a {
+            IpAddr::V4(v4) => body.extend(tlv(GN_IP, &v4.octets())),
+            IpAddr::V6(v6) => body.extend(tlv(GN_IP, &v6.octets())),
+        }
+    }
+    for o in oid {
+        let enc = oid_from_string(o).ok_or_else(|| format!("{o:?} is not a dotted OID"))?;
+        body.extend(tlv(GN_RID, &enc));
+    }
+    Ok(tlv(TAG_SEQUENCE, &body))
+}
+
+/// Whether a BasicConstraints extension value says cA TRUE.
+pub(crate) fn basic_constraints_is_ca(value: &[u8]) -> bool {
+    read_single(value)
+        .and_then(|t| children(t, TAG_SEQUENCE))
+        .and_then(|parts| parts.first().copied())
+        .is_some_and(|first| {
+            first.tag == TAG_BOOLEAN && first.content.len() == 1 && first.content[0] != 0
+        })
+}
+
+/// The subjectPublicKey bits of a DER SubjectPublicKeyInfo (without the unused-bits octet).
+pub(crate) fn spki_key_bits(spki_der: &[u8]) -> Option<&[u8]> {
+    let parts = children(read_single(spki_der)?, TAG_SEQUENCE)?;
+    let bits = parts.get(1)?;
+    if bits.tag != TAG_BIT_STRING {
+        return None;
+    }
+    bits.content.get(1..)
+}
+
+/// A human name for the extensions we are likely to meet, for messages.
+pub(crate) fn extension_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.29.14" => "subjectKeyIdentifier",
+        "2.5.29.15" => "keyUsage",
+        "2.5.29.17" => "subjectAltName",
+        "2.5.29.18" => "issuerAltName",
+        "2.5.29.19" => "basicConstraints",
+        "2.5.29.30" => "nameConstraints",
+        "2.5.29.31" => "cRLDistributionPoints",
+        "2.5.29.32" => "certificatePolicies",
+        "2.5.29.35" => "authorityKeyIdentifier",
+        "2.5.29.36" => "policyConstraints",
+        "2.5.29.37" => "extKeyUsage",
+        "2.5.29.54" => "inhibitAnyPolicy",
+        "1.3.6.1.5.5.7.1.1" => "authorityInfoAccess",
+        "1.3.6.1.5.5.7.1.24" => "tlsFeature (OCSP must-staple)",
+        "1.3.6.1.5.5.7.48.1.5" => "ocspNoCheck",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oid_round_trip() {
+        for s in [
+            "1.2.3.4.5",
+            "2.5.29.17",
+            "1.3.6.1.4.1.99999.1",
+            "2.999.1",
+            "0.39",
+        ] {
+            let enc = oid_from_string(s).unwrap();
+            assert_eq!(oid_to_string(&enc).unwrap(), s);
+        }
+        assert_eq!(
+            oid_from_string("2.5.29.17").unwrap(),
+            vec![0x55, 0x1d, 0x11]
+        );
+        for bad in ["", "1", "3.1", "1.40", "1..2", "a.b", "1.2.", "-1.2"] {
+            assert!(oid_from_string(bad).is_none(), "{bad}");
+        }
+        assert!(oid_to_string(&[]).is_none());
+        assert!(oid_to_string(&[0x2a, 0x86]).is_none());
+        assert!(oid_to_string(&[0x2a, 0x80, 0x01]).is_none());
+    }
+
+    #[test]
+    fn tlv_lengths() {
+        for n in [0usize, 1, 127, 128, 255, 256, 70000] {
+            let content = vec![7u8; n];
+            let enc = tlv(TAG_OCTET_STRING, &content);
+            let t = read_single(&enc).unwrap();
+            assert_eq!(t.tag, TAG_OCTET_STRING);
+            assert_eq!(t.content.len(), n);
+        }
+        assert!(read_tlv(&[0x30]).is_none());
+        assert!(read_tlv(&[0x30, 0x80]).is_none());
+        assert!(read_tlv(&[0x30, 0x85, 1, 1, 1, 1, 1]).is_none());
+        assert!(read_tlv(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_none());
+        assert!(read_tlv(&[0x30, 0x03, 1]).is_none());
+        assert!(read_tlv(&[0x1f, 0x01, 0x00]).is_none());
+    }
+
+    #[test]
+    fn sans_round_trip() {
+        let dns = vec!["a.example.com".to_string(), "*.b.example.com".to_string()];
+        let ip: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "2001:db8::1".parse().unwrap()];
+        let oid = vec!["1.2.3.4".to_string()];
+        let der = build_sans(&dns, &ip, &oid).unwrap();
+        let sans = parse_sans(&der).unwrap();
+        assert_eq!(sans.dns, dns);
+        assert_eq!(sans.ip, ip);
+        assert_eq!(sans.oid, oid);
+        assert_eq!(sans.other, 0);
+        assert!(build_sans(&["bad name".into()], &[], &[]).is_err());
+        assert!(build_sans(&[], &[], &["x".into()]).is_err());
+        assert!(parse_sans(&[0x30, 0x02, 0x87, 0x00]).is_err());
+        assert!(parse_sans(&[0x04, 0x00]).is_err());
+    }
+}
