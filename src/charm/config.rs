@@ -1,1 +1,518 @@
-//! TODO
+//! The charm's configuration: parsed from `config-get`, validated as a whole.
+//!
+//! Rules (documented in README):
+//! - `mode`: `self-signed` (default) or `manual`.
+//! - CA subject: `ca-common-name` (required, default `tls-provider`), `ca-organization`,
+//!   `ca-organizational-unit`, `ca-email-address`, `ca-country-name` (2 letters),
+//!   `ca-state-or-province-name`, `ca-locality-name`; at most 64 characters each.
+//! - `ca-key-algorithm`: `rsa-2048` (default), `rsa-3072`, `rsa-4096`, `ecdsa-p256`, `ecdsa-p384`.
+//! - `root-ca-validity` (`365d`), `certificate-validity` (`90d`): a positive whole number followed
+//!   by a unit, `m` (minutes), `h` (hours), `d` (days) or `w` (weeks). A bare number means days (as
+//!   in self-signed-certificates). The root must be at least twice the leaf.
+//! - `allowed-domains`: comma-separated DNS suffixes (empty = any). `example.com` allows
+//!   `example.com` and every name under it. A leading `.` is ignored; wildcards are not suffixes.
+//! - `allow-ip-sans` (true), `allow-wildcard-dns` (true), `allow-ca-requests` (false).
+//! - `certificate-limit`: certificates per relation, `0` = unlimited.
+//!
+//! Invalid values are collected, all of them, as (option, why) pairs for the blocked status.
+
+use serde_json::{Map, Value};
+
+use crate::pki::{CaSubject, KeyAlgorithm, Policy};
+
+/// Every option of config.yaml.
+pub const OPTIONS: &[&str] = &[
+    "mode",
+    "ca-common-name",
+    "ca-organization",
+    "ca-organizational-unit",
+    "ca-email-address",
+    "ca-country-name",
+    "ca-state-or-province-name",
+    "ca-locality-name",
+    "ca-key-algorithm",
+    "root-ca-validity",
+    "certificate-validity",
+    "allowed-domains",
+    "allow-ip-sans",
+    "allow-wildcard-dns",
+    "allow-ca-requests",
+    "certificate-limit",
+];
+
+pub const DEFAULT_CA_COMMON_NAME: &str = "tls-provider";
+pub const DEFAULT_ROOT_CA_VALIDITY: &str = "365d";
+pub const DEFAULT_CERTIFICATE_VALIDITY: &str = "90d";
+
+/// Who signs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The built-in CA signs every acceptable CSR.
+    SelfSigned,
+    /// Operators provide certificates by action; the built-in CA signs nothing.
+    Manual,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::SelfSigned => "self-signed",
+            Mode::Manual => "manual",
+        }
+    }
+}
+
+/// A validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub mode: Mode,
+    pub ca_subject: CaSubject,
+    pub ca_key_algorithm: KeyAlgorithm,
+    /// Seconds.
+    pub root_ca_validity: u64,
+    /// Seconds.
+    pub certificate_validity: u64,
+    pub policy: Policy,
+    /// Certificates per relation; 0 = unlimited.
+    pub certificate_limit: u32,
+}
+
+/// One invalid option and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub option: &'static str,
+    pub why: String,
+}
+
+/// All the invalid options (never empty).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid config: {}", self.summary())]
+pub struct ConfigErrors(pub Vec<ConfigIssue>);
+
+impl ConfigErrors {
+    /// `opt: why; opt: why`.
+    pub fn summary(&self) -> String {
+        self.0
+            .iter()
+            .map(|i| format!("{}: {}", i.option, i.why))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    /// The names of the bad options.
+    pub fn options(&self) -> Vec<&'static str> {
+        self.0.iter().map(|i| i.option).collect()
+    }
+}
+
+/// Formats seconds back in the largest exact unit (`180d`, `90m`, `2w`).
+pub fn format_duration(secs: u64) -> String {
+    for (unit, n) in [("w", 604_800u64), ("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs >= n && secs % n == 0 {
+            return format!("{}{unit}", secs / n);
+        }
+    }
+    format!("{secs}s")
+}
+
+/// Parses `<positive integer>[m|h|d|w]` (bare number = days) into seconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let bad = || format!("{text:?} is not a positive duration (use e.g. 90d, 12h, 30m or 2w)");
+    if t.is_empty() {
+        return Err(bad());
+    }
+    let (digits, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_lowercase()),
+        _ => (t, 'd'),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let mult = match unit {
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        'w' => 604_800,
+        _ => return Err(bad()),
+    };
+    if n == 0 {
+        return Err(bad());
+    }
+    // Cap at 100 years: beyond that X.509 tooling misbehaves and it is surely a typo.
+    let secs = n.checked_mul(mult).ok_or_else(bad)?;
+    if secs > 100 * 366 * 86_400 {
+        return Err(format!("{text:?} is longer than 100 years"));
+    }
+    Ok(secs)
+}
+
+/// The config spelling of a key algorithm (kept here so config does not depend on PKI internals).
+pub fn parse_key_algorithm(s: &str) -> Option<KeyAlgorithm> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "rsa-2048" => Some(KeyAlgorithm::Rsa2048),
+        "rsa-3072" => Some(KeyAlgorithm::Rsa3072),
+        "rsa-4096" => Some(KeyAlgorithm::Rsa4096),
+        "ecdsa-p256" => Some(KeyAlgorithm::EcdsaP256),
+        "ecdsa-p384" => Some(KeyAlgorithm::EcdsaP384),
+        _ => None,
+    }
+}
+
+/// Checks one DNS suffix of `allowed-domains` (already trimmed and lowercased).
+pub fn check_dns_suffix(s: &str) -> Result<(), String> {
+    if s.contains('*') {
+        return Err(format!(
+            "{s:?} contains a wildcard; list the suffix itself (e.g. example.com allows every name under it)"
+        ));
+    }
+    if s.len() > 253 {
+        return Err(format!("{s:?} is longer than 253 characters"));
+    }
+    for label in s.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ok {
+            return Err(format!("{s:?} is not a DNS domain"));
+        }
+    }
+    Ok(())
+}
+
+struct Reader<'a> {
+    map: &'a Map<String, Value>,
+    issues: Vec<ConfigIssue>,
+}
+
+impl Reader<'_> {
+    fn issue(&mut self, option: &'static str, why: String) {
+        self.issues.push(ConfigIssue { option, why });
+    }
+
+    /// A string option; `None` when unset or empty.
+    fn string(&mut self, option: &'static str) -> Option<String> {
+        match self.map.get(option) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                let s = s.trim();
+                (!s.is_empty()).then(|| s.to_string())
+            }
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(other) => {
+                self.issue(option, format!("expected a string, got {other}"));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, option: &'static str, default: bool) -> bool {
+        match self.map.get(option) {
+            None | Some(Value::Null) => default,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    self.issue(option, format!("{s:?} is not true or false"));
+                    default
+                }
+            },
+            Some(other) => {
+                self.issue(option, format!("{other} is not true or false"));
+                default
+            }
+        }
+    }
+
+    fn subject_field(&mut self, option: &'static str) -> Option<String> {
+        let v = self.string(option)?;
+        if v.chars().count() > 64 {
+            self.issue(option, format!("{v:?} is longer than 64 characters"));
+            return None;
+        }
+        if v.chars().any(|c| c.is_control()) {
+            self.issue(option, "contains control characters".to_string());
+            return None;
+        }
+        Some(v)
+    }
+}
+
+impl Config {
+    /// Validates `config-get` output. Options missing from the map take their defaults.
+    pub fn from_map(map: &Map<String, Value>) -> Result<Config, ConfigErrors> {
+        let mut r = Reader {
+            map,
+            issues: vec![],
+        };
+
+        let mode = match r.string("mode").as_deref() {
+            None | Some("self-signed") => Mode::SelfSigned,
+            Some("manual") => Mode::Manual,
+            Some(other) => {
+                r.issue(
+                    "mode",
+                    format!("{other:?} is not a mode (use self-signed or manual)"),
+                );
+                Mode::SelfSigned
+            }
+        };
+
+        let common_name = r
+            .subject_field("ca-common-name")
+            .unwrap_or_else(|| DEFAULT_CA_COMMON_NAME.to_string());
+        let organization = r.subject_field("ca-organization");
+        let organizational_unit = r.subject_field("ca-organizational-unit");
+        let email_address = r.subject_field("ca-email-address");
+        if let Some(e) = &email_address {
+            let valid = e
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
+            if !valid {
+                r.issue("ca-email-address", format!("{e:?} is not an email address"));
+            }
+        }
+        let country_name = r.subject_field("ca-country-name");
+        if let Some(c) = &country_name {
+            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
+                r.issue(
+                    "ca-country-name",
+                    format!("{c:?} is not a two-letter country code (e.g. GB)"),
+                );
+            }
+        }
+        let state_or_province_name = r.subject_field("ca-state-or-province-name");
+        let locality_name = r.subject_field("ca-locality-name");
+
+        let alg_text = r
+            .string("ca-key-algorithm")
+            .unwrap_or_else(|| "rsa-2048".to_string());
+        let ca_key_algorithm = parse_key_algorithm(&alg_text).unwrap_or_else(|| {
+            r.issue(
+                "ca-key-algorithm",
+                format!(
+                    "{alg_text:?} is not supported (use rsa-2048, rsa-3072, rsa-4096, ecdsa-p256 or ecdsa-p384)"
+                ),
+            );
+            KeyAlgorithm::Rsa2048
+        });
+
+        let root_text = r
+            .string("root-ca-validity")
+            .unwrap_or_else(|| DEFAULT_ROOT_CA_VALIDITY.to_string());
+        let root = parse_duration(&root_text)
+            .map_err(|why| r.issue("root-ca-validity", why))
+            .ok();
+        let leaf_text = r
+            .string("certificate-validity")
+            .unwrap_or_else(|| DEFAULT_CERTIFICATE_VALIDITY.to_string());
+        let leaf = parse_duration(&leaf_text)
+            .map_err(|why| r.issue("certificate-validity", why))
+            .ok();
+        if let (Some(root), Some(leaf)) = (root, leaf) {
+            if root < leaf.saturating_mul(2) {
+                r.issue(
+                    "root-ca-validity",
+                    format!(
+                        "must be at least twice certificate-validity ({})",
+                        format_duration(leaf.saturating_mul(2))
+                    ),
+                );
+            }
+        }
+
+        let mut allowed_domains = Vec::new();
+        if let Some(text) = r.string("allowed-domains") {
+            let mut bad = Vec::new();
+            for part in text.split(',') {
+                let d = part.trim().trim_start_matches('.').to_ascii_lowercase();
+                let d = d.trim_end_matches('.').to_string();
+                if d.is_empty() {
+                    continue;
+                }
+                match check_dns_suffix(&d) {
+                    Ok(()) => {
+                        if !allowed_domains.contains(&d) {
+                            allowed_domains.push(d)
+                        }
+                    }
+                    Err(why) => bad.push(why),
+                }
+            }
+            if !bad.is_empty() {
+                r.issue("allowed-domains", bad.join(", "));
+            }
+        }
+
+        let allow_ip_sans = r.boolean("allow-ip-sans", true);
+        let allow_wildcard_dns = r.boolean("allow-wildcard-dns", true);
+        let allow_ca_requests = r.boolean("allow-ca-requests", false);
+
+        let certificate_limit = match map.get("certificate-limit") {
+            None | Some(Value::Null) => 0,
+            Some(v) => {
+                let n = match v {
+                    Value::Number(n) => n.as_i64(),
+                    Value::String(s) => s.trim().parse::<i64>().ok(),
+                    _ => None,
+                };
+                match n {
+                    Some(n) if (0..=u32::MAX as i64).contains(&n) => n as u32,
+                    _ => {
+                        r.issue(
+                            "certificate-limit",
+                            format!("{v} is not a whole number >= 0 (0 means unlimited)"),
+                        );
+                        0
+                    }
+                }
+            }
+        };
+
+        if !r.issues.is_empty() {
+            return Err(ConfigErrors(r.issues));
+        }
+        Ok(Config {
+            mode,
+            ca_subject: CaSubject {
+                common_name,
+                organization,
+                organizational_unit,
+                email_address,
+                country_name,
+                state_or_province_name,
+                locality_name,
+            },
+            ca_key_algorithm,
+            root_ca_validity: root.unwrap_or_default(),
+            certificate_validity: leaf.unwrap_or_default(),
+            policy: Policy {
+                allowed_domains,
+                allow_ip_sans,
+                allow_wildcard_dns,
+                allow_ca_requests,
+            },
+            certificate_limit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cfg(v: Value) -> Result<Config, ConfigErrors> {
+        Config::from_map(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(json!({})).unwrap();
+        assert_eq!(c.mode, Mode::SelfSigned);
+        assert_eq!(c.ca_subject.common_name, "tls-provider");
+        assert_eq!(c.ca_key_algorithm, KeyAlgorithm::Rsa2048);
+        assert_eq!(c.root_ca_validity, 365 * 86_400);
+        assert_eq!(c.certificate_validity, 90 * 86_400);
+        assert_eq!(c.policy, Policy::default());
+        assert_eq!(c.certificate_limit, 0);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30m"), Ok(1_800));
+        assert_eq!(parse_duration("2h"), Ok(7_200));
+        assert_eq!(parse_duration("2w"), Ok(1_209_600));
+        assert_eq!(parse_duration("7"), Ok(7 * 86_400));
+        assert_eq!(parse_duration(" 7D "), Ok(7 * 86_400));
+        for bad in [
+            "",
+            "0",
+            "0d",
+            "-5d",
+            "1y",
+            "d",
+            "1.5d",
+            "5 d",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_duration(180 * 86_400), "180d");
+        assert_eq!(format_duration(14 * 86_400), "2w");
+        assert_eq!(format_duration(90 * 60), "90m");
+    }
+
+    #[test]
+    fn every_issue_is_named() {
+        let e = cfg(json!({
+            "certificate-validity": "-5d",
+            "root-ca-validity": "1y",
+            "mode": "auto",
+            "ca-key-algorithm": "dsa",
+            "allowed-domains": "example.com, *.bad.com, a..b",
+            "allow-ip-sans": "maybe",
+            "certificate-limit": -1,
+            "ca-country-name": "GBR",
+            "ca-email-address": "nobody",
+        }))
+        .unwrap_err();
+        let opts = e.options();
+        for o in [
+            "certificate-validity",
+            "root-ca-validity",
+            "mode",
+            "ca-key-algorithm",
+            "allowed-domains",
+            "allow-ip-sans",
+            "certificate-limit",
+            "ca-country-name",
+            "ca-email-address",
+        ] {
+            assert!(opts.contains(&o), "{o} missing from {e}");
+        }
+        assert!(e
+            .to_string()
+            .contains("certificate-validity: \"-5d\" is not a positive duration"));
+    }
+
+    #[test]
+    fn root_must_be_twice_leaf() {
+        let e =
+            cfg(json!({"root-ca-validity": "100d", "certificate-validity": "90d"})).unwrap_err();
+        assert_eq!(
+            e.summary(),
+            "root-ca-validity: must be at least twice certificate-validity (180d)"
+        );
+        assert!(cfg(json!({"root-ca-validity": "180d", "certificate-validity": "90d"})).is_ok());
+    }
+
+    #[test]
+    fn policy_and_limits() {
+        let c = cfg(json!({
+            "allowed-domains": " Example.COM, .internal., example.com,",
+            "allow-ip-sans": false,
+            "allow-wildcard-dns": "false",
+            "allow-ca-requests": true,
+            "certificate-limit": 3,
+            "mode": "manual",
+            "ca-key-algorithm": "ecdsa-p384",
+            "ca-organization": "ACME",
+        }))
+        .unwrap();
+        assert_eq!(c.policy.allowed_domains, vec!["example.com", "internal"]);
+        assert!(!c.policy.allow_ip_sans);
+        assert!(!c.policy.allow_wildcard_dns);
+        assert!(c.policy.allow_ca_requests);
+        assert_eq!(c.certificate_limit, 3);
+        assert_eq!(c.mode, Mode::Manual);
+        assert_eq!(c.ca_key_algorithm, KeyAlgorithm::EcdsaP384);
+        assert_eq!(c.ca_subject.organization.as_deref(), Some("ACME"));
+        assert_eq!(c.ca_subject.organizational_unit, None);
+    }
+}

@@ -1,1 +1,604 @@
 //! Modern (CSR-based, v1 interface / charmlibs) protocol models.
+//!
+//! Pure data: parsing the requirer's databags (untrusted) and (de)serialising the provider's
+//! application databag. No I/O, no crypto. See `tls-certificates-protocol.md` §1-§2.
+//!
+//! Rules kept here:
+//! - Requirer values are parsed defensively: a value larger than [`MAX_REQUIRER_VALUE_BYTES`], not
+//!   JSON, not a list, with more than [`MAX_REQUIRER_ENTRIES`] entries or with an entry that is not
+//!   an object makes the whole databag skipped (with a reason). Inside a valid list, an entry with a
+//!   missing / non-string CSR or an unintelligible `ca` is refused on its own.
+//! - `ca` is lenient: missing, `null`, `false`, `"false"`, `"False"`, `0` mean false; `true`,
+//!   `"true"`, `"True"`, `1` mean true; anything else refuses the entry.
+//! - Provider values never contain `null`; empty lists and absent capabilities are omitted keys.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Requirer key (unit and app databags).
+pub const CSRS_KEY: &str = "certificate_signing_requests";
+/// Provider app databag keys.
+pub const CERTIFICATES_KEY: &str = "certificates";
+pub const REQUEST_ERRORS_KEY: &str = "request_errors";
+pub const CAPABILITIES_KEY: &str = "capabilities";
+/// The provider keys this charm manages in its application databag.
+pub const PROVIDER_KEYS: [&str; 3] = [CERTIFICATES_KEY, REQUEST_ERRORS_KEY, CAPABILITIES_KEY];
+
+/// A requirer value larger than this is refused unread (1 MiB).
+pub const MAX_REQUIRER_VALUE_BYTES: usize = 1024 * 1024;
+/// A requirer list with more entries than this is refused.
+pub const MAX_REQUIRER_ENTRIES: usize = 1000;
+
+/// One request from a requirer databag, with the CSR string exactly as sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequirerCsr {
+    pub certificate_signing_request: String,
+    pub ca: bool,
+}
+
+/// Why one entry of an otherwise valid requirer list was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryRefusal {
+    /// Position in the list (0-based).
+    pub index: usize,
+    pub reason: String,
+    /// The CSR string when the entry had one (e.g. the `ca` field was junk).
+    pub csr: Option<String>,
+}
+
+/// Why a whole requirer databag was skipped.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DatabagError {
+    #[error("{CSRS_KEY} is {0} bytes, more than the {MAX_REQUIRER_VALUE_BYTES} allowed")]
+    TooLarge(usize),
+    #[error("{CSRS_KEY} is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("{CSRS_KEY} is not a JSON list (found {0})")]
+    NotAList(&'static str),
+    #[error("{CSRS_KEY} has {0} entries, more than the {MAX_REQUIRER_ENTRIES} allowed")]
+    TooMany(usize),
+    #[error("{CSRS_KEY} entry {index} is not a JSON object (found {found})")]
+    EntryNotObject { index: usize, found: &'static str },
+}
+
+/// The requests of one requirer databag that parsed, and the entries that did not.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequirerRequests {
+    pub requests: Vec<RequirerCsr>,
+    pub refused: Vec<EntryRefusal>,
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Reads the `ca` field leniently. `Err` carries a description of the junk.
+pub fn parse_ca_flag(v: Option<&Value>) -> Result<bool, String> {
+    match v {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) => match s.trim() {
+            "" | "false" | "False" | "FALSE" | "0" => Ok(false),
+            "true" | "True" | "TRUE" | "1" => Ok(true),
+            _ => Err(format!("\"ca\" is {s:?}, expected true or false")),
+        },
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(0) => Ok(false),
+            Some(1) => Ok(true),
+            _ => Err(format!("\"ca\" is {n}, expected true or false")),
+        },
+        Some(other) => Err(format!(
+            "\"ca\" is {}, expected true or false",
+            json_type(other)
+        )),
+    }
+}
+
+/// Parses a requirer's `certificate_signing_requests` value (untrusted).
+pub fn parse_requirer_value(value: &str) -> Result<RequirerRequests, DatabagError> {
+    if value.len() > MAX_REQUIRER_VALUE_BYTES {
+        return Err(DatabagError::TooLarge(value.len()));
+    }
+    let parsed: Value =
+        serde_json::from_str(value).map_err(|e| DatabagError::NotJson(e.to_string()))?;
+    let list = match parsed {
+        Value::Array(list) => list,
+        other => return Err(DatabagError::NotAList(json_type(&other))),
+    };
+    if list.len() > MAX_REQUIRER_ENTRIES {
+        return Err(DatabagError::TooMany(list.len()));
+    }
+    if let Some((index, v)) = list.iter().enumerate().find(|(_, v)| !v.is_object()) {
+        return Err(DatabagError::EntryNotObject {
+            index,
+            found: json_type(v),
+        });
+    }
+    let mut out = RequirerRequests::default();
+    for (index, entry) in list.into_iter().enumerate() {
+        let Value::Object(obj) = entry else {
+            unreachable!("checked above")
+        };
+        let csr = match obj.get("certificate_signing_request") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(Value::String(_)) => {
+                out.refused.push(EntryRefusal {
+                    index,
+                    reason: "\"certificate_signing_request\" is empty".into(),
+                    csr: None,
+                });
+                continue;
+            }
+            Some(other) => {
+                out.refused.push(EntryRefusal {
+                    index,
+                    reason: format!(
+                        "\"certificate_signing_request\" is {}, expected a PEM string",
+                        json_type(other)
+                    ),
+                    csr: None,
+                });
+                continue;
+            }
+            None => {
+                out.refused.push(EntryRefusal {
+                    index,
+                    reason: "entry has no \"certificate_signing_request\"".into(),
+                    csr: None,
+                });
+                continue;
+            }
+        };
+        match parse_ca_flag(obj.get("ca")) {
+            Ok(ca) => out.requests.push(RequirerCsr {
+                certificate_signing_request: csr,
+                ca,
+            }),
+            Err(reason) => out.refused.push(EntryRefusal {
+                index,
+                reason,
+                csr: Some(csr),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a requirer databag (unit or app). A missing or empty key means no requests.
+pub fn parse_requirer_databag(
+    bag: &BTreeMap<String, String>,
+) -> Result<RequirerRequests, DatabagError> {
+    match bag.get(CSRS_KEY) {
+        None => Ok(RequirerRequests::default()),
+        Some(v) if v.trim().is_empty() => Ok(RequirerRequests::default()),
+        Some(v) => parse_requirer_value(v),
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One `certificates` entry. Field order is the reference provider's:
+/// `ca, certificate_signing_request, certificate, chain[, revoked]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderCertificate {
+    pub ca: String,
+    pub certificate_signing_request: String,
+    pub certificate: String,
+    /// Leaf first (`chain[0] == certificate`), then intermediates, then the root. Never empty.
+    #[serde(default)]
+    pub chain: Vec<String>,
+    /// Only ever written as `true`; omitted otherwise.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub revoked: bool,
+}
+
+impl ProviderCertificate {
+    /// Whether the entry is publishable: every PEM field non-empty, a chain, no nulls.
+    pub fn looks_publishable(&self) -> bool {
+        let pem = |s: &str| s.contains("-----BEGIN ");
+        pem(&self.ca)
+            && pem(&self.certificate_signing_request)
+            && pem(&self.certificate)
+            && !self.chain.is_empty()
+            && self.chain.iter().all(|c| pem(c))
+    }
+}
+
+/// The `error` object of a `request_errors` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestErrorDetail {
+    pub code: u32,
+    pub name: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+/// One `request_errors` entry. The CSR key is `csr` (what every released library reads), not the
+/// `certificate_signing_request` the interface README documents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestError {
+    pub csr: String,
+    pub error: RequestErrorDetail,
+}
+
+/// `capabilities`: every field optional; omitted means unknown.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supports_ip_sans: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supports_wildcard_dns: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supports_subdomain: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supports_ca_certificates: Option<bool>,
+    /// Omitted when empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_domains: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_type: Option<String>,
+}
+
+/// The provider application databag (what this charm publishes on one relation).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProviderAppData {
+    pub certificates: Vec<ProviderCertificate>,
+    pub request_errors: Vec<RequestError>,
+    pub capabilities: Option<Capabilities>,
+}
+
+/// What was wrong in our own app databag when reading it back (we rewrite such values).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProviderParseNotes {
+    pub notes: Vec<String>,
+}
+
+impl ProviderAppData {
+    /// Reads a provider app databag leniently: unparseable values and entries are dropped (and
+    /// described in the notes) so that the next write replaces them with valid ones.
+    pub fn from_databag(bag: &BTreeMap<String, String>) -> (ProviderAppData, ProviderParseNotes) {
+        let mut notes = ProviderParseNotes::default();
+        let mut out = ProviderAppData::default();
+        if let Some(v) = bag.get(CERTIFICATES_KEY) {
+            out.certificates = parse_list(v, CERTIFICATES_KEY, &mut notes);
+        }
+        if let Some(v) = bag.get(REQUEST_ERRORS_KEY) {
+            out.request_errors = parse_list(v, REQUEST_ERRORS_KEY, &mut notes);
+        }
+        if let Some(v) = bag.get(CAPABILITIES_KEY) {
+            match serde_json::from_str::<Value>(v) {
+                Ok(Value::Null) => {}
+                Ok(obj @ Value::Object(_)) => match serde_json::from_value::<Capabilities>(obj) {
+                    Ok(c) => out.capabilities = Some(c),
+                    Err(e) => notes.notes.push(format!("{CAPABILITIES_KEY}: {e}")),
+                },
+                Ok(other) => notes.notes.push(format!(
+                    "{CAPABILITIES_KEY}: not an object ({})",
+                    json_type(&other)
+                )),
+                Err(e) => notes
+                    .notes
+                    .push(format!("{CAPABILITIES_KEY}: not JSON: {e}")),
+            }
+        }
+        (out, notes)
+    }
+
+    /// The values to publish: key → JSON text. Empty lists and `None` capabilities are absent.
+    pub fn to_values(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        if !self.certificates.is_empty() {
+            out.insert(CERTIFICATES_KEY.to_string(), to_json(&self.certificates));
+        }
+        if !self.request_errors.is_empty() {
+            out.insert(
+                REQUEST_ERRORS_KEY.to_string(),
+                to_json(&self.request_errors),
+            );
+        }
+        if let Some(c) = &self.capabilities {
+            out.insert(CAPABILITIES_KEY.to_string(), to_json(c));
+        }
+        out
+    }
+
+    /// The minimal `relation-set` change set turning `current` (our app databag as read) into this
+    /// data: only the provider keys whose text differs; an empty value deletes a key. Keys we do
+    /// not manage are left alone.
+    pub fn changes_from(&self, current: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let desired = self.to_values();
+        let mut changes = BTreeMap::new();
+        for key in PROVIDER_KEYS {
+            let want = desired.get(key);
+            let have = current.get(key);
+            match (want, have) {
+                (Some(w), Some(h)) if w == h => {}
+                (Some(w), _) => {
+                    changes.insert(key.to_string(), w.clone());
+                }
+                (None, Some(_)) => {
+                    changes.insert(key.to_string(), String::new());
+                }
+                (None, None) => {}
+            }
+        }
+        changes
+    }
+
+    /// Canonical order (by CSR text) so that the same content always serialises to the same bytes,
+    /// whoever inserted the entries (reconcile, `provide-certificate`).
+    pub fn sort(&mut self) {
+        self.certificates.sort_by(|a, b| {
+            a.certificate_signing_request
+                .cmp(&b.certificate_signing_request)
+        });
+        self.request_errors.sort_by(|a, b| a.csr.cmp(&b.csr));
+    }
+
+    /// Puts `entry` in place of any certificate or error for the same CSR (exclusivity rule).
+    pub fn upsert_certificate(&mut self, entry: ProviderCertificate) {
+        let csr = entry.certificate_signing_request.clone();
+        self.request_errors.retain(|e| e.csr != csr);
+        self.certificates
+            .retain(|c| c.certificate_signing_request != csr);
+        self.certificates.push(entry);
+        self.sort();
+    }
+
+    /// Puts `error` in place of any certificate or error for the same CSR.
+    pub fn upsert_error(&mut self, error: RequestError) {
+        let csr = error.csr.clone();
+        self.certificates
+            .retain(|c| c.certificate_signing_request != csr);
+        self.request_errors.retain(|e| e.csr != csr);
+        self.request_errors.push(error);
+        self.sort();
+    }
+}
+
+fn to_json<T: Serialize + ?Sized>(v: &T) -> String {
+    // Serialising these plain structs cannot fail (string keys, no maps with non-string keys).
+    serde_json::to_string(v).unwrap_or_else(|_| String::from("[]"))
+}
+
+fn parse_list<T: for<'de> Deserialize<'de>>(
+    text: &str,
+    key: &str,
+    notes: &mut ProviderParseNotes,
+) -> Vec<T> {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            notes.notes.push(format!("{key}: not JSON: {e}"));
+            return vec![];
+        }
+    };
+    let Value::Array(items) = value else {
+        notes
+            .notes
+            .push(format!("{key}: not a list ({})", json_type(&value)));
+        return vec![];
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        match serde_json::from_value::<T>(item) {
+            Ok(t) => out.push(t),
+            Err(e) => notes.notes.push(format!("{key}[{i}]: {e}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CSR: &str =
+        "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----";
+
+    fn bag(v: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([(CSRS_KEY.to_string(), v.to_string())])
+    }
+
+    #[test]
+    fn ca_flag_is_lenient() {
+        let ok = |v: Value| parse_ca_flag(Some(&v));
+        assert_eq!(parse_ca_flag(None), Ok(false));
+        assert_eq!(ok(Value::Null), Ok(false));
+        assert_eq!(ok(Value::Bool(true)), Ok(true));
+        assert_eq!(ok(Value::String("false".into())), Ok(false));
+        assert_eq!(ok(Value::String("False".into())), Ok(false));
+        assert_eq!(ok(Value::String("true".into())), Ok(true));
+        assert!(ok(Value::String("yes please".into())).is_err());
+        assert!(ok(serde_json::json!([true])).is_err());
+        assert!(ok(serde_json::json!(7)).is_err());
+    }
+
+    #[test]
+    fn requirer_entries_parse_and_refuse_individually() {
+        let v = serde_json::json!([
+            {"certificate_signing_request": CSR, "ca": false},
+            {"certificate_signing_request": CSR},
+            {"certificate_signing_request": CSR, "ca": null},
+            {"certificate_signing_request": CSR, "ca": "False"},
+            {"certificate_signing_request": CSR, "ca": "true"},
+            {"certificate_signing_request": CSR, "ca": "junk"},
+            {"certificate_signing_request": 5},
+            {"ca": true},
+        ])
+        .to_string();
+        let r = parse_requirer_databag(&bag(&v)).unwrap();
+        let flags: Vec<bool> = r.requests.iter().map(|r| r.ca).collect();
+        assert_eq!(flags, vec![false, false, false, false, true]);
+        assert!(r
+            .requests
+            .iter()
+            .all(|r| r.certificate_signing_request == CSR));
+        let idx: Vec<usize> = r.refused.iter().map(|r| r.index).collect();
+        assert_eq!(idx, vec![5, 6, 7]);
+        assert_eq!(r.refused[0].csr.as_deref(), Some(CSR));
+    }
+
+    #[test]
+    fn hostile_databags_are_skipped_whole() {
+        assert!(matches!(
+            parse_requirer_databag(&bag("not json")),
+            Err(DatabagError::NotJson(_))
+        ));
+        assert_eq!(
+            parse_requirer_databag(&bag("{\"a\":1}")),
+            Err(DatabagError::NotAList("an object"))
+        );
+        assert_eq!(
+            parse_requirer_databag(&bag("[1, 2]")),
+            Err(DatabagError::EntryNotObject {
+                index: 0,
+                found: "a number"
+            })
+        );
+        let huge = format!("[\"{}\"]", "a".repeat(MAX_REQUIRER_VALUE_BYTES));
+        assert!(matches!(
+            parse_requirer_databag(&bag(&huge)),
+            Err(DatabagError::TooLarge(_))
+        ));
+        let many = format!("[{}]", vec!["{}"; MAX_REQUIRER_ENTRIES + 1].join(","));
+        assert_eq!(
+            parse_requirer_databag(&bag(&many)),
+            Err(DatabagError::TooMany(MAX_REQUIRER_ENTRIES + 1))
+        );
+        assert_eq!(
+            parse_requirer_databag(&BTreeMap::new()),
+            Ok(RequirerRequests::default())
+        );
+    }
+
+    fn cert(csr: &str) -> ProviderCertificate {
+        ProviderCertificate {
+            ca: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----".into(),
+            certificate_signing_request: csr.into(),
+            certificate: "-----BEGIN CERTIFICATE-----\nLEAF\n-----END CERTIFICATE-----".into(),
+            chain: vec![
+                "-----BEGIN CERTIFICATE-----\nLEAF\n-----END CERTIFICATE-----".into(),
+                "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----".into(),
+            ],
+            revoked: false,
+        }
+    }
+
+    #[test]
+    fn provider_serialisation_order_and_omissions() {
+        let mut data = ProviderAppData {
+            certificates: vec![cert(CSR)],
+            ..Default::default()
+        };
+        let values = data.to_values();
+        assert_eq!(
+            values.len(),
+            1,
+            "empty errors and no capabilities are omitted"
+        );
+        let text = &values[CERTIFICATES_KEY];
+        let keys_order: Vec<usize> = [
+            "\"ca\"",
+            "\"certificate_signing_request\"",
+            "\"certificate\"",
+            "\"chain\"",
+        ]
+        .iter()
+        .map(|k| text.find(k).unwrap())
+        .collect();
+        assert!(keys_order.windows(2).all(|w| w[0] < w[1]), "{text}");
+        assert!(!text.contains("revoked"));
+        assert!(!text.contains("null"));
+
+        data.certificates[0].revoked = true;
+        assert!(data.to_values()[CERTIFICATES_KEY].contains("\"revoked\":true"));
+
+        let err = RequestError {
+            csr: CSR.into(),
+            error: RequestErrorDetail {
+                code: 101,
+                name: "IP_NOT_ALLOWED".into(),
+                message: "m".into(),
+                reason: None,
+                provider: None,
+                endpoint: None,
+            },
+        };
+        data.upsert_error(err);
+        assert!(
+            data.certificates.is_empty(),
+            "error replaces the certificate"
+        );
+        let v = data.to_values();
+        assert!(!v.contains_key(CERTIFICATES_KEY));
+        assert!(v[REQUEST_ERRORS_KEY].starts_with("[{\"csr\":"));
+        assert!(!v[REQUEST_ERRORS_KEY].contains("null"));
+        data.upsert_certificate(cert(CSR));
+        assert!(data.request_errors.is_empty());
+        assert_eq!(data.certificates.len(), 1);
+
+        data.capabilities = Some(Capabilities {
+            provider_type: Some("self-signed".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            data.to_values()[CAPABILITIES_KEY],
+            "{\"provider_type\":\"self-signed\"}"
+        );
+    }
+
+    #[test]
+    fn changes_are_minimal_and_round_trip() {
+        let data = ProviderAppData {
+            certificates: vec![cert(CSR)],
+            ..Default::default()
+        };
+        let mut current = BTreeMap::from([
+            ("request_errors".to_string(), "[]".to_string()),
+            ("other".to_string(), "kept".to_string()),
+        ]);
+        let changes = data.changes_from(&current);
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes["request_errors"], "");
+        for (k, v) in &changes {
+            if v.is_empty() {
+                current.remove(k);
+            } else {
+                current.insert(k.clone(), v.clone());
+            }
+        }
+        assert!(data.changes_from(&current).is_empty());
+        let (back, notes) = ProviderAppData::from_databag(&current);
+        assert!(notes.notes.is_empty());
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn own_bag_junk_is_dropped_with_notes() {
+        let current = BTreeMap::from([
+            ("certificates".to_string(), "[{\"x\":1}, 3]".to_string()),
+            ("request_errors".to_string(), "null".to_string()),
+            ("capabilities".to_string(), "[]".to_string()),
+        ]);
+        let (back, notes) = ProviderAppData::from_databag(&current);
+        assert_eq!(back, ProviderAppData::default());
+        assert_eq!(notes.notes.len(), 4, "{notes:?}");
+    }
+}
