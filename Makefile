@@ -1,0 +1,47 @@
+# tls-provider: `make test` runs everything CI runs (except lint), `make demo` shows the charm at work.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+PYTHON ?= python3
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+DEMO_SCENARIO ?= demo/scenario.yaml
+CHARM := dist/tls-provider.charm
+
+.PHONY: help venv test-charms build charm test demo lint fmt clean-dist
+
+help:
+	@echo "make test         build, then run every test (needs Python 3.10+ and PyPI once for .venv)"
+	@echo "make demo         run the demo scenario in the local Juju simulator"
+	@echo "make charm        pack $(CHARM) without charmcraft (for: juju deploy ./$(CHARM))"
+	@echo "make lint         cargo fmt --check and clippy -D warnings"
+	@echo "make venv         create .venv with the test charms' Python dependencies"
+	@echo "make test-charms  build the Python test charms into build/charms/"
+
+venv:
+	scripts/setup-venv.sh
+
+test-charms: venv
+	scripts/build-test-charms.sh --no-venv
+
+build:
+	$(CARGO) build --workspace --bins
+
+charm:
+	$(CARGO) build --release --bin tls-provider
+	$(PYTHON) scripts/pack-charm.py --binary target/release/tls-provider --output $(CHARM)
+
+test: venv test-charms build
+	$(CARGO) test --workspace
+
+demo: venv test-charms charm
+	$(CARGO) run -p jujusim -- run $(DEMO_SCENARIO)
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean-dist:
+	rm -rf dist
