@@ -1,0 +1,51 @@
+"""Static checks on the test charms' YAML files and the build script's output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+CHARMS = Path(__file__).resolve().parent.parent
+REPO = CHARMS.parent.parent
+NAMES = ["tls-requirer", "test-provider", "legacy-requirer"]
+TYPES = {"string": str, "int": int, "boolean": bool}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_yaml_files_parse_and_defaults_match_types(name):
+    meta = yaml.safe_load((CHARMS / name / "metadata.yaml").read_text())
+    assert meta["name"] == name
+    endpoints = {**meta.get("requires", {}), **meta.get("provides", {})}
+    assert endpoints["certificates"]["interface"] == "tls-certificates"
+    config = yaml.safe_load((CHARMS / name / "config.yaml").read_text())
+    for option, spec in config["options"].items():
+        assert isinstance(spec["default"], TYPES[spec["type"]]), option
+        assert spec["description"].strip(), option
+    actions = yaml.safe_load((CHARMS / name / "actions.yaml").read_text())
+    assert all(a["description"].strip() for a in actions.values())
+
+
+def test_build_script_output(tmp_path):
+    script = REPO / "scripts" / "build-test-charms.sh"
+    subprocess.run([str(script), "--no-venv"], check=True, capture_output=True)
+    for name in NAMES:
+        out = REPO / "build" / "charms" / name
+        dispatch = out / "dispatch"
+        assert os.access(dispatch, os.X_OK)
+        text = dispatch.read_text()
+        assert text.startswith("#!/bin/sh\n")
+        assert f'exec "{REPO}/.venv/bin/python3" ./src/charm.py' in text
+        assert (out / "src" / "charm.py").read_bytes() == (
+            CHARMS / name / "src" / "charm.py"
+        ).read_bytes()
+        for f in ("metadata.yaml", "config.yaml", "actions.yaml"):
+            assert (out / f).read_bytes() == (CHARMS / name / f).read_bytes()
+    # Idempotent: a second run changes no file.
+    before = {p: p.stat().st_mtime_ns for p in (REPO / "build" / "charms").rglob("*")}
+    subprocess.run([str(script), "--no-venv"], check=True, capture_output=True)
+    after = {p: p.stat().st_mtime_ns for p in (REPO / "build" / "charms").rglob("*")}
+    assert before == after
