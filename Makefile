@@ -34,6 +34,7 @@ charm:
 	$(PYTHON) scripts/pack-charm.py --binary target/release/tls-provider --output $(CHARM)
 
 test: venv test-charms build
+	.venv/bin/python3 -m pytest -q tests/charms/pytests
 	$(CARGO) test --workspace
 
 demo: venv test-charms charm
