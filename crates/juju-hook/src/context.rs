@@ -193,3 +193,329 @@ pub fn parse_dispatch(path: &str) -> Result<Dispatch, ContextError> {
         _ => Err(bad()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The variables Juju exports for every hook (reference §2), for unit `tls-provider/0`.
+    fn base(dispatch: &str, hook_name: &str) -> BTreeMap<String, String> {
+        let mut v = BTreeMap::new();
+        for (k, val) in [
+            (
+                "CHARM_DIR",
+                "/var/lib/juju/agents/unit-tls-provider-0/charm",
+            ),
+            (
+                "JUJU_CHARM_DIR",
+                "/var/lib/juju/agents/unit-tls-provider-0/charm",
+            ),
+            ("JUJU_CONTEXT_ID", "tls-provider/0-install-1234abcd"),
+            ("JUJU_HOOK_NAME", hook_name),
+            ("JUJU_UNIT_NAME", "tls-provider/0"),
+            ("JUJU_MODEL_UUID", "b7a2ab47-8bbb-4b25-8c9d-7e4c3a1d2f00"),
+            ("JUJU_MODEL_NAME", "demo"),
+            ("JUJU_VERSION", "3.6.8"),
+            ("JUJU_MACHINE_ID", "0"),
+            ("JUJU_PRINCIPAL_UNIT", ""),
+            ("JUJU_AVAILABILITY_ZONE", ""),
+            ("JUJU_DISPATCH_PATH", dispatch),
+        ] {
+            v.insert(k.to_string(), val.to_string());
+        }
+        v
+    }
+
+    fn relation_vars(
+        hook: &str,
+        relation_id: &str,
+        remote_unit: &str,
+        remote_app: &str,
+    ) -> BTreeMap<String, String> {
+        let mut v = base(&format!("hooks/{hook}"), hook);
+        v.insert("JUJU_RELATION".into(), "certificates".into());
+        v.insert("JUJU_RELATION_ID".into(), relation_id.into());
+        v.insert("JUJU_REMOTE_UNIT".into(), remote_unit.into());
+        v.insert("JUJU_REMOTE_APP".into(), remote_app.into());
+        v
+    }
+
+    #[test]
+    fn plain_hooks() {
+        for hook in [
+            "install",
+            "start",
+            "stop",
+            "remove",
+            "upgrade-charm",
+            "config-changed",
+            "update-status",
+            "leader-elected",
+            "leader-settings-changed",
+        ] {
+            let ctx = HookContext::from_vars(&base(&format!("hooks/{hook}"), hook)).unwrap();
+            assert_eq!(ctx.dispatch, Dispatch::Hook(hook.to_string()));
+            assert_eq!(ctx.name(), hook);
+            assert!(!ctx.is_action());
+            assert_eq!(ctx.unit_name, "tls-provider/0");
+            assert_eq!(ctx.app_name, "tls-provider");
+            assert_eq!(ctx.model_name, "demo");
+            assert_eq!(ctx.model_uuid, "b7a2ab47-8bbb-4b25-8c9d-7e4c3a1d2f00");
+            assert_eq!(ctx.juju_version, "3.6.8");
+            assert_eq!(
+                ctx.charm_dir,
+                PathBuf::from("/var/lib/juju/agents/unit-tls-provider-0/charm")
+            );
+            assert_eq!(ctx.relation, None);
+            assert_eq!(ctx.secret, None);
+            assert_eq!(ctx.action, None);
+        }
+    }
+
+    #[test]
+    fn relation_changed_for_a_unit() {
+        let v = relation_vars(
+            "certificates-relation-changed",
+            "certificates:3",
+            "req/0",
+            "req",
+        );
+        let ctx = HookContext::from_vars(&v).unwrap();
+        assert_eq!(
+            ctx.relation,
+            Some(RelationContext {
+                endpoint: "certificates".into(),
+                id: RelationId(3),
+                remote_unit: Some("req/0".into()),
+                remote_app: Some("req".into()),
+                departing_unit: None,
+            })
+        );
+    }
+
+    #[test]
+    fn relation_created_broken_and_app_changed_have_no_remote_unit() {
+        for hook in [
+            "certificates-relation-created",
+            "certificates-relation-broken",
+            "certificates-relation-changed",
+        ] {
+            // Juju exports JUJU_REMOTE_UNIT present but empty.
+            let v = relation_vars(hook, "certificates:12", "", "req");
+            assert_eq!(v["JUJU_REMOTE_UNIT"], "");
+            let ctx = HookContext::from_vars(&v).unwrap();
+            let rel = ctx.relation.unwrap();
+            assert_eq!(rel.id, RelationId(12), "{hook}");
+            assert_eq!(rel.remote_unit, None, "{hook}");
+            assert_eq!(rel.remote_app.as_deref(), Some("req"), "{hook}");
+        }
+    }
+
+    #[test]
+    fn relation_joined_and_departed() {
+        let v = relation_vars(
+            "certificates-relation-joined",
+            "certificates:3",
+            "req/1",
+            "req",
+        );
+        let rel = HookContext::from_vars(&v).unwrap().relation.unwrap();
+        assert_eq!(rel.remote_unit.as_deref(), Some("req/1"));
+        assert_eq!(rel.departing_unit, None);
+
+        let mut v = relation_vars(
+            "certificates-relation-departed",
+            "certificates:3",
+            "req/1",
+            "req",
+        );
+        v.insert("JUJU_DEPARTING_UNIT".into(), "req/1".into());
+        let rel = HookContext::from_vars(&v).unwrap().relation.unwrap();
+        assert_eq!(rel.departing_unit.as_deref(), Some("req/1"));
+    }
+
+    #[test]
+    fn relation_id_is_the_number_after_the_last_colon() {
+        for (raw, want) in [
+            ("certificates:3", 3),
+            ("a:b:3", 3),
+            ("3", 3),
+            ("anything:42", 42),
+        ] {
+            let v = relation_vars("certificates-relation-changed", raw, "req/0", "req");
+            let rel = HookContext::from_vars(&v).unwrap().relation.unwrap();
+            assert_eq!(rel.id, RelationId(want), "{raw}");
+        }
+    }
+
+    #[test]
+    fn endpoint_falls_back_to_the_relation_id_prefix() {
+        let mut v = relation_vars(
+            "certificates-relation-changed",
+            "certificates:3",
+            "r/0",
+            "r",
+        );
+        v.insert("JUJU_RELATION".into(), String::new());
+        let rel = HookContext::from_vars(&v).unwrap().relation.unwrap();
+        assert_eq!(rel.endpoint, "certificates");
+    }
+
+    #[test]
+    fn bad_relation_ids_are_errors() {
+        for raw in [
+            "certificates:",
+            "certificates:x",
+            "db:-1",
+            "certificates:3x",
+        ] {
+            let v = relation_vars("certificates-relation-changed", raw, "req/0", "req");
+            assert_eq!(
+                HookContext::from_vars(&v),
+                Err(ContextError::BadRelationId(raw.to_string())),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn actions_have_an_empty_hook_name_and_a_string_uuid() {
+        let mut v = base("actions/get-ca-certificate", "");
+        v.insert("JUJU_ACTION_NAME".into(), "get-ca-certificate".into());
+        v.insert("JUJU_ACTION_UUID".into(), "2".into());
+        v.insert("JUJU_ACTION_TAG".into(), "action-2".into());
+        let ctx = HookContext::from_vars(&v).unwrap();
+        assert!(ctx.is_action());
+        assert_eq!(ctx.dispatch, Dispatch::Action("get-ca-certificate".into()));
+        assert_eq!(ctx.name(), "get-ca-certificate");
+        assert_eq!(
+            ctx.action,
+            Some(ActionContext {
+                name: "get-ca-certificate".into(),
+                uuid: "2".into(),
+            })
+        );
+        assert_eq!(ctx.relation, None);
+    }
+
+    #[test]
+    fn action_name_falls_back_to_the_dispatch_path() {
+        let v = base("actions/rotate-private-key", "");
+        let ctx = HookContext::from_vars(&v).unwrap();
+        assert_eq!(
+            ctx.action,
+            Some(ActionContext {
+                name: "rotate-private-key".into(),
+                uuid: String::new(),
+            })
+        );
+    }
+
+    #[test]
+    fn secret_hooks() {
+        let mut v = base("hooks/secret-changed", "secret-changed");
+        v.insert(
+            "JUJU_SECRET_ID".into(),
+            "secret:d0abcdefghijklmnopqr".into(),
+        );
+        v.insert("JUJU_SECRET_LABEL".into(), "".into());
+        let s = HookContext::from_vars(&v).unwrap().secret.unwrap();
+        assert_eq!(
+            s,
+            SecretContext {
+                id: "secret:d0abcdefghijklmnopqr".into(),
+                label: None,
+                revision: None,
+            }
+        );
+
+        for hook in ["secret-remove", "secret-expired"] {
+            let mut v = base(&format!("hooks/{hook}"), hook);
+            v.insert(
+                "JUJU_SECRET_ID".into(),
+                "secret:d0abcdefghijklmnopqr".into(),
+            );
+            v.insert("JUJU_SECRET_LABEL".into(), "ca".into());
+            v.insert("JUJU_SECRET_REVISION".into(), "4".into());
+            let s = HookContext::from_vars(&v).unwrap().secret.unwrap();
+            assert_eq!(s.label.as_deref(), Some("ca"), "{hook}");
+            assert_eq!(s.revision, Some(4), "{hook}");
+        }
+
+        let mut v = base("hooks/secret-rotate", "secret-rotate");
+        v.insert("JUJU_SECRET_ID".into(), "secret:x".into());
+        v.insert("JUJU_SECRET_REVISION".into(), "four".into());
+        assert_eq!(
+            HookContext::from_vars(&v),
+            Err(ContextError::BadSecretRevision("four".into()))
+        );
+    }
+
+    #[test]
+    fn missing_or_bad_environment() {
+        let mut v = base("hooks/install", "install");
+        v.remove("JUJU_DISPATCH_PATH");
+        assert_eq!(
+            HookContext::from_vars(&v),
+            Err(ContextError::Missing("JUJU_DISPATCH_PATH"))
+        );
+        let v = base("", "install");
+        assert_eq!(
+            HookContext::from_vars(&v),
+            Err(ContextError::Missing("JUJU_DISPATCH_PATH"))
+        );
+        let mut v = base("hooks/install", "install");
+        v.remove("JUJU_UNIT_NAME");
+        assert_eq!(
+            HookContext::from_vars(&v),
+            Err(ContextError::Missing("JUJU_UNIT_NAME"))
+        );
+        for bad in ["tls-provider", "tls-provider/x", "/0"] {
+            let mut v = base("hooks/install", "install");
+            v.insert("JUJU_UNIT_NAME".into(), bad.into());
+            assert_eq!(
+                HookContext::from_vars(&v),
+                Err(ContextError::BadUnitName(bad.into()))
+            );
+        }
+        let v = base("install", "install");
+        assert_eq!(
+            HookContext::from_vars(&v),
+            Err(ContextError::BadDispatchPath("install".into()))
+        );
+    }
+
+    #[test]
+    fn dispatch_path_forms() {
+        assert_eq!(
+            parse_dispatch("hooks/install"),
+            Ok(Dispatch::Hook("install".into()))
+        );
+        assert_eq!(
+            parse_dispatch("./hooks/config-changed"),
+            Ok(Dispatch::Hook("config-changed".into()))
+        );
+        assert_eq!(
+            parse_dispatch("/var/lib/juju/agents/unit-x-0/charm/hooks/start"),
+            Ok(Dispatch::Hook("start".into()))
+        );
+        assert_eq!(
+            parse_dispatch("actions/provide-certificate"),
+            Ok(Dispatch::Action("provide-certificate".into()))
+        );
+        for bad in ["hooks/", "install", "bin/install", ""] {
+            assert!(parse_dispatch(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn charm_dir_falls_back_to_charm_dir_var() {
+        let mut v = base("hooks/install", "install");
+        v.remove("JUJU_CHARM_DIR");
+        v.insert("CHARM_DIR".into(), "/srv/charm".into());
+        assert_eq!(
+            HookContext::from_vars(&v).unwrap().charm_dir,
+            PathBuf::from("/srv/charm")
+        );
+    }
+}
