@@ -12,13 +12,13 @@ pub mod verify;
 mod tests;
 
 pub use ca::{Ca, CaSubject};
-pub use csr::{csr_to_pem, generate_csr, CsrError, ParsedCsr};
+pub use csr::{csr_to_pem, generate_csr, CsrError, ParsedCsr, MAX_CSR_PEM_BYTES};
 pub use keys::{key_matches, private_key_from_pem, private_key_to_pem, KeyAlgorithm};
 pub use policy::{Denial, DenialCode, Policy};
 pub use sign::{cert_to_pem, chain_pems, issue, IssueRequest};
 pub use verify::{
     cert_info, chain_is_ordered, is_ca, issued_by, parse_certs, public_key_matches, valid_at,
-    CertError, CertInfo,
+    CertError, CertInfo, MAX_CERTS_PEM_BYTES,
 };
 
 /// Errors from the PKI layer that are our fault or OpenSSL's (not the requirer's input).
