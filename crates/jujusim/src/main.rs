@@ -1,1 +1,268 @@
-fn main() {}
+//! `jujusim`: the simulator CLI, and the multi-call hook-tool client when invoked under a tool name.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use jujusim::{Model, TOOL_NAMES};
+use serde_json::{Map, Value};
+
+#[derive(Parser)]
+#[command(name = "jujusim", about = "Local Juju model simulator")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a scenario file (YAML list of steps).
+    Run {
+        scenario: PathBuf,
+        /// Print every hook run as it happens.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Run as a hook tool: `jujusim tool <name> [args...]`.
+    Tool {
+        name: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args();
+    let argv0 = args.next().unwrap_or_default();
+    let base = Path::new(&argv0).file_name().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    if TOOL_NAMES.contains(&base.as_str()) {
+        let code = jujusim::client::main(&base, args.collect());
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Tool { name, args } => {
+            let code = jujusim::client::main(&name, args);
+            ExitCode::from(code.clamp(0, 255) as u8)
+        }
+        Cmd::Run { scenario, verbose } => match run_scenario(&scenario, verbose) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("jujusim: {e}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+fn s(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(|x| x.as_str()).map(String::from)
+}
+
+fn req(v: &Value, k: &str, step: &str) -> Result<String, String> {
+    match v {
+        Value::String(s) if k == "_" => Ok(s.clone()),
+        _ => s(v, k).ok_or_else(|| format!("step {step}: missing {k:?}")),
+    }
+}
+
+fn obj(v: Option<&Value>) -> Map<String, Value> {
+    v.and_then(|x| x.as_object()).cloned().unwrap_or_default()
+}
+
+fn to_yaml(v: &Value) -> String {
+    serde_norway::to_string(v).unwrap_or_default()
+}
+
+fn resolve_rel(m: &Model, v: &Value) -> Result<u32, String> {
+    let spec = match v {
+        Value::Number(n) => return n.as_u64().map(|n| n as u32).ok_or("bad relation id".into()),
+        Value::String(s) => s.clone(),
+        other => other.get("relation").map(|r| return_str(r)).unwrap_or_default(),
+    };
+    if let Ok(n) = spec.parse::<u32>() {
+        return Ok(n);
+    }
+    m.find_relation(&spec).ok_or_else(|| format!("no unique relation matches {spec:?}"))
+}
+
+fn return_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn settle(m: &mut Model, verbose: bool) -> Result<(), String> {
+    let r = m.settle_allow_errors().map_err(|e| e.to_string())?;
+    if verbose {
+        for run in &r.runs {
+            println!(
+                "  ran {:<10} {:<40} exit={} tools={} {:?}",
+                run.unit,
+                run.hook,
+                run.exit_code,
+                run.tool_calls.len(),
+                run.duration
+            );
+        }
+    }
+    println!("settled: {} hooks ran", r.runs.len());
+    for (u, h) in &r.errors {
+        println!("  ERROR: {u} hook failed: {h:?}");
+    }
+    Ok(())
+}
+
+fn run_scenario(path: &Path, verbose: bool) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let doc: Value = serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let steps = match &doc {
+        Value::Array(a) => a.clone(),
+        Value::Object(o) => o.get("steps").and_then(|s| s.as_array()).cloned().unwrap_or_default(),
+        _ => return Err("scenario must be a list of steps (or {steps: [...]})".into()),
+    };
+    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut m = Model::new().map_err(|e| e.to_string())?;
+    for step in steps {
+        let (name, arg) = match &step {
+            Value::String(s) => (s.clone(), Value::Null),
+            Value::Object(o) if o.len() == 1 => {
+                let (k, v) = o.iter().next().expect("one");
+                (k.clone(), v.clone())
+            }
+            other => return Err(format!("bad step {other}")),
+        };
+        println!("\n== {name} {}", if arg.is_null() { String::new() } else { serde_json::to_string(&arg).unwrap_or_default() });
+        let e = |e: jujusim::SimError| e.to_string();
+        match name.as_str() {
+            "deploy" => {
+                let app = req(&arg, "app", &name)?;
+                let charm = req(&arg, "charm", &name)?;
+                let charm = if Path::new(&charm).is_absolute() { PathBuf::from(charm) } else { base.join(charm) };
+                let units = arg.get("units").and_then(|u| u.as_u64()).unwrap_or(1) as usize;
+                m.deploy(&app, &charm, units, obj(arg.get("config"))).map_err(e)?;
+                println!("deployed {app} ({units} units)");
+            }
+            "deploy-puppet" => {
+                let app = req(&arg, "app", &name)?;
+                let meta = req(&arg, "metadata", &name)?;
+                let units = arg.get("units").and_then(|u| u.as_u64()).unwrap_or(1) as usize;
+                m.deploy_puppet(&app, &meta, units).map_err(e)?;
+            }
+            "relate" => {
+                let pair: Vec<String> = match &arg {
+                    Value::Array(a) => a.iter().map(return_str).collect(),
+                    _ => return Err("relate takes [a, b]".into()),
+                };
+                if pair.len() != 2 {
+                    return Err("relate takes [a, b]".into());
+                }
+                let id = m.relate(&pair[0], &pair[1]).map_err(e)?;
+                println!("relation {id}: {} <-> {}", pair[0], pair[1]);
+            }
+            "unrelate" => {
+                let id = resolve_rel(&m, &arg)?;
+                m.unrelate(id).map_err(e)?;
+                println!("removing relation {id}");
+            }
+            "config" => {
+                let app = req(&arg, "app", &name)?;
+                m.set_config(&app, obj(arg.get("values"))).map_err(e)?;
+            }
+            "add-unit" => {
+                let app = if arg.is_string() { return_str(&arg) } else { req(&arg, "app", &name)? };
+                let u = m.add_unit(&app).map_err(e)?;
+                println!("added {u}");
+            }
+            "remove-unit" => {
+                let u = if arg.is_string() { return_str(&arg) } else { req(&arg, "unit", &name)? };
+                m.remove_unit(&u).map_err(e)?;
+            }
+            "leader" => {
+                let u = if arg.is_string() { return_str(&arg) } else { req(&arg, "unit", &name)? };
+                m.set_leader(&u).map_err(e)?;
+            }
+            "settle" => settle(&mut m, verbose)?,
+            "resolve" => {
+                let u = if arg.is_string() { return_str(&arg) } else { req(&arg, "unit", &name)? };
+                let retry = arg.get("retry").and_then(|r| r.as_bool()).unwrap_or(true);
+                m.resolve(&u, retry).map_err(e)?;
+            }
+            "advance-clock" => {
+                let secs = arg.get("seconds").and_then(|x| x.as_f64()).or_else(|| arg.as_f64()).unwrap_or(0.0);
+                m.advance_clock(Duration::from_secs_f64(secs));
+                println!("clock now {}", jujusim::util::rfc3339(m.now()));
+            }
+            "update-status" => {
+                let app = if arg.is_string() { return_str(&arg) } else { req(&arg, "app", &name)? };
+                m.update_status(&app);
+            }
+            "action" => {
+                let unit = req(&arg, "unit", &name)?;
+                let action = req(&arg, "name", &name)?;
+                let r = m.run_action(&unit, &action, obj(arg.get("params"))).map_err(e)?;
+                let mut out = Map::new();
+                out.insert("unit".into(), Value::String(unit));
+                out.insert("action".into(), Value::String(action));
+                out.insert("status".into(), Value::String(r.status));
+                if !r.message.is_empty() {
+                    out.insert("message".into(), Value::String(r.message));
+                }
+                out.insert("results".into(), r.results);
+                if !r.logs.is_empty() {
+                    out.insert("log".into(), Value::Array(r.logs.into_iter().map(Value::String).collect()));
+                }
+                print!("{}", to_yaml(&Value::Object(out)));
+            }
+            "status" => print!("{}", m.status_table()),
+            "show-relation" => {
+                let id = resolve_rel(&m, &arg)?;
+                let ends = m.relation_endpoints(id).ok_or("no such relation")?;
+                let mut out = Map::new();
+                let mut owners: Vec<String> = Vec::new();
+                for (app, _) in ends.iter() {
+                    if !owners.contains(app) {
+                        owners.push(app.clone());
+                        owners.extend(m.units(app));
+                    }
+                }
+                for o in owners {
+                    let bag = m.relation_data(id, &o);
+                    out.insert(
+                        o,
+                        Value::Object(bag.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+                    );
+                }
+                println!("relation {id} ({}:{} <-> {}:{})", ends[0].0, ends[0].1, ends[1].0, ends[1].1);
+                print!("{}", to_yaml(&Value::Object(out)));
+            }
+            "show-secrets" => {
+                for sv in m.secrets() {
+                    println!(
+                        "secret:{} owner={} label={} revisions={} expire={} rotate={}",
+                        sv.id,
+                        sv.owner,
+                        sv.label.as_deref().unwrap_or("-"),
+                        sv.revisions.len(),
+                        sv.expire.map(jujusim::util::rfc3339).unwrap_or_else(|| "-".into()),
+                        sv.rotate.as_deref().unwrap_or("-"),
+                    );
+                    if let Some(last) = sv.revisions.last() {
+                        let keys: Vec<&String> = last.keys().collect();
+                        println!("  keys (latest revision): {keys:?}");
+                    }
+                }
+            }
+            "logs" => {
+                let u = if arg.is_string() { return_str(&arg) } else { req(&arg, "unit", &name)? };
+                for l in m.logs(&u) {
+                    println!("{l}");
+                }
+            }
+            other => return Err(format!("unknown step {other:?}")),
+        }
+    }
+    Ok(())
+}

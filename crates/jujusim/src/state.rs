@@ -1,0 +1,398 @@
+//! The model state shared between the driver (`Model`) and the hook-tool server thread.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use serde_json::{Map, Value};
+
+use crate::meta::{ActionDef, ConfigOption, Metadata, Role};
+use crate::{Databag, ToolCall};
+
+pub(crate) struct App {
+    pub meta: Metadata,
+    pub config_defs: BTreeMap<String, ConfigOption>,
+    /// Explicitly set values (not defaults).
+    pub config: Map<String, Value>,
+    pub actions: BTreeMap<String, ActionDef>,
+    pub leader: Option<String>,
+    pub status: Option<(String, String)>,
+    pub version: String,
+    pub next_unit: usize,
+    pub puppet: bool,
+    pub charm_src: Option<PathBuf>,
+    pub leader_settings: Databag,
+    /// `name` from metadata.yaml.
+    pub charm_name: String,
+}
+
+impl App {
+    pub fn effective_config(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        for (k, def) in &self.config_defs {
+            out.insert(k.clone(), def.default.clone());
+        }
+        for (k, v) in &self.config {
+            out.insert(k.clone(), v.clone());
+        }
+        out
+    }
+}
+
+#[derive(Default, Clone)]
+pub(crate) struct UnitRel {
+    /// Remote units whose `-joined` has run (what `relation-list` shows).
+    pub members: BTreeSet<String>,
+    /// Remote units this unit knows about (joined queued or run, not departed).
+    pub known: BTreeSet<String>,
+    /// `-broken` is running or queued: excluded from `relation-ids`.
+    pub broken: bool,
+}
+
+pub(crate) struct Unit {
+    pub name: String,
+    pub app: String,
+    pub charm_dir: PathBuf,
+    pub address: String,
+    pub machine: usize,
+    pub status: (String, String),
+    pub status_set: bool,
+    pub status_since: SystemTime,
+    /// The hook that failed (stays at the queue front until resolved).
+    pub error: Option<String>,
+    pub queue: VecDeque<Event>,
+    pub state: Databag,
+    pub ports: BTreeSet<String>,
+    pub logs: Vec<String>,
+    pub started: bool,
+    pub dying: bool,
+    pub rels: BTreeMap<u32, UnitRel>,
+}
+
+pub(crate) struct Relation {
+    pub id: u32,
+    /// (app, endpoint) of both sides; for a peer relation both are the same.
+    pub ends: [(String, String); 2],
+    pub interface: String,
+    pub peer: bool,
+    /// Bags keyed by unit name or app name.
+    pub bags: BTreeMap<String, Databag>,
+    pub dying: bool,
+}
+
+impl Relation {
+    pub fn endpoint_of(&self, app: &str) -> Option<&str> {
+        self.ends.iter().find(|(a, _)| a == app).map(|(_, e)| e.as_str())
+    }
+    pub fn remote_app(&self, app: &str) -> Option<&str> {
+        if self.peer {
+            return Some(self.ends[0].0.as_str());
+        }
+        if self.ends[0].0 == app {
+            Some(&self.ends[1].0)
+        } else if self.ends[1].0 == app {
+            Some(&self.ends[0].0)
+        } else {
+            None
+        }
+    }
+    pub fn involves(&self, app: &str) -> bool {
+        self.ends.iter().any(|(a, _)| a == app)
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Consumer {
+    pub label: Option<String>,
+    pub revision: u32,
+}
+
+#[derive(Clone)]
+pub(crate) struct Secret {
+    pub id: String,
+    /// App name or unit name.
+    pub owner: String,
+    pub owner_is_unit: bool,
+    pub label: Option<String>,
+    pub description: Option<String>,
+    pub revisions: BTreeMap<u32, Databag>,
+    pub latest: u32,
+    pub expire: Option<SystemTime>,
+    pub expire_notified: bool,
+    pub rotate: Option<String>,
+    pub next_rotate: Option<SystemTime>,
+    /// Grant target (app or unit name) -> relation id.
+    pub grants: BTreeMap<String, u32>,
+    /// Consumer unit -> tracking info.
+    pub consumers: BTreeMap<String, Consumer>,
+}
+
+impl Secret {
+    pub fn owned_by(&self, unit: &str) -> bool {
+        if self.owner_is_unit {
+            self.owner == unit
+        } else {
+            app_of(unit) == self.owner
+        }
+    }
+    pub fn granted_to(&self, unit: &str) -> bool {
+        self.grants.contains_key(unit) || self.grants.contains_key(app_of(unit))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Plain,
+    Rel(String),
+    Secret,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Event {
+    pub hook: String,
+    pub kind: Kind,
+    pub rel: Option<u32>,
+    pub remote_unit: Option<String>,
+    pub remote_app: Option<String>,
+    pub departing: Option<String>,
+    pub secret: Option<String>,
+    pub secret_revision: Option<u32>,
+}
+
+impl Event {
+    pub fn plain(hook: &str) -> Event {
+        Event {
+            hook: hook.to_string(),
+            kind: Kind::Plain,
+            rel: None,
+            remote_unit: None,
+            remote_app: None,
+            departing: None,
+            secret: None,
+            secret_revision: None,
+        }
+    }
+}
+
+/// Writes of one hook, committed only if it exits 0.
+#[derive(Clone, Default)]
+pub(crate) struct Txn {
+    /// Full new bags for (relation, owner) this hook wrote.
+    pub bags: BTreeMap<(u32, String), Databag>,
+    pub state: Databag,
+    pub ports: BTreeSet<String>,
+    pub secrets: BTreeMap<String, Secret>,
+}
+
+pub(crate) struct ActionCtx {
+    #[allow(dead_code)]
+    pub name: String,
+    pub params: Map<String, Value>,
+    pub results: Map<String, Value>,
+    pub failed: Option<String>,
+    pub logs: Vec<String>,
+}
+
+pub(crate) struct Ctx {
+    pub unit: String,
+    #[allow(dead_code)]
+    pub hook: String,
+    pub rel: Option<u32>,
+    pub remote_unit: Option<String>,
+    pub remote_app: Option<String>,
+    pub action: Option<ActionCtx>,
+    pub txn: Txn,
+    pub calls: Vec<ToolCall>,
+}
+
+pub(crate) struct State {
+    pub model_uuid: String,
+    pub model_name: String,
+    pub apps: BTreeMap<String, App>,
+    pub units: BTreeMap<String, Unit>,
+    pub relations: BTreeMap<u32, Relation>,
+    pub secrets: BTreeMap<String, Secret>,
+    pub contexts: HashMap<String, Ctx>,
+    pub clock: SystemTime,
+    pub next_rel: u32,
+    pub next_machine: usize,
+}
+
+pub(crate) fn app_of(unit: &str) -> &str {
+    unit.split('/').next().unwrap_or(unit)
+}
+
+fn unit_num(u: &str) -> u64 {
+    u.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+/// Sort unit names numerically (`a/2` before `a/10`).
+pub(crate) fn sort_units(v: &mut [String]) {
+    v.sort_by(|a, b| (app_of(a), unit_num(a)).cmp(&(app_of(b), unit_num(b))));
+}
+
+impl State {
+    pub fn app_units(&self, app: &str) -> Vec<String> {
+        let mut v: Vec<String> =
+            self.units.values().filter(|u| u.app == app).map(|u| u.name.clone()).collect();
+        sort_units(&mut v);
+        v
+    }
+
+    pub fn live_app_units(&self, app: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .units
+            .values()
+            .filter(|u| u.app == app && !u.dying)
+            .map(|u| u.name.clone())
+            .collect();
+        sort_units(&mut v);
+        v
+    }
+
+    pub fn is_puppet(&self, unit: &str) -> bool {
+        self.apps.get(app_of(unit)).map(|a| a.puppet).unwrap_or(true)
+    }
+
+    pub fn is_leader(&self, unit: &str) -> bool {
+        self.apps.get(app_of(unit)).and_then(|a| a.leader.as_deref()) == Some(unit)
+    }
+
+    /// Queue an event on a unit, dropping it if an identical one is already queued (not running).
+    pub fn push(&mut self, unit: &str, ev: Event) {
+        if self.is_puppet(unit) {
+            return;
+        }
+        if let Some(u) = self.units.get_mut(unit) {
+            // The front event of a unit in error is the failed one; it still counts as queued.
+            if !u.queue.contains(&ev) {
+                u.queue.push_back(ev);
+            }
+        }
+    }
+
+    /// A relation event for `unit` on relation `rel`.
+    pub fn rel_event(
+        &self,
+        unit: &str,
+        rel: u32,
+        kind: &str,
+        remote_unit: Option<&str>,
+        departing: Option<&str>,
+    ) -> Option<Event> {
+        let r = self.relations.get(&rel)?;
+        let app = app_of(unit);
+        let ep = r.endpoint_of(app)?;
+        Some(Event {
+            hook: format!("{ep}-relation-{kind}"),
+            kind: Kind::Rel(kind.to_string()),
+            rel: Some(rel),
+            remote_unit: remote_unit.map(String::from),
+            remote_app: r.remote_app(app).map(String::from),
+            departing: departing.map(String::from),
+            secret: None,
+            secret_revision: None,
+        })
+    }
+
+    pub fn push_rel(
+        &mut self,
+        unit: &str,
+        rel: u32,
+        kind: &str,
+        remote_unit: Option<&str>,
+        departing: Option<&str>,
+    ) {
+        if let Some(ev) = self.rel_event(unit, rel, kind, remote_unit, departing) {
+            self.push(unit, ev);
+        }
+    }
+
+    /// Queue `-relation-created` for a unit that may not have started yet: before start it goes
+    /// right after `install` (and any other `-created`), as Juju runs it before leader-elected.
+    pub fn push_created(&mut self, unit: &str, rel: u32) {
+        let Some(ev) = self.rel_event(unit, rel, "created", None, None) else { return };
+        if self.is_puppet(unit) {
+            return;
+        }
+        let Some(u) = self.units.get_mut(unit) else { return };
+        if !u.started {
+            if let Some(pos) = u.queue.iter().position(|e| e.hook == "install") {
+                let mut at = pos + 1;
+                while at < u.queue.len()
+                    && matches!(&u.queue[at].kind, Kind::Rel(k) if k == "created")
+                {
+                    at += 1;
+                }
+                u.queue.insert(at, ev);
+                return;
+            }
+        }
+        u.queue.push_back(ev);
+    }
+
+    /// A committed change to the bag of `owner` (unit or app) in `rel`: queue `-changed` on the
+    /// units that see it. `writer` is the unit whose hook wrote it (never notified).
+    pub fn notify_bag_change(&mut self, rel: u32, owner: &str, writer: Option<&str>) {
+        let Some(r) = self.relations.get(&rel) else { return };
+        if r.dying {
+            return;
+        }
+        let owner_app = app_of(owner).to_string();
+        let recipients: Vec<String> = if r.peer {
+            self.live_app_units(&owner_app)
+        } else {
+            match r.remote_app(&owner_app) {
+                Some(remote) => self.live_app_units(remote),
+                None => return,
+            }
+        };
+        let is_unit = owner.contains('/');
+        for rcpt in recipients {
+            if Some(rcpt.as_str()) == writer || rcpt == owner {
+                continue;
+            }
+            let Some(ur) = self.units.get(&rcpt).and_then(|u| u.rels.get(&rel)) else { continue };
+            if ur.broken {
+                continue;
+            }
+            if is_unit {
+                if ur.known.contains(owner) {
+                    self.push_rel(&rcpt, rel, "changed", Some(owner), None);
+                }
+            } else {
+                self.push_rel(&rcpt, rel, "changed", None, None);
+            }
+        }
+    }
+
+    /// Committed bag of `owner` in `rel`.
+    pub fn bag(&self, rel: u32, owner: &str) -> Option<&Databag> {
+        self.relations.get(&rel)?.bags.get(owner)
+    }
+
+    pub fn log(&mut self, unit: &str, line: String) {
+        if let Some(u) = self.units.get_mut(unit) {
+            u.logs.push(line);
+        }
+    }
+
+    /// Owner unit to notify for an owned secret (app-owned: the leader).
+    pub fn secret_owner_unit(&self, s: &Secret) -> Option<String> {
+        if s.owner_is_unit {
+            self.units.contains_key(&s.owner).then(|| s.owner.clone())
+        } else {
+            self.apps.get(&s.owner).and_then(|a| a.leader.clone())
+        }
+    }
+
+    /// Endpoints of an app with their roles.
+    pub fn endpoints(&self, app: &str) -> Vec<(String, String, Role)> {
+        self.apps
+            .get(app)
+            .map(|a| {
+                a.meta.endpoints.iter().map(|e| (e.name.clone(), e.interface.clone(), e.role.clone())).collect()
+            })
+            .unwrap_or_default()
+    }
+}
