@@ -619,6 +619,48 @@ fn openssl_cli_rsa_csrs_parse() {
 }
 
 #[test]
+fn csr_asking_for_ca_in_its_own_extensions_still_gets_a_leaf() {
+    // The CSR's basicConstraints / keyUsage / EKU are ignored: only the relation's `ca` flag
+    // (IssueRequest::is_ca) decides.
+    let tmp = Tmp::new();
+    let csr_path = tmp.0.path().join("ca.csr");
+    let key_path = tmp.0.path().join("ca.key");
+    let (ok, out) = openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &s(&key_path),
+        "-out",
+        &s(&csr_path),
+        "-subj",
+        "/CN=sneaky.example.com",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+        "-addext",
+        "extendedKeyUsage=codeSigning",
+    ]);
+    assert!(ok, "{out}");
+    let csr = ParsedCsr::parse(&std::fs::read_to_string(&csr_path).unwrap()).unwrap();
+    let ca = ca(KeyAlgorithm::EcdsaP256);
+    let cert = issue_leaf(&ca, &csr);
+    assert!(!is_ca(&cert));
+    let text = x509_text(&cert);
+    assert_eq!(
+        ext_block(&text, "X509v3 Basic Constraints").unwrap(),
+        "X509v3 Basic Constraints: critical | CA:FALSE"
+    );
+    assert!(!text.contains("Code Signing"), "{text}");
+    assert!(!text.contains("Certificate Sign"), "{text}");
+}
+
+#[test]
 fn keys_outside_the_accepted_set_are_refused() {
     for (key, what) in [
         (rsa_key(1024), "RSA 1024"),
