@@ -32,16 +32,29 @@ pub struct Response {
 
 impl Response {
     pub fn error(code: i32, msg: impl std::fmt::Display) -> Response {
-        Response { code, stdout: String::new(), stderr: format!("ERROR {msg}\n"), needs_stdin: false }
+        Response {
+            code,
+            stdout: String::new(),
+            stderr: format!("ERROR {msg}\n"),
+            needs_stdin: false,
+        }
     }
 }
 
-fn call(stream: &mut UnixStream, reader: &mut impl BufRead, req: &Request) -> Result<Response, String> {
+fn call(
+    stream: &mut UnixStream,
+    reader: &mut impl BufRead,
+    req: &Request,
+) -> Result<Response, String> {
     let mut s = serde_json::to_string(req).map_err(|e| e.to_string())?;
     s.push('\n');
-    stream.write_all(s.as_bytes()).map_err(|e| format!("cannot send request: {e}"))?;
+    stream
+        .write_all(s.as_bytes())
+        .map_err(|e| format!("cannot send request: {e}"))?;
     let mut line = String::new();
-    reader.read_line(&mut line).map_err(|e| format!("cannot read response: {e}"))?;
+    reader
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read response: {e}"))?;
     serde_json::from_str(&line).map_err(|e| format!("bad response {line:?}: {e}"))
 }
 
@@ -53,7 +66,9 @@ pub fn main(command: &str, args: Vec<String>) -> i32 {
         eprintln!("ERROR JUJU_AGENT_SOCKET_ADDRESS and JUJU_CONTEXT_ID must be set (run {command} from a hook)");
         return 1;
     }
-    let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let mut stream = match UnixStream::connect(&addr) {
         Ok(s) => s,
         Err(e) => {
@@ -68,7 +83,13 @@ pub fn main(command: &str, args: Vec<String>) -> i32 {
             return 1;
         }
     });
-    let mut req = Request { context_id, cwd, command: command.to_string(), args, stdin: None };
+    let mut req = Request {
+        context_id,
+        cwd,
+        command: command.to_string(),
+        args,
+        stdin: None,
+    };
     let mut resp = match call(&mut stream, &mut reader, &req) {
         Ok(r) => r,
         Err(e) => {

@@ -14,10 +14,16 @@ pub struct ToolFail {
 
 impl ToolFail {
     pub fn usage(msg: impl Into<String>) -> Self {
-        ToolFail { code: 2, message: msg.into() }
+        ToolFail {
+            code: 2,
+            message: msg.into(),
+        }
     }
     pub fn run(msg: impl Into<String>) -> Self {
-        ToolFail { code: 1, message: msg.into() }
+        ToolFail {
+            code: 1,
+            message: msg.into(),
+        }
     }
 }
 
@@ -29,10 +35,16 @@ pub struct FlagSpec {
 }
 
 pub const fn val(names: &'static [&'static str]) -> FlagSpec {
-    FlagSpec { names, takes_value: true }
+    FlagSpec {
+        names,
+        takes_value: true,
+    }
 }
 pub const fn boolean(names: &'static [&'static str]) -> FlagSpec {
-    FlagSpec { names, takes_value: false }
+    FlagSpec {
+        names,
+        takes_value: false,
+    }
 }
 
 /// Parsed arguments: flags keyed by their first (canonical) name, positionals in order.
@@ -93,7 +105,9 @@ pub fn parse(args: &[String], specs: &[FlagSpec]) -> Result<Parsed, ToolFail> {
         }
         let spec = specs.iter().find(|s| s.names.contains(&name));
         let Some(spec) = spec else {
-            return Err(ToolFail::usage(format!("flag provided but not defined: {a}")));
+            return Err(ToolFail::usage(format!(
+                "flag provided but not defined: {a}"
+            )));
         };
         let canon = spec.names[0];
         if spec.takes_value {

@@ -77,9 +77,17 @@ pub enum SimError {
     Invalid(String),
     #[error("not found: {0}")]
     NotFound(String),
-    #[error("unit {unit} is in error: hook failed: {hook:?}\n--- last log lines of {unit} ---\n{logs}")]
-    HookFailed { unit: String, hook: String, logs: String },
-    #[error("hook loop: more than {max} hooks ran without the model settling; most frequent: {summary}")]
+    #[error(
+        "unit {unit} is in error: hook failed: {hook:?}\n--- last log lines of {unit} ---\n{logs}"
+    )]
+    HookFailed {
+        unit: String,
+        hook: String,
+        logs: String,
+    },
+    #[error(
+        "hook loop: more than {max} hooks ran without the model settling; most frequent: {summary}"
+    )]
     Loop { max: usize, summary: String },
     #[error("{0}")]
     Setup(String),

@@ -35,7 +35,11 @@ enum Cmd {
 fn main() -> ExitCode {
     let mut args = std::env::args();
     let argv0 = args.next().unwrap_or_default();
-    let base = Path::new(&argv0).file_name().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let base = Path::new(&argv0)
+        .file_name()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
     if TOOL_NAMES.contains(&base.as_str()) {
         let code = jujusim::client::main(&base, args.collect());
         return ExitCode::from(code.clamp(0, 255) as u8);
@@ -79,12 +83,16 @@ fn resolve_rel(m: &Model, v: &Value) -> Result<u32, String> {
     let spec = match v {
         Value::Number(n) => return n.as_u64().map(|n| n as u32).ok_or("bad relation id".into()),
         Value::String(s) => s.clone(),
-        other => other.get("relation").map(|r| return_str(r)).unwrap_or_default(),
+        other => other
+            .get("relation")
+            .map(|r| return_str(r))
+            .unwrap_or_default(),
     };
     if let Ok(n) = spec.parse::<u32>() {
         return Ok(n);
     }
-    m.find_relation(&spec).ok_or_else(|| format!("no unique relation matches {spec:?}"))
+    m.find_relation(&spec)
+        .ok_or_else(|| format!("no unique relation matches {spec:?}"))
 }
 
 fn return_str(v: &Value) -> String {
@@ -117,10 +125,15 @@ fn settle(m: &mut Model, verbose: bool) -> Result<(), String> {
 
 fn run_scenario(path: &Path, verbose: bool) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let doc: Value = serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let doc: Value =
+        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let steps = match &doc {
         Value::Array(a) => a.clone(),
-        Value::Object(o) => o.get("steps").and_then(|s| s.as_array()).cloned().unwrap_or_default(),
+        Value::Object(o) => o
+            .get("steps")
+            .and_then(|s| s.as_array())
+            .cloned()
+            .unwrap_or_default(),
         _ => return Err("scenario must be a list of steps (or {steps: [...]})".into()),
     };
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -134,15 +147,27 @@ fn run_scenario(path: &Path, verbose: bool) -> Result<(), String> {
             }
             other => return Err(format!("bad step {other}")),
         };
-        println!("\n== {name} {}", if arg.is_null() { String::new() } else { serde_json::to_string(&arg).unwrap_or_default() });
+        println!(
+            "\n== {name} {}",
+            if arg.is_null() {
+                String::new()
+            } else {
+                serde_json::to_string(&arg).unwrap_or_default()
+            }
+        );
         let e = |e: jujusim::SimError| e.to_string();
         match name.as_str() {
             "deploy" => {
                 let app = req(&arg, "app", &name)?;
                 let charm = req(&arg, "charm", &name)?;
-                let charm = if Path::new(&charm).is_absolute() { PathBuf::from(charm) } else { base.join(charm) };
+                let charm = if Path::new(&charm).is_absolute() {
+                    PathBuf::from(charm)
+                } else {
+                    base.join(charm)
+                };
                 let units = arg.get("units").and_then(|u| u.as_u64()).unwrap_or(1) as usize;
-                m.deploy(&app, &charm, units, obj(arg.get("config"))).map_err(e)?;
+                m.deploy(&app, &charm, units, obj(arg.get("config")))
+                    .map_err(e)?;
                 println!("deployed {app} ({units} units)");
             }
             "deploy-puppet" => {
@@ -172,37 +197,63 @@ fn run_scenario(path: &Path, verbose: bool) -> Result<(), String> {
                 m.set_config(&app, obj(arg.get("values"))).map_err(e)?;
             }
             "add-unit" => {
-                let app = if arg.is_string() { return_str(&arg) } else { req(&arg, "app", &name)? };
+                let app = if arg.is_string() {
+                    return_str(&arg)
+                } else {
+                    req(&arg, "app", &name)?
+                };
                 let u = m.add_unit(&app).map_err(e)?;
                 println!("added {u}");
             }
             "remove-unit" => {
-                let u = if arg.is_string() { return_str(&arg) } else { req(&arg, "unit", &name)? };
+                let u = if arg.is_string() {
+                    return_str(&arg)
+                } else {
+                    req(&arg, "unit", &name)?
+                };
                 m.remove_unit(&u).map_err(e)?;
             }
             "leader" => {
-                let u = if arg.is_string() { return_str(&arg) } else { req(&arg, "unit", &name)? };
+                let u = if arg.is_string() {
+                    return_str(&arg)
+                } else {
+                    req(&arg, "unit", &name)?
+                };
                 m.set_leader(&u).map_err(e)?;
             }
             "settle" => settle(&mut m, verbose)?,
             "resolve" => {
-                let u = if arg.is_string() { return_str(&arg) } else { req(&arg, "unit", &name)? };
+                let u = if arg.is_string() {
+                    return_str(&arg)
+                } else {
+                    req(&arg, "unit", &name)?
+                };
                 let retry = arg.get("retry").and_then(|r| r.as_bool()).unwrap_or(true);
                 m.resolve(&u, retry).map_err(e)?;
             }
             "advance-clock" => {
-                let secs = arg.get("seconds").and_then(|x| x.as_f64()).or_else(|| arg.as_f64()).unwrap_or(0.0);
+                let secs = arg
+                    .get("seconds")
+                    .and_then(|x| x.as_f64())
+                    .or_else(|| arg.as_f64())
+                    .unwrap_or(0.0);
                 m.advance_clock(Duration::from_secs_f64(secs));
                 println!("clock now {}", jujusim::util::rfc3339(m.now()));
             }
             "update-status" => {
-                let app = if arg.is_string() { return_str(&arg) } else { req(&arg, "app", &name)? };
+                let app = if arg.is_string() {
+                    return_str(&arg)
+                } else {
+                    req(&arg, "app", &name)?
+                };
                 m.update_status(&app);
             }
             "action" => {
                 let unit = req(&arg, "unit", &name)?;
                 let action = req(&arg, "name", &name)?;
-                let r = m.run_action(&unit, &action, obj(arg.get("params"))).map_err(e)?;
+                let r = m
+                    .run_action(&unit, &action, obj(arg.get("params")))
+                    .map_err(e)?;
                 let mut out = Map::new();
                 out.insert("unit".into(), Value::String(unit));
                 out.insert("action".into(), Value::String(action));
@@ -212,7 +263,10 @@ fn run_scenario(path: &Path, verbose: bool) -> Result<(), String> {
                 }
                 out.insert("results".into(), r.results);
                 if !r.logs.is_empty() {
-                    out.insert("log".into(), Value::Array(r.logs.into_iter().map(Value::String).collect()));
+                    out.insert(
+                        "log".into(),
+                        Value::Array(r.logs.into_iter().map(Value::String).collect()),
+                    );
                 }
                 print!("{}", to_yaml(&Value::Object(out)));
             }
@@ -232,10 +286,17 @@ fn run_scenario(path: &Path, verbose: bool) -> Result<(), String> {
                     let bag = m.relation_data(id, &o);
                     out.insert(
                         o,
-                        Value::Object(bag.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+                        Value::Object(
+                            bag.into_iter()
+                                .map(|(k, v)| (k, Value::String(v)))
+                                .collect(),
+                        ),
                     );
                 }
-                println!("relation {id} ({}:{} <-> {}:{})", ends[0].0, ends[0].1, ends[1].0, ends[1].1);
+                println!(
+                    "relation {id} ({}:{} <-> {}:{})",
+                    ends[0].0, ends[0].1, ends[1].0, ends[1].1
+                );
                 print!("{}", to_yaml(&Value::Object(out)));
             }
             "show-secrets" => {
@@ -246,7 +307,9 @@ fn run_scenario(path: &Path, verbose: bool) -> Result<(), String> {
                         sv.owner,
                         sv.label.as_deref().unwrap_or("-"),
                         sv.revisions.len(),
-                        sv.expire.map(jujusim::util::rfc3339).unwrap_or_else(|| "-".into()),
+                        sv.expire
+                            .map(jujusim::util::rfc3339)
+                            .unwrap_or_else(|| "-".into()),
                         sv.rotate.as_deref().unwrap_or("-"),
                     );
                     if let Some(last) = sv.revisions.last() {
@@ -256,7 +319,11 @@ fn run_scenario(path: &Path, verbose: bool) -> Result<(), String> {
                 }
             }
             "logs" => {
-                let u = if arg.is_string() { return_str(&arg) } else { req(&arg, "unit", &name)? };
+                let u = if arg.is_string() {
+                    return_str(&arg)
+                } else {
+                    req(&arg, "unit", &name)?
+                };
                 for l in m.logs(&u) {
                     println!("{l}");
                 }

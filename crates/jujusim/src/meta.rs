@@ -71,7 +71,11 @@ pub fn parse_metadata(text: &str) -> Result<Metadata, SimError> {
                         .unwrap_or_default()
                         .to_string(),
                 };
-                endpoints.push(Endpoint { name: ep.clone(), interface, role: role.clone() });
+                endpoints.push(Endpoint {
+                    name: ep.clone(),
+                    interface,
+                    role: role.clone(),
+                });
             }
         }
     }
@@ -83,7 +87,11 @@ pub fn parse_config(text: &str) -> Result<BTreeMap<String, ConfigOption>, SimErr
     let mut out = BTreeMap::new();
     if let Some(Value::Object(opts)) = v.get("options") {
         for (name, spec) in opts {
-            let kind = spec.get("type").and_then(|t| t.as_str()).unwrap_or("string").to_string();
+            let kind = spec
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("string")
+                .to_string();
             let default = spec.get("default").cloned().unwrap_or(Value::Null);
             let default = if default.is_null() {
                 Value::Null
@@ -111,9 +119,11 @@ pub fn coerce_config(kind: &str, v: &Value) -> Result<Value, String> {
                 Err(format!("expected int, got {v}"))
             }
         }
-        ("int", Value::String(s)) => {
-            s.trim().parse::<i64>().map(Value::from).map_err(|_| format!("expected int, got {s:?}"))
-        }
+        ("int", Value::String(s)) => s
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| format!("expected int, got {s:?}")),
         ("float", Value::Number(n)) => Ok(Value::from(n.as_f64().unwrap_or_default())),
         ("float", Value::String(s)) => s
             .trim()
@@ -133,15 +143,32 @@ pub fn parse_actions(text: &str) -> Result<BTreeMap<String, ActionDef>, SimError
     let mut out = BTreeMap::new();
     if let Value::Object(m) = v {
         for (name, spec) in m {
-            let params = spec.get("params").and_then(|p| p.as_object()).cloned().unwrap_or_default();
+            let params = spec
+                .get("params")
+                .and_then(|p| p.as_object())
+                .cloned()
+                .unwrap_or_default();
             let required = spec
                 .get("required")
                 .and_then(|r| r.as_array())
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
-            let additional_properties =
-                spec.get("additionalProperties").and_then(|b| b.as_bool()).unwrap_or(true);
-            out.insert(name, ActionDef { params, required, additional_properties });
+            let additional_properties = spec
+                .get("additionalProperties")
+                .and_then(|b| b.as_bool())
+                .unwrap_or(true);
+            out.insert(
+                name,
+                ActionDef {
+                    params,
+                    required,
+                    additional_properties,
+                },
+            );
         }
     }
     Ok(out)
@@ -193,7 +220,9 @@ pub fn validate_action(
     }
     for r in &def.required {
         if !params.contains_key(r) {
-            return Err(SimError::Invalid(format!("action {name:?}: param {r:?} is required")));
+            return Err(SimError::Invalid(format!(
+                "action {name:?}: param {r:?} is required"
+            )));
         }
     }
     Ok(params)
@@ -203,6 +232,9 @@ pub fn read_optional(dir: &Path, file: &str) -> Result<String, SimError> {
     match std::fs::read_to_string(dir.join(file)) {
         Ok(s) => Ok(s),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(SimError::Io(format!("reading {}: {e}", dir.join(file).display()))),
+        Err(e) => Err(SimError::Io(format!(
+            "reading {}: {e}",
+            dir.join(file).display()
+        ))),
     }
 }

@@ -29,7 +29,10 @@ pub fn find_jujusim_bin() -> Result<PathBuf, SimError> {
         if p.is_file() {
             return Ok(p);
         }
-        return Err(SimError::Setup(format!("JUJUSIM_BIN={} does not exist", p.display())));
+        return Err(SimError::Setup(format!(
+            "JUJUSIM_BIN={} does not exist",
+            p.display()
+        )));
     }
     if let Ok(exe) = std::env::current_exe() {
         let mut dir = exe.parent().map(Path::to_path_buf);
@@ -86,7 +89,11 @@ fn copy_dir(src: &Path, dst: &Path) -> Result<(), SimError> {
         let ft = entry.file_type().map_err(io(from.display()))?;
         if ft.is_symlink() {
             let target = std::fs::read_link(&from).map_err(io(from.display()))?;
-            let abs = if target.is_absolute() { target } else { src.join(target) };
+            let abs = if target.is_absolute() {
+                target
+            } else {
+                src.join(target)
+            };
             std::os::unix::fs::symlink(&abs, &to).map_err(io(to.display()))?;
         } else if ft.is_dir() {
             if entry.file_name() == ".git" || entry.file_name() == "target" {
@@ -105,7 +112,9 @@ fn extract_zip(zip_path: &Path, dst: &Path) -> Result<(), SimError> {
     let mut z = zip::ZipArchive::new(f).map_err(io(zip_path.display()))?;
     for i in 0..z.len() {
         let mut file = z.by_index(i).map_err(io(zip_path.display()))?;
-        let Some(rel) = file.enclosed_name() else { continue };
+        let Some(rel) = file.enclosed_name() else {
+            continue;
+        };
         let out = dst.join(&rel);
         if file.is_dir() {
             std::fs::create_dir_all(&out).map_err(io(out.display()))?;
@@ -223,11 +232,13 @@ impl Model {
         } else if charm.is_dir() {
             charm.to_path_buf()
         } else {
-            return Err(SimError::Charm(format!("charm {} does not exist", charm.display())));
+            return Err(SimError::Charm(format!(
+                "charm {} does not exist",
+                charm.display()
+            )));
         };
-        let meta_text = std::fs::read_to_string(src.join("metadata.yaml")).map_err(|e| {
-            SimError::Charm(format!("charm {}: metadata.yaml: {e}", src.display()))
-        })?;
+        let meta_text = std::fs::read_to_string(src.join("metadata.yaml"))
+            .map_err(|e| SimError::Charm(format!("charm {}: metadata.yaml: {e}", src.display())))?;
         let metadata = meta::parse_metadata(&meta_text)?;
         let config_defs = meta::parse_config(&meta::read_optional(&src, "config.yaml")?)?;
         let actions = meta::parse_actions(&meta::read_optional(&src, "actions.yaml")?)?;
@@ -278,19 +289,32 @@ impl Model {
 
     fn check_new_app(&self, app: &str) -> Result<(), SimError> {
         if app.is_empty() || app.contains('/') || app.contains(':') {
-            return Err(SimError::Invalid(format!("invalid application name {app:?}")));
+            return Err(SimError::Invalid(format!(
+                "invalid application name {app:?}"
+            )));
         }
         if self.st().apps.contains_key(app) {
-            return Err(SimError::Invalid(format!("application {app:?} already exists")));
+            return Err(SimError::Invalid(format!(
+                "application {app:?} already exists"
+            )));
         }
         Ok(())
     }
 
     fn add_app(&mut self, app: &str, a: App, units: usize) -> Result<(), SimError> {
-        let peers: Vec<String> =
-            a.meta.endpoints.iter().filter(|e| e.role == Role::Peers).map(|e| e.name.clone()).collect();
-        let interfaces: BTreeMap<String, String> =
-            a.meta.endpoints.iter().map(|e| (e.name.clone(), e.interface.clone())).collect();
+        let peers: Vec<String> = a
+            .meta
+            .endpoints
+            .iter()
+            .filter(|e| e.role == Role::Peers)
+            .map(|e| e.name.clone())
+            .collect();
+        let interfaces: BTreeMap<String, String> = a
+            .meta
+            .endpoints
+            .iter()
+            .map(|e| (e.name.clone(), e.interface.clone()))
+            .collect();
         {
             let mut st = self.st();
             st.apps.insert(app.to_string(), a);
@@ -332,7 +356,12 @@ impl Model {
         let machine = st.next_machine;
         st.next_machine += 1;
         let address = format!("10.0.0.{}", machine + 10);
-        let charm_dir = self.root.path().join("agents").join(format!("unit-{app}-{n}")).join("charm");
+        let charm_dir = self
+            .root
+            .path()
+            .join("agents")
+            .join(format!("unit-{app}-{n}"))
+            .join("charm");
         if let Some(src) = &src {
             copy_dir(src, &charm_dir)?;
         } else {
@@ -375,14 +404,21 @@ impl Model {
         };
         st.push(&unit, Event::plain("install"));
         // Enter scope of every live relation of the app.
-        let rels: Vec<u32> =
-            st.relations.values().filter(|r| r.involves(app) && !r.dying).map(|r| r.id).collect();
+        let rels: Vec<u32> = st
+            .relations
+            .values()
+            .filter(|r| r.involves(app) && !r.dying)
+            .map(|r| r.id)
+            .collect();
         let mut joins: Vec<(u32, Vec<String>)> = Vec::new();
         for id in &rels {
             let r = &st.relations[id];
             let remote_app = r.remote_app(app).unwrap_or(app).to_string();
-            let mut remotes: Vec<String> =
-                st.live_app_units(&remote_app).into_iter().filter(|u| *u != unit).collect();
+            let mut remotes: Vec<String> = st
+                .live_app_units(&remote_app)
+                .into_iter()
+                .filter(|u| *u != unit)
+                .collect();
             sort_units(&mut remotes);
             let bag = Databag::from([
                 ("private-address".to_string(), address.clone()),
@@ -393,7 +429,11 @@ impl Model {
             r.bags.insert(unit.clone(), bag);
             st.units.get_mut(&unit).expect("unit").rels.insert(
                 *id,
-                UnitRel { members: BTreeSet::new(), known: remotes.iter().cloned().collect(), broken: false },
+                UnitRel {
+                    members: BTreeSet::new(),
+                    known: remotes.iter().cloned().collect(),
+                    broken: false,
+                },
             );
             st.push_created(&unit, *id);
             joins.push((*id, remotes));
@@ -408,9 +448,13 @@ impl Model {
         for (id, remotes) in joins {
             let r = &st.relations[&id];
             let remote_app = r.remote_app(app).unwrap_or(app).to_string();
-            let remote_app_bag_set =
-                !r.peer && r.bags.get(&remote_app).map(|b| !b.is_empty()).unwrap_or(false);
-            let peer_app_bag_set = r.peer && r.bags.get(app).map(|b| !b.is_empty()).unwrap_or(false);
+            let remote_app_bag_set = !r.peer
+                && r.bags
+                    .get(&remote_app)
+                    .map(|b| !b.is_empty())
+                    .unwrap_or(false);
+            let peer_app_bag_set =
+                r.peer && r.bags.get(app).map(|b| !b.is_empty()).unwrap_or(false);
             if remote_app_bag_set || peer_app_bag_set {
                 st.push_rel(&unit, id, "changed", None, None);
             }
@@ -430,20 +474,32 @@ impl Model {
     /// Remove a unit: the others get `-departed`; it gets `-departed`, `-broken`, `stop`, `remove`.
     pub fn remove_unit(&mut self, unit: &str) -> Result<(), SimError> {
         let mut st = self.st();
-        let u = st.units.get(unit).ok_or_else(|| SimError::NotFound(format!("unit {unit:?}")))?;
+        let u = st
+            .units
+            .get(unit)
+            .ok_or_else(|| SimError::NotFound(format!("unit {unit:?}")))?;
         if u.dying {
             return Ok(());
         }
         let app = u.app.clone();
-        let rels: Vec<(u32, BTreeSet<String>)> =
-            u.rels.iter().map(|(id, ur)| (*id, ur.known.clone())).collect();
+        let rels: Vec<(u32, BTreeSet<String>)> = u
+            .rels
+            .iter()
+            .map(|(id, ur)| (*id, ur.known.clone()))
+            .collect();
         st.units.get_mut(unit).expect("unit").dying = true;
         for (id, known) in &rels {
             // Everyone else who knows this unit sees it depart.
             let others: Vec<String> = st
                 .units
                 .values()
-                .filter(|o| o.name != unit && o.rels.get(id).map(|r| r.known.contains(unit)).unwrap_or(false))
+                .filter(|o| {
+                    o.name != unit
+                        && o.rels
+                            .get(id)
+                            .map(|r| r.known.contains(unit))
+                            .unwrap_or(false)
+                })
                 .map(|o| o.name.clone())
                 .collect();
             for o in others {
@@ -502,11 +558,17 @@ impl Model {
             }
         }
         let (ea, eb, interface) = match candidates.len() {
-            0 => return Err(SimError::Invalid(format!("no matching endpoints for {a} and {b}"))),
+            0 => {
+                return Err(SimError::Invalid(format!(
+                    "no matching endpoints for {a} and {b}"
+                )))
+            }
             1 => candidates.remove(0),
             _ => {
-                let list: Vec<String> =
-                    candidates.iter().map(|(x, y, _)| format!("{app_a}:{x} {app_b}:{y}")).collect();
+                let list: Vec<String> = candidates
+                    .iter()
+                    .map(|(x, y, _)| format!("{app_a}:{x} {app_b}:{y}"))
+                    .collect();
                 return Err(SimError::Invalid(format!(
                     "ambiguous relation {a} {b}: candidates {}",
                     list.join(", ")
@@ -515,11 +577,14 @@ impl Model {
         };
         if st.relations.values().any(|r| {
             !r.dying
-                && ((r.ends[0] == (app_a.to_string(), ea.clone()) && r.ends[1] == (app_b.to_string(), eb.clone()))
+                && ((r.ends[0] == (app_a.to_string(), ea.clone())
+                    && r.ends[1] == (app_b.to_string(), eb.clone()))
                     || (r.ends[1] == (app_a.to_string(), ea.clone())
                         && r.ends[0] == (app_b.to_string(), eb.clone())))
         }) {
-            return Err(SimError::Invalid(format!("relation {app_a}:{ea} {app_b}:{eb} already exists")));
+            return Err(SimError::Invalid(format!(
+                "relation {app_a}:{ea} {app_b}:{eb} already exists"
+            )));
         }
         let id = st.next_rel;
         st.next_rel += 1;
@@ -554,7 +619,11 @@ impl Model {
             for u in mine {
                 st.units.get_mut(u).expect("unit").rels.insert(
                     id,
-                    UnitRel { members: BTreeSet::new(), known: theirs.iter().cloned().collect(), broken: false },
+                    UnitRel {
+                        members: BTreeSet::new(),
+                        known: theirs.iter().cloned().collect(),
+                        broken: false,
+                    },
                 );
                 st.push_created(u, id);
             }
@@ -573,7 +642,10 @@ impl Model {
     /// Remove a relation: `-departed` for each remote unit, then `-broken`, on every unit.
     pub fn unrelate(&mut self, rel: u32) -> Result<(), SimError> {
         let mut st = self.st();
-        let r = st.relations.get_mut(&rel).ok_or_else(|| SimError::NotFound(format!("relation {rel}")))?;
+        let r = st
+            .relations
+            .get_mut(&rel)
+            .ok_or_else(|| SimError::NotFound(format!("relation {rel}")))?;
         if r.peer {
             return Err(SimError::Invalid("cannot remove a peer relation".into()));
         }
@@ -581,8 +653,12 @@ impl Model {
             return Ok(());
         }
         r.dying = true;
-        let units: Vec<String> =
-            st.units.values().filter(|u| u.rels.contains_key(&rel)).map(|u| u.name.clone()).collect();
+        let units: Vec<String> = st
+            .units
+            .values()
+            .filter(|u| u.rels.contains_key(&rel))
+            .map(|u| u.name.clone())
+            .collect();
         for u in &units {
             let mut known: Vec<String> = st.units[u].rels[&rel].known.iter().cloned().collect();
             sort_units(&mut known);
@@ -604,7 +680,10 @@ impl Model {
     /// Merge config (`null` resets to the default); queues `config-changed` on every unit.
     pub fn set_config(&mut self, app: &str, config: Map<String, Value>) -> Result<(), SimError> {
         let mut st = self.st();
-        let a = st.apps.get(app).ok_or_else(|| SimError::NotFound(format!("application {app:?}")))?;
+        let a = st
+            .apps
+            .get(app)
+            .ok_or_else(|| SimError::NotFound(format!("application {app:?}")))?;
         let mut merged = a.config.clone();
         let checked = validate_config(a, config.clone())?;
         for (k, v) in config {
@@ -651,7 +730,9 @@ impl Model {
         let ids: Vec<String> = st.secrets.keys().cloned().collect();
         for id in ids {
             let s = st.secrets[&id].clone();
-            let Some(owner) = st.secret_owner_unit(&s) else { continue };
+            let Some(owner) = st.secret_owner_unit(&s) else {
+                continue;
+            };
             if let Some(exp) = s.expire {
                 if exp <= now && !s.expire_notified {
                     st.secrets.get_mut(&id).expect("secret").expire_notified = true;
@@ -672,7 +753,11 @@ impl Model {
                     st.secrets.get_mut(&id).expect("secret").next_rotate = again;
                     st.push(
                         &owner,
-                        Event { secret: Some(id.clone()), kind: Kind::Secret, ..Event::plain("secret-rotate") },
+                        Event {
+                            secret: Some(id.clone()),
+                            kind: Kind::Secret,
+                            ..Event::plain("secret-rotate")
+                        },
                     );
                 }
             }
@@ -698,7 +783,11 @@ impl Model {
         if let Some((unit, hook)) = report.errors.first() {
             let logs = self.logs(unit);
             let tail = logs[logs.len().saturating_sub(25)..].join("\n");
-            return Err(SimError::HookFailed { unit: unit.clone(), hook: hook.clone(), logs: tail });
+            return Err(SimError::HookFailed {
+                unit: unit.clone(),
+                hook: hook.clone(),
+                logs: tail,
+            });
         }
         Ok(report)
     }
@@ -732,7 +821,10 @@ impl Model {
                     f.sort_by(|a, b| b.1.cmp(&a.1));
                     let summary: Vec<String> =
                         f.iter().take(5).map(|(k, n)| format!("{k} x{n}")).collect();
-                    return Err(SimError::Loop { max: self.max_hooks, summary: summary.join(", ") });
+                    return Err(SimError::Loop {
+                        max: self.max_hooks,
+                        summary: summary.join(", "),
+                    });
                 }
                 if self.step(&unit)? {
                     count += 1;
@@ -746,15 +838,22 @@ impl Model {
             .filter_map(|u| u.error.as_ref().map(|h| (u.name.clone(), h.clone())))
             .collect();
         drop(st);
-        Ok(SettleReport { runs: self.runs[start..].to_vec(), errors })
+        Ok(SettleReport {
+            runs: self.runs[start..].to_vec(),
+            errors,
+        })
     }
 
     /// Run the front event of a unit. Returns whether a hook process ran (or was attempted).
     fn step(&mut self, unit: &str) -> Result<bool, SimError> {
         let ev = {
             let mut st = self.st();
-            let Some(u) = st.units.get(unit) else { return Ok(false) };
-            let Some(ev) = u.queue.front().cloned() else { return Ok(false) };
+            let Some(u) = st.units.get(unit) else {
+                return Ok(false);
+            };
+            let Some(ev) = u.queue.front().cloned() else {
+                return Ok(false);
+            };
             // Skip events that no longer apply.
             let skip = match &ev.kind {
                 Kind::Plain if ev.hook == "leader-elected" => !st.is_leader(unit),
@@ -837,12 +936,18 @@ impl Model {
     ) -> Result<(i32, Option<(ActionCtx, String, String)>), SimError> {
         let ctx_id = format!(
             "{unit}-{}-{}",
-            action.as_ref().map(|a| format!("run-action-{}", a.2)).unwrap_or_else(|| ev.hook.clone()),
+            action
+                .as_ref()
+                .map(|a| format!("run-action-{}", a.2))
+                .unwrap_or_else(|| ev.hook.clone()),
             util::hex(&util::rand_bytes(16))
         );
         let (charm_dir, env, dispatch_rel) = {
             let mut st = self.st();
-            let u = st.units.get(unit).ok_or_else(|| SimError::NotFound(format!("unit {unit:?}")))?;
+            let u = st
+                .units
+                .get(unit)
+                .ok_or_else(|| SimError::NotFound(format!("unit {unit:?}")))?;
             let charm_dir = u.charm_dir.clone();
             let dispatch_rel = match &action {
                 Some((name, _, _)) => format!("actions/{name}"),
@@ -853,7 +958,10 @@ impl Model {
                 ("CHARM_DIR".into(), charm_dir.display().to_string()),
                 ("CLOUD_API_VERSION".into(), String::new()),
                 ("DEBIAN_FRONTEND".into(), "noninteractive".into()),
-                ("JUJU_AGENT_SOCKET_ADDRESS".into(), self.socket.display().to_string()),
+                (
+                    "JUJU_AGENT_SOCKET_ADDRESS".into(),
+                    self.socket.display().to_string(),
+                ),
                 ("JUJU_AGENT_SOCKET_NETWORK".into(), "unix".into()),
                 ("JUJU_API_ADDRESSES".into(), "10.0.0.1:17070".into()),
                 ("JUJU_AVAILABILITY_ZONE".into(), String::new()),
@@ -863,7 +971,14 @@ impl Model {
                 ("JUJU_CHARM_HTTP_PROXY".into(), String::new()),
                 ("JUJU_CHARM_NO_PROXY".into(), String::new()),
                 ("JUJU_CONTEXT_ID".into(), ctx_id.clone()),
-                ("JUJU_HOOK_NAME".into(), if action.is_some() { String::new() } else { ev.hook.clone() }),
+                (
+                    "JUJU_HOOK_NAME".into(),
+                    if action.is_some() {
+                        String::new()
+                    } else {
+                        ev.hook.clone()
+                    },
+                ),
                 ("JUJU_MACHINE_ID".into(), u.machine.to_string()),
                 ("JUJU_MODEL_NAME".into(), st.model_name.clone()),
                 ("JUJU_MODEL_UUID".into(), st.model_uuid.clone()),
@@ -872,16 +987,28 @@ impl Model {
                 ("JUJU_UNIT_NAME".into(), unit.to_string()),
                 ("JUJU_VERSION".into(), JUJU_VERSION.into()),
                 ("LANG".into(), "C.UTF-8".into()),
-                ("PATH".into(), format!("{}:{SYSTEM_PATH}", self.tools_dir.display())),
+                (
+                    "PATH".into(),
+                    format!("{}:{SYSTEM_PATH}", self.tools_dir.display()),
+                ),
                 ("TERM".into(), "tmux-256color".into()),
             ];
             if let (Kind::Rel(_), Some(rel)) = (&ev.kind, ev.rel) {
                 let r = st.relations.get(&rel);
-                let ep = r.and_then(|r| r.endpoint_of(app_of(unit))).unwrap_or_default().to_string();
+                let ep = r
+                    .and_then(|r| r.endpoint_of(app_of(unit)))
+                    .unwrap_or_default()
+                    .to_string();
                 env.push(("JUJU_RELATION".into(), ep.clone()));
                 env.push(("JUJU_RELATION_ID".into(), format!("{ep}:{rel}")));
-                env.push(("JUJU_REMOTE_UNIT".into(), ev.remote_unit.clone().unwrap_or_default()));
-                env.push(("JUJU_REMOTE_APP".into(), ev.remote_app.clone().unwrap_or_default()));
+                env.push((
+                    "JUJU_REMOTE_UNIT".into(),
+                    ev.remote_unit.clone().unwrap_or_default(),
+                ));
+                env.push((
+                    "JUJU_REMOTE_APP".into(),
+                    ev.remote_app.clone().unwrap_or_default(),
+                ));
                 if let Some(d) = &ev.departing {
                     env.push(("JUJU_DEPARTING_UNIT".into(), d.clone()));
                 }
@@ -946,7 +1073,11 @@ impl Model {
         };
 
         let dispatch = charm_dir.join("dispatch");
-        let exe = if dispatch.exists() { dispatch } else { charm_dir.join(&dispatch_rel) };
+        let exe = if dispatch.exists() {
+            dispatch
+        } else {
+            charm_dir.join(&dispatch_rel)
+        };
         let started = Instant::now();
         let (code, stdout, stderr) = if !exe.exists() {
             (None, String::new(), String::new())
@@ -960,7 +1091,11 @@ impl Model {
 
         let mut st = self.st();
         let ctx = st.contexts.remove(&ctx_id).expect("context");
-        let label = if action.is_some() { dispatch_rel.clone() } else { ev.hook.clone() };
+        let label = if action.is_some() {
+            dispatch_rel.clone()
+        } else {
+            ev.hook.clone()
+        };
         for line in stdout.lines() {
             st.log(unit, format!("DEBUG {label}: {line}"));
         }
@@ -993,7 +1128,14 @@ impl Model {
             }
             (a, stdout, stderr)
         });
-        Ok((if missing && action.is_some() { -1 } else { exit }, act))
+        Ok((
+            if missing && action.is_some() {
+                -1
+            } else {
+                exit
+            },
+            act,
+        ))
     }
 
     fn spawn(
@@ -1052,7 +1194,10 @@ impl Model {
     /// skipped.
     pub fn resolve(&mut self, unit: &str, retry: bool) -> Result<(), SimError> {
         let mut st = self.st();
-        let u = st.units.get_mut(unit).ok_or_else(|| SimError::NotFound(format!("unit {unit:?}")))?;
+        let u = st
+            .units
+            .get_mut(unit)
+            .ok_or_else(|| SimError::NotFound(format!("unit {unit:?}")))?;
         if u.error.take().is_none() {
             return Err(SimError::Invalid(format!("unit {unit:?} is not in error")));
         }
@@ -1071,7 +1216,10 @@ impl Model {
     ) -> Result<ActionResult, SimError> {
         let params = {
             let st = self.st();
-            let u = st.units.get(unit).ok_or_else(|| SimError::NotFound(format!("unit {unit:?}")))?;
+            let u = st
+                .units
+                .get(unit)
+                .ok_or_else(|| SimError::NotFound(format!("unit {unit:?}")))?;
             let a = &st.apps[&u.app];
             let def = a.actions.get(action).ok_or_else(|| {
                 SimError::Invalid(format!(
@@ -1105,14 +1253,28 @@ impl Model {
     }
 
     /// Replace a bag as a committed write by its owner would; queues `-changed` on the other side.
-    pub fn set_relation_data(&mut self, rel: u32, owner: &str, data: Databag) -> Result<(), SimError> {
+    pub fn set_relation_data(
+        &mut self,
+        rel: u32,
+        owner: &str,
+        data: Databag,
+    ) -> Result<(), SimError> {
         let mut st = self.st();
-        let r = st.relations.get(&rel).ok_or_else(|| SimError::NotFound(format!("relation {rel}")))?;
+        let r = st
+            .relations
+            .get(&rel)
+            .ok_or_else(|| SimError::NotFound(format!("relation {rel}")))?;
         if !r.bags.contains_key(owner) {
-            return Err(SimError::NotFound(format!("{owner:?} is not in relation {rel}")));
+            return Err(SimError::NotFound(format!(
+                "{owner:?} is not in relation {rel}"
+            )));
         }
         let changed = r.bags.get(owner) != Some(&data);
-        st.relations.get_mut(&rel).expect("rel").bags.insert(owner.to_string(), data);
+        st.relations
+            .get_mut(&rel)
+            .expect("rel")
+            .bags
+            .insert(owner.to_string(), data);
         if changed {
             let writer = if owner.contains('/') {
                 Some(owner.to_string())
@@ -1131,7 +1293,12 @@ impl Model {
 
     /// Live (not dying) relation ids, peers included.
     pub fn relation_ids(&self) -> Vec<u32> {
-        self.st().relations.values().filter(|r| !r.dying).map(|r| r.id).collect()
+        self.st()
+            .relations
+            .values()
+            .filter(|r| !r.dying)
+            .map(|r| r.id)
+            .collect()
     }
 
     /// `(app, endpoint)` pairs of a relation (both the same app for peers).
@@ -1146,7 +1313,12 @@ impl Model {
         let v: Vec<u32> = st
             .relations
             .values()
-            .filter(|r| !r.dying && r.ends.iter().any(|(a, e)| a == app && ep.is_none_or(|x| x == e)))
+            .filter(|r| {
+                !r.dying
+                    && r.ends
+                        .iter()
+                        .any(|(a, e)| a == app && ep.is_none_or(|x| x == e))
+            })
             .filter(|r| ep.is_some() || !r.peer)
             .map(|r| r.id)
             .collect();
@@ -1198,22 +1370,38 @@ impl Model {
     }
 
     pub fn app_version(&self, app: &str) -> String {
-        self.st().apps.get(app).map(|a| a.version.clone()).unwrap_or_default()
+        self.st()
+            .apps
+            .get(app)
+            .map(|a| a.version.clone())
+            .unwrap_or_default()
     }
 
     /// Committed charm state (`state-set`) of a unit.
     pub fn unit_state(&self, unit: &str) -> Databag {
-        self.st().units.get(unit).map(|u| u.state.clone()).unwrap_or_default()
+        self.st()
+            .units
+            .get(unit)
+            .map(|u| u.state.clone())
+            .unwrap_or_default()
     }
 
     /// Committed opened ports of a unit, e.g. `["80/tcp"]`.
     pub fn opened_ports(&self, unit: &str) -> Vec<String> {
-        self.st().units.get(unit).map(|u| u.ports.iter().cloned().collect()).unwrap_or_default()
+        self.st()
+            .units
+            .get(unit)
+            .map(|u| u.ports.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Pending events of a unit (hook names), for debugging.
     pub fn queued(&self, unit: &str) -> Vec<String> {
-        self.st().units.get(unit).map(|u| u.queue.iter().map(|e| e.hook.clone()).collect()).unwrap_or_default()
+        self.st()
+            .units
+            .get(unit)
+            .map(|u| u.queue.iter().map(|e| e.hook.clone()).collect())
+            .unwrap_or_default()
     }
 
     pub fn secrets(&self) -> Vec<SecretView> {
@@ -1224,7 +1412,9 @@ impl Model {
                 id: s.id.clone(),
                 owner: s.owner.clone(),
                 label: s.label.clone(),
-                revisions: (1..=s.latest).map(|r| s.revisions.get(&r).cloned().unwrap_or_default()).collect(),
+                revisions: (1..=s.latest)
+                    .map(|r| s.revisions.get(&r).cloned().unwrap_or_default())
+                    .collect(),
                 expire: s.expire,
                 rotate: s.rotate.clone(),
             })
@@ -1233,21 +1423,36 @@ impl Model {
 
     /// Grants of a secret: target (app or unit) -> relation id.
     pub fn secret_grants(&self, id: &str) -> BTreeMap<String, u32> {
-        self.st().secrets.get(id).map(|s| s.grants.clone()).unwrap_or_default()
+        self.st()
+            .secrets
+            .get(id)
+            .map(|s| s.grants.clone())
+            .unwrap_or_default()
     }
 
     /// Revision a consumer unit is pinned to, if it has read the secret.
     pub fn secret_consumer_revision(&self, id: &str, unit: &str) -> Option<u32> {
-        self.st().secrets.get(id).and_then(|s| s.consumers.get(unit).map(|c| c.revision))
+        self.st()
+            .secrets
+            .get(id)
+            .and_then(|s| s.consumers.get(unit).map(|c| c.revision))
     }
 
     /// Config of an app with defaults applied (nulls included).
     pub fn config(&self, app: &str) -> Map<String, Value> {
-        self.st().apps.get(app).map(|a| a.effective_config()).unwrap_or_default()
+        self.st()
+            .apps
+            .get(app)
+            .map(|a| a.effective_config())
+            .unwrap_or_default()
     }
 
     pub fn logs(&self, unit: &str) -> Vec<String> {
-        self.st().units.get(unit).map(|u| u.logs.clone()).unwrap_or_default()
+        self.st()
+            .units
+            .get(unit)
+            .map(|u| u.logs.clone())
+            .unwrap_or_default()
     }
 
     pub fn hook_runs(&self) -> &[HookRun] {
@@ -1260,7 +1465,11 @@ impl Model {
             Some(u) => u.charm_dir.clone(),
             None => {
                 let (a, n) = unit.split_once('/').unwrap_or((unit, "0"));
-                self.root.path().join("agents").join(format!("unit-{a}-{n}")).join("charm")
+                self.root
+                    .path()
+                    .join("agents")
+                    .join(format!("unit-{a}-{n}"))
+                    .join("charm")
             }
         }
     }
@@ -1269,15 +1478,29 @@ impl Model {
     pub fn status_table(&self) -> String {
         let st = self.st();
         let mut out = String::new();
-        out.push_str(&format!("Model  Juju (simulated)  Clock\n{}  {JUJU_VERSION}  {}\n\n", st.model_name, util::rfc3339(st.clock)));
-        out.push_str(&format!("{:<20} {:<10} {:<12} {:<6} {}\n", "App", "Version", "Status", "Scale", "Message"));
+        out.push_str(&format!(
+            "Model  Juju (simulated)  Clock\n{}  {JUJU_VERSION}  {}\n\n",
+            st.model_name,
+            util::rfc3339(st.clock)
+        ));
+        out.push_str(&format!(
+            "{:<20} {:<10} {:<12} {:<6} {}\n",
+            "App", "Version", "Status", "Scale", "Message"
+        ));
         for (name, a) in &st.apps {
             let (s, m) = app_status(&st, name);
             let scale = st.live_app_units(name).len();
-            let v = if a.puppet { "(puppet)".to_string() } else { a.version.clone() };
+            let v = if a.puppet {
+                "(puppet)".to_string()
+            } else {
+                a.version.clone()
+            };
             out.push_str(&format!("{name:<20} {v:<10} {s:<12} {scale:<6} {m}\n"));
         }
-        out.push_str(&format!("\n{:<20} {:<12} {:<10} {:<12} {}\n", "Unit", "Workload", "Agent", "Address", "Message"));
+        out.push_str(&format!(
+            "\n{:<20} {:<12} {:<10} {:<12} {}\n",
+            "Unit", "Workload", "Agent", "Address", "Message"
+        ));
         let mut names: Vec<String> = st.units.keys().cloned().collect();
         sort_units(&mut names);
         for n in names {
@@ -1285,13 +1508,30 @@ impl Model {
             let lead = if st.is_leader(&n) { "*" } else { "" };
             let (w, m, ag) = match &u.error {
                 Some(h) => ("error".to_string(), format!("hook failed: {h:?}"), "idle"),
-                None => (u.status.0.clone(), u.status.1.clone(), if u.dying { "dying" } else { "idle" }),
+                None => (
+                    u.status.0.clone(),
+                    u.status.1.clone(),
+                    if u.dying { "dying" } else { "idle" },
+                ),
             };
-            out.push_str(&format!("{:<20} {w:<12} {ag:<10} {:<12} {m}\n", format!("{n}{lead}"), u.address));
+            out.push_str(&format!(
+                "{:<20} {w:<12} {ag:<10} {:<12} {m}\n",
+                format!("{n}{lead}"),
+                u.address
+            ));
         }
-        out.push_str(&format!("\n{:<6} {:<32} {:<32} {:<20} {}\n", "Id", "Provider", "Requirer", "Interface", "Type"));
+        out.push_str(&format!(
+            "\n{:<6} {:<32} {:<32} {:<20} {}\n",
+            "Id", "Provider", "Requirer", "Interface", "Type"
+        ));
         for r in st.relations.values() {
-            let kind = if r.peer { "peer" } else if r.dying { "dying" } else { "regular" };
+            let kind = if r.peer {
+                "peer"
+            } else if r.dying {
+                "dying"
+            } else {
+                "regular"
+            };
             out.push_str(&format!(
                 "{:<6} {:<32} {:<32} {:<20} {kind}\n",
                 r.id,
@@ -1305,7 +1545,9 @@ impl Model {
 }
 
 fn app_status(st: &State, app: &str) -> (String, String) {
-    let Some(a) = st.apps.get(app) else { return ("unknown".into(), String::new()) };
+    let Some(a) = st.apps.get(app) else {
+        return ("unknown".into(), String::new());
+    };
     if let Some(s) = &a.status {
         return s.clone();
     }
@@ -1351,7 +1593,10 @@ fn validate_config(a: &App, config: Map<String, Value>) -> Result<Map<String, Va
     let mut out = Map::new();
     for (k, v) in config {
         let def = a.config_defs.get(&k).ok_or_else(|| {
-            SimError::Invalid(format!("unknown config option {k:?} (known: {})", a.config_defs.keys().cloned().collect::<Vec<_>>().join(", ")))
+            SimError::Invalid(format!(
+                "unknown config option {k:?} (known: {})",
+                a.config_defs.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
         })?;
         if v.is_null() {
             continue;
@@ -1364,7 +1609,11 @@ fn validate_config(a: &App, config: Map<String, Value>) -> Result<Map<String, Va
 }
 
 fn drop_unit(st: &mut State, unit: &str) {
-    let rels: Vec<u32> = st.units.get(unit).map(|u| u.rels.keys().copied().collect()).unwrap_or_default();
+    let rels: Vec<u32> = st
+        .units
+        .get(unit)
+        .map(|u| u.rels.keys().copied().collect())
+        .unwrap_or_default();
     st.units.remove(unit);
     for r in st.relations.values_mut() {
         r.bags.remove(unit);
@@ -1389,7 +1638,9 @@ fn gc_relation(st: &mut State, rel: u32) {
 fn commit(st: &mut State, unit: &str, ctx: &Ctx) {
     let app = app_of(unit).to_string();
     for ((rel, owner), bag) in &ctx.txn.bags {
-        let Some(r) = st.relations.get_mut(rel) else { continue };
+        let Some(r) = st.relations.get_mut(rel) else {
+            continue;
+        };
         if r.bags.get(owner) == Some(bag) {
             continue;
         }
@@ -1428,7 +1679,11 @@ fn commit(st: &mut State, unit: &str, ctx: &Ctx) {
     for (c, id) in notify {
         st.push(
             &c,
-            Event { secret: Some(id), kind: Kind::Secret, ..Event::plain("secret-changed") },
+            Event {
+                secret: Some(id),
+                kind: Kind::Secret,
+                ..Event::plain("secret-changed")
+            },
         );
     }
     let _ = app;

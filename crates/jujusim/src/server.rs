@@ -43,9 +43,11 @@ fn handle(conn: UnixStream, state: &Mutex<State>) {
         let resp = match serde_json::from_str::<Request>(&line) {
             Err(e) => Response::error(1, format!("bad request: {e}")),
             Ok(req) => {
-                let stdin = match req.stdin.as_deref().map(|s| {
-                    base64::engine::general_purpose::STANDARD.decode(s)
-                }) {
+                let stdin = match req
+                    .stdin
+                    .as_deref()
+                    .map(|s| base64::engine::general_purpose::STANDARD.decode(s))
+                {
                     Some(Err(e)) => {
                         let r = Response::error(1, format!("bad request: stdin: {e}"));
                         let _ = send(&mut writer, &r);

@@ -82,7 +82,10 @@ pub(crate) struct Relation {
 
 impl Relation {
     pub fn endpoint_of(&self, app: &str) -> Option<&str> {
-        self.ends.iter().find(|(a, _)| a == app).map(|(_, e)| e.as_str())
+        self.ends
+            .iter()
+            .find(|(a, _)| a == app)
+            .map(|(_, e)| e.as_str())
     }
     pub fn remote_app(&self, app: &str) -> Option<&str> {
         if self.peer {
@@ -223,7 +226,10 @@ pub(crate) fn app_of(unit: &str) -> &str {
 }
 
 fn unit_num(u: &str) -> u64 {
-    u.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(0)
+    u.rsplit('/')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Sort unit names numerically (`a/2` before `a/10`).
@@ -233,8 +239,12 @@ pub(crate) fn sort_units(v: &mut [String]) {
 
 impl State {
     pub fn app_units(&self, app: &str) -> Vec<String> {
-        let mut v: Vec<String> =
-            self.units.values().filter(|u| u.app == app).map(|u| u.name.clone()).collect();
+        let mut v: Vec<String> = self
+            .units
+            .values()
+            .filter(|u| u.app == app)
+            .map(|u| u.name.clone())
+            .collect();
         sort_units(&mut v);
         v
     }
@@ -251,11 +261,17 @@ impl State {
     }
 
     pub fn is_puppet(&self, unit: &str) -> bool {
-        self.apps.get(app_of(unit)).map(|a| a.puppet).unwrap_or(true)
+        self.apps
+            .get(app_of(unit))
+            .map(|a| a.puppet)
+            .unwrap_or(true)
     }
 
     pub fn is_leader(&self, unit: &str) -> bool {
-        self.apps.get(app_of(unit)).and_then(|a| a.leader.as_deref()) == Some(unit)
+        self.apps
+            .get(app_of(unit))
+            .and_then(|a| a.leader.as_deref())
+            == Some(unit)
     }
 
     /// Queue an event on a unit, dropping it if an identical one is already queued (not running).
@@ -311,11 +327,15 @@ impl State {
     /// Queue `-relation-created` for a unit that may not have started yet: before start it goes
     /// right after `install` (and any other `-created`), as Juju runs it before leader-elected.
     pub fn push_created(&mut self, unit: &str, rel: u32) {
-        let Some(ev) = self.rel_event(unit, rel, "created", None, None) else { return };
+        let Some(ev) = self.rel_event(unit, rel, "created", None, None) else {
+            return;
+        };
         if self.is_puppet(unit) {
             return;
         }
-        let Some(u) = self.units.get_mut(unit) else { return };
+        let Some(u) = self.units.get_mut(unit) else {
+            return;
+        };
         if !u.started {
             if let Some(pos) = u.queue.iter().position(|e| e.hook == "install") {
                 let mut at = pos + 1;
@@ -334,7 +354,9 @@ impl State {
     /// A committed change to the bag of `owner` (unit or app) in `rel`: queue `-changed` on the
     /// units that see it. `writer` is the unit whose hook wrote it (never notified).
     pub fn notify_bag_change(&mut self, rel: u32, owner: &str, writer: Option<&str>) {
-        let Some(r) = self.relations.get(&rel) else { return };
+        let Some(r) = self.relations.get(&rel) else {
+            return;
+        };
         if r.dying {
             return;
         }
@@ -352,7 +374,9 @@ impl State {
             if Some(rcpt.as_str()) == writer || rcpt == owner {
                 continue;
             }
-            let Some(ur) = self.units.get(&rcpt).and_then(|u| u.rels.get(&rel)) else { continue };
+            let Some(ur) = self.units.get(&rcpt).and_then(|u| u.rels.get(&rel)) else {
+                continue;
+            };
             if ur.broken {
                 continue;
             }
@@ -391,7 +415,11 @@ impl State {
         self.apps
             .get(app)
             .map(|a| {
-                a.meta.endpoints.iter().map(|e| (e.name.clone(), e.interface.clone(), e.role.clone())).collect()
+                a.meta
+                    .endpoints
+                    .iter()
+                    .map(|e| (e.name.clone(), e.interface.clone(), e.role.clone()))
+                    .collect()
             })
             .unwrap_or_default()
     }

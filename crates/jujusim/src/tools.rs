@@ -78,11 +78,24 @@ pub(crate) fn run(
     let Some(mut ctx) = st.contexts.remove(ctx_id) else {
         return Response::error(1, format!("bad request: unknown context id {ctx_id:?}"));
     };
-    let call = Call { cwd, args, stdin, command };
+    let call = Call {
+        cwd,
+        args,
+        stdin,
+        command,
+    };
     let res = dispatch(st, &mut ctx, &call);
     let resp = match res {
-        Ok(stdout) => Response { code: 0, stdout, ..Default::default() },
-        Err(E::Help(text)) => Response { code: 0, stdout: text, ..Default::default() },
+        Ok(stdout) => Response {
+            code: 0,
+            stdout,
+            ..Default::default()
+        },
+        Err(E::Help(text)) => Response {
+            code: 0,
+            stdout: text,
+            ..Default::default()
+        },
         Err(E::NeedStdin) => Response {
             code: 1,
             stderr: "ERROR hook tool requires stdin, none supplied\n".into(),
@@ -92,7 +105,10 @@ pub(crate) fn run(
         Err(E::Fail(f)) => Response::error(f.code, f.message),
     };
     if !resp.needs_stdin {
-        ctx.calls.push(ToolCall { tool: command.to_string(), args: args.to_vec() });
+        ctx.calls.push(ToolCall {
+            tool: command.to_string(),
+            args: args.to_vec(),
+        });
     }
     st.contexts.insert(ctx_id.to_string(), ctx);
     resp
@@ -164,7 +180,14 @@ fn dispatch(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
                 .filter(|s| s.owned_by(&ctx.unit))
                 .map(|s| Value::String(s.id.clone()))
                 .collect();
-            Ok(flags::render(&if ids.is_empty() { Value::Null } else { Value::Array(ids) }, f))
+            Ok(flags::render(
+                &if ids.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Array(ids)
+                },
+                f,
+            ))
         }
         "secret-grant" => secret_grant(st, ctx, c, true),
         "secret-revoke" => secret_grant(st, ctx, c, false),
@@ -191,7 +214,11 @@ fn dispatch(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
                     u.ports
                         .iter()
                         .map(|x| {
-                            Value::String(if p.has("endpoints") { format!("{x} (*)") } else { x.clone() })
+                            Value::String(if p.has("endpoints") {
+                                format!("{x} (*)")
+                            } else {
+                                x.clone()
+                            })
                         })
                         .collect()
                 })
@@ -203,7 +230,11 @@ fn dispatch(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         "unit-get" => {
             let p = c.parse(&[val(&["format"])])?;
             let f = Format::parse(p.get("format"), Format::Smart, true)?;
-            let addr = st.units.get(&ctx.unit).map(|u| u.address.clone()).unwrap_or_default();
+            let addr = st
+                .units
+                .get(&ctx.unit)
+                .map(|u| u.address.clone())
+                .unwrap_or_default();
             match p.pos.as_slice() {
                 [k] if k == "private-address" || k == "public-address" => {
                     Ok(flags::render(&Value::String(addr), f))
@@ -213,7 +244,9 @@ fn dispatch(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
                 more => usage(format!("unrecognized args: {:?}", &more[1..])),
             }
         }
-        other => fail(format!("jujusim does not implement the {other:?} hook tool")),
+        other => fail(format!(
+            "jujusim does not implement the {other:?} hook tool"
+        )),
     }
 }
 
@@ -234,14 +267,24 @@ fn no_args(p: &Parsed) -> Result<(), E> {
 
 /// Resolve `-r` (or the hook's relation). Returns `None` if neither is given.
 fn relation_arg(st: &State, ctx: &Ctx, p: &Parsed) -> Result<Option<u32>, E> {
-    let Some(raw) = p.get("r") else { return Ok(ctx.rel) };
+    let Some(raw) = p.get("r") else {
+        return Ok(ctx.rel);
+    };
     let tail = raw.rsplit(':').next().unwrap_or(raw);
     let Ok(id) = tail.trim().parse::<u32>() else {
-        return usage(format!("invalid value {raw:?} for flag -r: invalid relation id"));
+        return usage(format!(
+            "invalid value {raw:?} for flag -r: invalid relation id"
+        ));
     };
-    let known = st.units.get(&ctx.unit).map(|u| u.rels.contains_key(&id)).unwrap_or(false);
+    let known = st
+        .units
+        .get(&ctx.unit)
+        .map(|u| u.rels.contains_key(&id))
+        .unwrap_or(false);
     if !known {
-        return usage(format!("invalid value {raw:?} for flag -r: relation not found"));
+        return usage(format!(
+            "invalid value {raw:?} for flag -r: relation not found"
+        ));
     }
     Ok(Some(id))
 }
@@ -274,7 +317,11 @@ fn relation_ids(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let f = Format::parse(p.get("format"), Format::Smart, true)?;
     let app = app_of(&ctx.unit).to_string();
     let endpoint = match p.pos.as_slice() {
-        [] => match ctx.rel.and_then(|r| st.relations.get(&r)).and_then(|r| r.endpoint_of(&app)) {
+        [] => match ctx
+            .rel
+            .and_then(|r| st.relations.get(&r))
+            .and_then(|r| r.endpoint_of(&app))
+        {
             Some(e) => e.to_string(),
             None => return usage("no endpoint name specified"),
         },
@@ -287,12 +334,19 @@ fn relation_ids(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         .iter()
         .filter(|(id, ur)| {
             !ur.broken
-                && st.relations.get(id).map(|r| !r.dying && r.endpoint_of(&app) == Some(&endpoint)).unwrap_or(false)
+                && st
+                    .relations
+                    .get(id)
+                    .map(|r| !r.dying && r.endpoint_of(&app) == Some(&endpoint))
+                    .unwrap_or(false)
         })
         .map(|(id, _)| *id)
         .collect();
     ids.sort();
-    let v: Vec<Value> = ids.iter().map(|i| Value::String(format!("{endpoint}:{i}"))).collect();
+    let v: Vec<Value> = ids
+        .iter()
+        .map(|i| Value::String(format!("{endpoint}:{i}")))
+        .collect();
     Ok(flags::render(&Value::Array(v), f))
 }
 
@@ -310,10 +364,16 @@ fn relation_list(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
             .to_string();
         return Ok(flags::render(&Value::String(remote), f));
     }
-    let mut members: Vec<String> =
-        st.units[&ctx.unit].rels.get(&rel).map(|ur| ur.members.iter().cloned().collect()).unwrap_or_default();
+    let mut members: Vec<String> = st.units[&ctx.unit]
+        .rels
+        .get(&rel)
+        .map(|ur| ur.members.iter().cloned().collect())
+        .unwrap_or_default();
     sort_units(&mut members);
-    Ok(flags::render(&Value::Array(members.into_iter().map(Value::String).collect()), f))
+    Ok(flags::render(
+        &Value::Array(members.into_iter().map(Value::String).collect()),
+        f,
+    ))
 }
 
 fn valid_unit_name(s: &str) -> bool {
@@ -353,7 +413,11 @@ fn relation_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
                 match ctx.remote_app.clone().filter(|_| same_rel) {
                     Some(a) => a,
                     None => {
-                        match st.relations.get(&rel).and_then(|r| r.remote_app(app_of(&ctx.unit))) {
+                        match st
+                            .relations
+                            .get(&rel)
+                            .and_then(|r| r.remote_app(app_of(&ctx.unit)))
+                        {
                             Some(a) if !same_rel || ctx.rel.is_some() => a.to_string(),
                             _ => return usage("no unit or application specified"),
                         }
@@ -370,12 +434,19 @@ fn relation_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         }
     };
     let own_app = app_of(&ctx.unit).to_string();
-    let r = st.relations.get(&rel).ok_or_else(|| E::Fail(ToolFail::run("relation not found")))?;
+    let r = st
+        .relations
+        .get(&rel)
+        .ok_or_else(|| E::Fail(ToolFail::run("relation not found")))?;
     if app_mode && target == own_app && !r.peer && !st.is_leader(&ctx.unit) {
         return fail("permission denied");
     }
     let is_own = target == ctx.unit || (app_mode && target == own_app);
-    let bag = if is_own { view_bag(st, ctx, rel, &target) } else { st.bag(rel, &target).cloned() };
+    let bag = if is_own {
+        view_bag(st, ctx, rel, &target)
+    } else {
+        st.bag(rel, &target).cloned()
+    };
     let Some(bag) = bag else {
         let what = if app_mode { "application" } else { "unit" };
         return fail(format!(
@@ -384,15 +455,23 @@ fn relation_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         ));
     };
     let v = match key {
-        None => Value::Object(bag.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
-        Some(k) => bag.get(&k).cloned().map(Value::String).unwrap_or(Value::Null),
+        None => Value::Object(
+            bag.into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        ),
+        Some(k) => bag
+            .get(&k)
+            .cloned()
+            .map(Value::String)
+            .unwrap_or(Value::Null),
     };
     Ok(flags::render(&v, f))
 }
 
 fn yaml_string_map(bytes: &[u8], what: &str) -> Result<Vec<(String, String)>, E> {
-    let v: Value = serde_norway::from_slice(bytes)
-        .or_else(|e| fail(format!("cannot parse {what}: {e}")))?;
+    let v: Value =
+        serde_norway::from_slice(bytes).or_else(|e| fail(format!("cannot parse {what}: {e}")))?;
     let m = match v {
         Value::Null => Map::new(),
         Value::Object(m) => m,
@@ -420,7 +499,12 @@ fn kv_args(pos: &[String]) -> Result<Vec<(String, String)>, E> {
 }
 
 fn relation_set(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
-    let p = c.parse(&[val(&["r", "relation"]), val(&["format"]), boolean(&["app"]), val(&["file"])])?;
+    let p = c.parse(&[
+        val(&["r", "relation"]),
+        val(&["format"]),
+        boolean(&["app"]),
+        val(&["file"]),
+    ])?;
     let rel = need_relation(st, ctx, &p)?;
     let args = kv_args(&p.pos)?;
     let mut changes = match p.get("file") {
@@ -462,19 +546,31 @@ fn relation_model_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
 fn leader_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let p = c.parse(&[val(&["format"])])?;
     let f = Format::parse(p.get("format"), Format::Smart, true)?;
-    let settings = st.apps.get(app_of(&ctx.unit)).map(|a| a.leader_settings.clone()).unwrap_or_default();
+    let settings = st
+        .apps
+        .get(app_of(&ctx.unit))
+        .map(|a| a.leader_settings.clone())
+        .unwrap_or_default();
     let v = match p.pos.as_slice() {
         [] => map_value(&settings),
         [k] if k == "-" => map_value(&settings),
         [k] if k.contains('=') => return usage(format!("invalid key {k:?}")),
-        [k] => settings.get(k).cloned().map(Value::String).unwrap_or(Value::Null),
+        [k] => settings
+            .get(k)
+            .cloned()
+            .map(Value::String)
+            .unwrap_or(Value::Null),
         more => return usage(format!("unrecognized args: {:?}", &more[1..])),
     };
     Ok(flags::render(&v, f))
 }
 
 fn map_value(m: &Databag) -> Value {
-    Value::Object(m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+    Value::Object(
+        m.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
 }
 
 fn leader_set(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
@@ -501,7 +597,11 @@ fn leader_set(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
 fn config_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let p = c.parse(&[val(&["format"]), boolean(&["all", "a"])])?;
     let f = Format::parse(p.get("format"), Format::Smart, true)?;
-    let cfg = st.apps.get(app_of(&ctx.unit)).map(|a| a.effective_config()).unwrap_or_default();
+    let cfg = st
+        .apps
+        .get(app_of(&ctx.unit))
+        .map(|a| a.effective_config())
+        .unwrap_or_default();
     match p.pos.as_slice() {
         [] => {
             let m: Map<String, Value> = if p.has("all") {
@@ -522,12 +622,29 @@ fn state_get(ctx: &mut Ctx, c: &Call) -> R {
     let f = Format::parse(p.get("format"), Format::Smart, true)?;
     let s = &ctx.txn.state;
     match p.pos.as_slice() {
-        [] => Ok(flags::render(&if s.is_empty() { Value::Null } else { map_value(s) }, f)),
-        [k] if k == "-" => Ok(flags::render(&if s.is_empty() { Value::Null } else { map_value(s) }, f)),
+        [] => Ok(flags::render(
+            &if s.is_empty() {
+                Value::Null
+            } else {
+                map_value(s)
+            },
+            f,
+        )),
+        [k] if k == "-" => Ok(flags::render(
+            &if s.is_empty() {
+                Value::Null
+            } else {
+                map_value(s)
+            },
+            f,
+        )),
         [k] => match s.get(k) {
             Some(v) => Ok(flags::render(&Value::String(v.clone()), f)),
             None if p.has("strict") => fail(format!("{k:?} not found")),
-            None => Ok(flags::render(&Value::String(String::new()), if f == Format::Smart { Format::Json } else { f })),
+            None => Ok(flags::render(
+                &Value::String(String::new()),
+                if f == Format::Smart { Format::Json } else { f },
+            )),
         },
         more => usage(format!("unrecognized args: {:?}", &more[1..])),
     }
@@ -546,7 +663,10 @@ fn state_set(ctx: &mut Ctx, c: &Call) -> R {
     changes.extend(args);
     for (k, v) in &changes {
         if k.len() > MAX_STATE_KEY {
-            return fail(format!("key {:?}... exceeds the max allowed key size of {MAX_STATE_KEY} bytes", &k[..16]));
+            return fail(format!(
+                "key {:?}... exceeds the max allowed key size of {MAX_STATE_KEY} bytes",
+                &k[..16]
+            ));
         }
         if v.len() > MAX_STATE_VALUE {
             return fail(format!(
@@ -588,7 +708,8 @@ fn action_get(ctx: &mut Ctx, c: &Call) -> R {
 fn valid_action_key(k: &str) -> bool {
     let b = k.as_bytes();
     !b.is_empty()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -611,13 +732,18 @@ fn action_set(ctx: &mut Ctx, c: &Call) -> R {
         if ["stdout", "stdout-encoding", "stderr", "stderr-encoding"].contains(&segs[0]) {
             return usage(format!("cannot set reserved action key {:?}", segs[0]));
         }
-        sets.push((segs.iter().map(|s| s.to_string()).collect::<Vec<_>>(), value.to_string()));
+        sets.push((
+            segs.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            value.to_string(),
+        ));
     }
     let a = ctx.action.as_mut().ok_or_else(not_action)?;
     for (segs, value) in sets {
         let mut m = &mut a.results;
         for s in &segs[..segs.len() - 1] {
-            let entry = m.entry(s.clone()).or_insert_with(|| Value::Object(Map::new()));
+            let entry = m
+                .entry(s.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !entry.is_object() {
                 *entry = Value::Object(Map::new());
             }
@@ -662,18 +788,25 @@ fn status_set(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
 }
 
 fn status_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
-    let p = c.parse(&[val(&["format"]), boolean(&["include-data"]), boolean(&["application"])])?;
+    let p = c.parse(&[
+        val(&["format"]),
+        boolean(&["include-data"]),
+        boolean(&["application"]),
+    ])?;
     let f = Format::parse(p.get("format"), Format::Smart, true)?;
     no_args(&p)?;
-    let unit_entry = |u: &Unit| {
-        json!({"message": u.status.1, "status": u.status.0, "status-data": {}})
-    };
+    let unit_entry =
+        |u: &Unit| json!({"message": u.status.1, "status": u.status.0, "status-data": {}});
     if p.has("application") {
         if !st.is_leader(&ctx.unit) {
             return fail("finding application status: this unit is not the leader");
         }
         let app = app_of(&ctx.unit);
-        let (s, m) = st.apps.get(app).and_then(|a| a.status.clone()).unwrap_or(("unknown".into(), String::new()));
+        let (s, m) = st
+            .apps
+            .get(app)
+            .and_then(|a| a.status.clone())
+            .unwrap_or(("unknown".into(), String::new()));
         let mut units = Map::new();
         for name in st.app_units(app) {
             units.insert(name.clone(), unit_entry(&st.units[&name]));
@@ -692,18 +825,29 @@ fn status_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
 }
 
 fn juju_log(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
-    let p = c.parse(&[val(&["l", "log-level"]), boolean(&["debug"]), val(&["format"])])?;
+    let p = c.parse(&[
+        val(&["l", "log-level"]),
+        boolean(&["debug"]),
+        val(&["format"]),
+    ])?;
     if p.pos.is_empty() {
         return usage("no message specified");
     }
-    let mut level = if p.has("debug") { "DEBUG".to_string() } else { "INFO".to_string() };
+    let mut level = if p.has("debug") {
+        "DEBUG".to_string()
+    } else {
+        "INFO".to_string()
+    };
     if let Some(l) = p.get("l") {
         let up = l.to_ascii_uppercase();
         match up.as_str() {
             "TRACE" | "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL" => level = up,
             "WARN" => level = "WARNING".into(),
             _ => {
-                st.log(&ctx.unit, format!("WARNING Specified log level of {l:?} is not valid"));
+                st.log(
+                    &ctx.unit,
+                    format!("WARNING Specified log level of {l:?} is not valid"),
+                );
                 level = "INFO".into();
             }
         }
@@ -755,7 +899,13 @@ fn normalize_port(s: &str) -> Option<String> {
     match range.split_once('-') {
         Some((a, b)) => {
             let (a, b) = (port(a)?, port(b)?);
-            (a <= b).then(|| if a == b { format!("{a}/{proto}") } else { format!("{a}-{b}/{proto}") })
+            (a <= b).then(|| {
+                if a == b {
+                    format!("{a}/{proto}")
+                } else {
+                    format!("{a}-{b}/{proto}")
+                }
+            })
         }
         None => port(range).map(|n| format!("{n}/{proto}")),
     }
@@ -779,7 +929,11 @@ fn network_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     };
     let app = app_of(&ctx.unit);
     let ok = binding == "juju-info"
-        || st.apps.get(app).map(|a| a.meta.endpoints.iter().any(|e| e.name == binding)).unwrap_or(false);
+        || st
+            .apps
+            .get(app)
+            .map(|a| a.meta.endpoints.iter().any(|e| e.name == binding))
+            .unwrap_or(false);
     if !ok {
         return fail(format!("no network config found for binding {binding:?}"));
     }
@@ -807,7 +961,11 @@ fn network_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
             "egress-subnets": [format!("{ip}/32")],
             "ingress-addresses": [ip],
         }),
-        1 => picked.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null),
+        1 => picked
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or(Value::Null),
         _ => Value::Object(picked),
     };
     Ok(flags::render(&v, f))
@@ -820,7 +978,11 @@ fn goal_state(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let app = app_of(&ctx.unit);
     let since = util::rfc3339(st.clock);
     let entry = |name: &str| {
-        let s = if st.units.get(name).map(|u| u.dying).unwrap_or(false) { "dying" } else { "active" };
+        let s = if st.units.get(name).map(|u| u.dying).unwrap_or(false) {
+            "dying"
+        } else {
+            "active"
+        };
         json!({"status": s, "since": since})
     };
     let mut units = Map::new();
@@ -828,7 +990,11 @@ fn goal_state(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         units.insert(u.clone(), entry(&u));
     }
     let mut rels = Map::new();
-    for r in st.relations.values().filter(|r| r.involves(app) && !r.dying) {
+    for r in st
+        .relations
+        .values()
+        .filter(|r| r.involves(app) && !r.dying)
+    {
         let ep = r.endpoint_of(app).unwrap_or_default().to_string();
         let remote = r.remote_app(app).unwrap_or_default().to_string();
         let m = rels.entry(ep).or_insert_with(|| Value::Object(Map::new()));
@@ -840,7 +1006,10 @@ fn goal_state(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
             }
         }
     }
-    Ok(flags::render(&json!({"units": units, "relations": rels}), f))
+    Ok(flags::render(
+        &json!({"units": units, "relations": rels}),
+        f,
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -938,7 +1107,15 @@ fn parse_expire(st: &State, s: &str) -> Result<std::time::SystemTime, E> {
     usage(format!("expire time or duration {s:?} not valid"))
 }
 
-const ROTATE: [&str; 7] = ["never", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly"];
+const ROTATE: [&str; 7] = [
+    "never",
+    "hourly",
+    "daily",
+    "weekly",
+    "monthly",
+    "quarterly",
+    "yearly",
+];
 
 const SECRET_META_SPECS: [FlagSpec; 5] = [
     val(&["label"]),
@@ -973,10 +1150,9 @@ fn secret_meta(st: &State, p: &Parsed) -> Result<Meta, E> {
 }
 
 fn label_taken(ctx: &Ctx, label: &str, except: Option<&str>) -> bool {
-    ctx.txn
-        .secrets
-        .values()
-        .any(|s| s.owned_by(&ctx.unit) && s.label.as_deref() == Some(label) && Some(s.id.as_str()) != except)
+    ctx.txn.secrets.values().any(|s| {
+        s.owned_by(&ctx.unit) && s.label.as_deref() == Some(label) && Some(s.id.as_str()) != except
+    })
 }
 
 fn secret_add(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
@@ -1005,8 +1181,15 @@ fn secret_add(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         }
     }
     let id = util::xid();
-    let owner = if by_unit { ctx.unit.clone() } else { app_of(&ctx.unit).to_string() };
-    let next_rotate = meta.rotate.as_deref().and_then(|r| crate::model::rotate_next(r, st.clock));
+    let owner = if by_unit {
+        ctx.unit.clone()
+    } else {
+        app_of(&ctx.unit).to_string()
+    };
+    let next_rotate = meta
+        .rotate
+        .as_deref()
+        .and_then(|r| crate::model::rotate_next(r, st.clock));
     ctx.txn.secrets.insert(
         id.clone(),
         Secret {
@@ -1048,7 +1231,9 @@ fn secret_set(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let mut specs = SECRET_META_SPECS.to_vec();
     specs.push(val(&["file"]));
     let p = c.parse(&specs)?;
-    let Some(raw) = p.pos.first() else { return usage("missing secret URI") };
+    let Some(raw) = p.pos.first() else {
+        return usage("missing secret URI");
+    };
     let id = parse_secret_id(raw)?;
     let meta = secret_meta(st, &p)?;
     let content = secret_content(c, &p, &p.pos[1..])?;
@@ -1090,19 +1275,32 @@ fn lookup_secret(ctx: &Ctx, id: Option<&str>, label: Option<&str>) -> Result<Str
         return fail(format!("secret {id:?} not found"));
     }
     let label = label.unwrap_or_default();
-    if let Some(s) = ctx.txn.secrets.values().find(|s| s.owned_by(&ctx.unit) && s.label.as_deref() == Some(label)) {
+    if let Some(s) = ctx
+        .txn
+        .secrets
+        .values()
+        .find(|s| s.owned_by(&ctx.unit) && s.label.as_deref() == Some(label))
+    {
         return Ok(s.id.clone());
     }
-    if let Some(s) = ctx.txn.secrets.values().find(|s| {
-        s.consumers.get(&ctx.unit).and_then(|c| c.label.as_deref()) == Some(label)
-    }) {
+    if let Some(s) = ctx
+        .txn
+        .secrets
+        .values()
+        .find(|s| s.consumers.get(&ctx.unit).and_then(|c| c.label.as_deref()) == Some(label))
+    {
         return Ok(s.id.clone());
     }
     fail(format!("secret {label:?} not found"))
 }
 
 fn secret_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
-    let p = c.parse(&[val(&["format"]), val(&["label"]), boolean(&["peek"]), boolean(&["refresh"])])?;
+    let p = c.parse(&[
+        val(&["format"]),
+        val(&["label"]),
+        boolean(&["peek"]),
+        boolean(&["refresh"]),
+    ])?;
     let f = Format::parse(p.get("format"), Format::Yaml, false)?;
     if p.has("peek") && p.has("refresh") {
         return usage("specify one of --peek or --refresh but not both");
@@ -1136,7 +1334,10 @@ fn secret_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
             return fail("permission denied");
         }
         let latest = s.latest;
-        let consumer = s.consumers.entry(unit.clone()).or_insert(Consumer { label: None, revision: latest });
+        let consumer = s.consumers.entry(unit.clone()).or_insert(Consumer {
+            label: None,
+            revision: latest,
+        });
         if let (Some(l), true) = (label, p.pos.first().is_some()) {
             consumer.label = Some(l.to_string());
         }
@@ -1159,7 +1360,9 @@ fn secret_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
             };
             match content.get(&name) {
                 None => return fail(format!("secret key {name:?} not found")),
-                Some(v) if b64 => Value::String(base64::engine::general_purpose::STANDARD.encode(v)),
+                Some(v) if b64 => {
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(v))
+                }
                 Some(v) => Value::String(v.clone()),
             }
         }
@@ -1178,11 +1381,18 @@ fn secret_info_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         ([], None) => return usage("require either a secret URI or label"),
         (more, _) => return usage(format!("unrecognized args: {:?}", &more[1..])),
     };
-    let shown = id.clone().or_else(|| label.map(String::from)).unwrap_or_default();
+    let shown = id
+        .clone()
+        .or_else(|| label.map(String::from))
+        .unwrap_or_default();
     let leader = st.is_leader(&ctx.unit);
     let found = match id {
         Some(id) => ctx.txn.secrets.get(&id),
-        None => ctx.txn.secrets.values().find(|s| s.owned_by(&ctx.unit) && s.label.as_deref() == label),
+        None => ctx
+            .txn
+            .secrets
+            .values()
+            .find(|s| s.owned_by(&ctx.unit) && s.label.as_deref() == label),
     };
     let Some(s) = found.filter(|s| s.owned_by(&ctx.unit) && (s.owner_is_unit || leader)) else {
         return fail(format!("secret {shown:?} not found"));
@@ -1192,7 +1402,14 @@ fn secret_info_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     if let Some(l) = &s.label {
         info.insert("label".into(), json!(l));
     }
-    info.insert("owner".into(), json!(if s.owner_is_unit { "unit" } else { "application" }));
+    info.insert(
+        "owner".into(),
+        json!(if s.owner_is_unit {
+            "unit"
+        } else {
+            "application"
+        }),
+    );
     if let Some(d) = &s.description {
         info.insert("description".into(), json!(d));
     }
@@ -1229,7 +1446,11 @@ fn secret_grant(st: &mut State, ctx: &mut Ctx, c: &Call, grant: bool) -> R {
     let p = if grant {
         c.parse(&[val(&["relation", "r"]), val(&["unit"])])?
     } else {
-        c.parse(&[val(&["relation", "r"]), val(&["unit"]), val(&["app", "application"])])?
+        c.parse(&[
+            val(&["relation", "r"]),
+            val(&["unit"]),
+            val(&["app", "application"]),
+        ])?
     };
     let raw = match p.pos.as_slice() {
         [r] => r.clone(),
@@ -1241,10 +1462,14 @@ fn secret_grant(st: &mut State, ctx: &mut Ctx, c: &Call, grant: bool) -> R {
         Some(r) => {
             let tail = r.rsplit(':').next().unwrap_or(r);
             let Ok(n) = tail.parse::<u32>() else {
-                return usage(format!("invalid value {r:?} for flag --relation: invalid relation id"));
+                return usage(format!(
+                    "invalid value {r:?} for flag --relation: invalid relation id"
+                ));
             };
             if !st.units[&ctx.unit].rels.contains_key(&n) {
-                return usage(format!("invalid value {r:?} for flag --relation: relation not found"));
+                return usage(format!(
+                    "invalid value {r:?} for flag --relation: relation not found"
+                ));
             }
             Some(n)
         }
@@ -1261,7 +1486,9 @@ fn secret_grant(st: &mut State, ctx: &mut Ctx, c: &Call, grant: bool) -> R {
     }
     if let (Some(u), Some(ra)) = (&unit_arg, &remote_app) {
         if app_of(u) != ra {
-            return fail(format!("unit {u:?} is not in relation with application {ra:?}"));
+            return fail(format!(
+                "unit {u:?} is not in relation with application {ra:?}"
+            ));
         }
     }
     let s = managed_secret(st, ctx, &id)?;
@@ -1289,7 +1516,10 @@ fn secret_remove(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     };
     let id = parse_secret_id(&raw)?;
     let revision = match p.get("revision") {
-        Some(r) => Some(r.parse::<u32>().or_else(|_| usage(format!("invalid revision {r:?}")))?),
+        Some(r) => Some(
+            r.parse::<u32>()
+                .or_else(|_| usage(format!("invalid revision {r:?}")))?,
+        ),
         None => None,
     };
     let s = managed_secret(st, ctx, &id)?;

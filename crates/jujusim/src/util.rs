@@ -14,7 +14,10 @@ pub fn rand_bytes(n: usize) -> Vec<u8> {
         }
     }
     // Fallback: time and a counter, good enough for ids in a simulator.
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
     for (i, b) in buf.iter_mut().enumerate() {
         *b = ((t >> ((i % 16) * 8)) as u8) ^ (COUNTER.fetch_add(1, Ordering::Relaxed) as u8);
     }
@@ -30,12 +33,22 @@ pub fn uuid4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex(&b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// An xid-like id: 12 bytes (4 time, 5 random, 3 counter) as 20 chars of base32hex `[0-9a-v]`.
 pub fn xid() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as u32;
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as u32;
     let mut raw = Vec::with_capacity(12);
     raw.extend_from_slice(&secs.to_be_bytes());
     raw.extend_from_slice(&rand_bytes(5));
@@ -55,7 +68,9 @@ pub fn xid() -> String {
 }
 
 pub fn is_xid(s: &str) -> bool {
-    s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b))
+    s.len() == 20
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b))
 }
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -90,7 +105,12 @@ pub fn rfc3339(t: SystemTime) -> String {
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
 }
 
 /// Parse `2006-01-02T15:04:05Z07:00` (RFC 3339, optional fraction) or `2006-01-02T15:04:05` (UTC).
@@ -134,13 +154,19 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
     let mut total = 0f64;
     let mut rest = s;
     while !rest.is_empty() {
-        let n = rest.bytes().take_while(|c| c.is_ascii_digit() || *c == b'.').count();
+        let n = rest
+            .bytes()
+            .take_while(|c| c.is_ascii_digit() || *c == b'.')
+            .count();
         if n == 0 {
             return None;
         }
         let value: f64 = rest[..n].parse().ok()?;
         rest = &rest[n..];
-        let u = rest.bytes().take_while(|c| c.is_ascii_alphabetic() || *c == 0xc2 || *c == 0xb5).count();
+        let u = rest
+            .bytes()
+            .take_while(|c| c.is_ascii_alphabetic() || *c == 0xc2 || *c == 0xb5)
+            .count();
         let unit = &rest[..u];
         rest = &rest[u..];
         let mult = match unit {

@@ -59,7 +59,13 @@ pub struct Out {
 
 /// Several tool calls in one hook (`hook`, e.g. "update-status"). Each argv is run in order; stdin
 /// given per call. Returns each call's outputs and the hook's exit code is 0 unless `exit` says so.
-pub fn calls_in_hook(m: &mut Model, unit: &str, hook: &str, calls: &[(&[&str], Option<&str>)], exit: i32) -> Vec<Out> {
+pub fn calls_in_hook(
+    m: &mut Model,
+    unit: &str,
+    hook: &str,
+    calls: &[(&[&str], Option<&str>)],
+    exit: i32,
+) -> Vec<Out> {
     let dir = m.charm_dir(unit);
     let mut script = String::from("cd \"$CHARM_DIR\"\n");
     for (i, (argv, stdin)) in calls.iter().enumerate() {
@@ -68,7 +74,9 @@ pub fn calls_in_hook(m: &mut Model, unit: &str, hook: &str, calls: &[(&[&str], O
         match stdin {
             Some(s) => {
                 std::fs::write(dir.join(format!("in.{i}")), s).unwrap();
-                script.push_str(&format!("{cmd} <in.{i} >out.{i} 2>err.{i}; echo $? >rc.{i}\n"));
+                script.push_str(&format!(
+                    "{cmd} <in.{i} >out.{i} 2>err.{i}; echo $? >rc.{i}\n"
+                ));
             }
             None => script.push_str(&format!("{cmd} >out.{i} 2>err.{i}; echo $? >rc.{i}\n")),
         }
@@ -93,11 +101,15 @@ pub fn calls_in_hook(m: &mut Model, unit: &str, hook: &str, calls: &[(&[&str], O
 
 /// One tool call in an `update-status` hook.
 pub fn call(m: &mut Model, unit: &str, argv: &[&str]) -> Out {
-    calls_in_hook(m, unit, "update-status", &[(argv, None)], 0).pop().unwrap()
+    calls_in_hook(m, unit, "update-status", &[(argv, None)], 0)
+        .pop()
+        .unwrap()
 }
 
 pub fn call_stdin(m: &mut Model, unit: &str, argv: &[&str], stdin: &str) -> Out {
-    calls_in_hook(m, unit, "update-status", &[(argv, Some(stdin))], 0).pop().unwrap()
+    calls_in_hook(m, unit, "update-status", &[(argv, Some(stdin))], 0)
+        .pop()
+        .unwrap()
 }
 
 /// (unit, hook) of the runs since `from`, for order assertions.
