@@ -337,7 +337,7 @@ fn relation_ids(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
                 && st
                     .relations
                     .get(id)
-                    .map(|r| !r.dying && r.endpoint_of(&app) == Some(&endpoint))
+                    .map(|r| r.endpoint_of(&app) == Some(&endpoint))
                     .unwrap_or(false)
         })
         .map(|(id, _)| *id)
