@@ -1,0 +1,80 @@
+//! Shared helpers for the Rust integration tests (`mod common;` in each test file).
+//!
+//! - [`provider_charm_dir`]: this charm, unpacked as Juju would unpack `dist/tls-provider.charm`,
+//!   with the test build of the binary as `dispatch`. Assembled once per test process by
+//!   `scripts/pack-charm.py --unpacked`, so it holds exactly the files `make charm` packs.
+//! - [`requirer_charm_dir`], [`legacy_requirer_charm_dir`], [`test_provider_charm_dir`]: the Python
+//!   test charms built by `make test-charms` into `build/charms/<name>`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The test build of the charm binary.
+pub fn provider_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tls-provider"))
+}
+
+/// Runs `scripts/pack-charm.py` with the test build of the binary. `args` select the output,
+/// e.g. `["--output", "x.charm"]` or `["--unpacked", "dir"]`.
+pub fn run_packer(args: &[&str]) {
+    let out = Command::new("python3")
+        .arg(repo_root().join("scripts/pack-charm.py"))
+        .arg("--binary")
+        .arg(provider_binary())
+        .args(args)
+        .output()
+        .expect("run python3 scripts/pack-charm.py");
+    assert!(
+        out.status.success(),
+        "pack-charm.py failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The tls-provider charm dir (metadata.yaml, config.yaml, actions.yaml, manifest.yaml, hooks/,
+/// README.md, LICENSE, and the binary as `dispatch`), built once per test process under the cargo
+/// target's tmp dir. Treat it as read-only: copy it to change it.
+pub fn provider_charm_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("charms")
+            .join(format!("tls-provider-{}", std::process::id()));
+        run_packer(&["--unpacked", dir.to_str().expect("utf-8 path")]);
+        dir
+    })
+    .clone()
+}
+
+fn built_test_charm(name: &str) -> PathBuf {
+    let dir = repo_root().join("build/charms").join(name);
+    assert!(
+        dir.join("metadata.yaml").is_file() && dir.join("dispatch").is_file(),
+        "test charm {name} is not built at {}: run `make test-charms` first",
+        dir.display()
+    );
+    dir
+}
+
+/// The modern Python requirer (ops + charmlibs TLSCertificatesRequiresV4).
+pub fn requirer_charm_dir() -> PathBuf {
+    built_test_charm("tls-requirer")
+}
+
+/// The legacy reactive-dialect Python requirer.
+pub fn legacy_requirer_charm_dir() -> PathBuf {
+    built_test_charm("legacy-requirer")
+}
+
+/// The minimal Python provider (charmlibs TLSCertificatesProvidesV4), for comparing behaviour.
+pub fn test_provider_charm_dir() -> PathBuf {
+    built_test_charm("test-provider")
+}

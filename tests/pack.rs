@@ -1,0 +1,336 @@
+//! The packed charm: `scripts/pack-charm.py` (what `make charm` runs) with the test build of the
+//! binary, unpacked with the `zip` crate and checked file by file, plus the charm YAML files against
+//! what the binary implements.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use tls_provider::charm::{actions, config, dispatch};
+
+/// One file of the .charm.
+struct Entry {
+    data: Vec<u8>,
+    mode: u32,
+    deflated: bool,
+}
+
+fn unpack(path: &Path) -> BTreeMap<String, Entry> {
+    let mut archive = zip::ZipArchive::new(fs::File::open(path).unwrap()).unwrap();
+    let mut out = BTreeMap::new();
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).unwrap();
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).unwrap();
+        let entry = Entry {
+            mode: f.unix_mode().expect("unix mode recorded"),
+            deflated: f.compression() == zip::CompressionMethod::Deflated,
+            data,
+        };
+        assert!(
+            out.insert(f.name().to_string(), entry).is_none(),
+            "duplicate {}",
+            f.name()
+        );
+    }
+    out
+}
+
+/// Packs the charm into a temp dir and returns (tempdir guard, its files).
+fn packed() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    BTreeMap<String, Entry>,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("dist/tls-provider.charm");
+    common::run_packer(&["--output", path.to_str().unwrap()]);
+    let files = unpack(&path);
+    (tmp, path, files)
+}
+
+fn yaml(text: &[u8]) -> Value {
+    serde_norway::from_slice(text).expect("valid YAML")
+}
+
+fn repo_yaml(name: &str) -> Value {
+    yaml(&fs::read(common::repo_root().join(name)).unwrap())
+}
+
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "powerpc64" => "ppc64el",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        other => panic!("unexpected arch {other}"),
+    }
+}
+
+#[test]
+fn charm_has_exactly_the_expected_files_and_modes() {
+    let (_tmp, _path, files) = packed();
+    let mut want: BTreeSet<String> = [
+        "metadata.yaml",
+        "config.yaml",
+        "actions.yaml",
+        "manifest.yaml",
+        "dispatch",
+        "README.md",
+        "LICENSE",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for hook in dispatch::handled_hooks() {
+        want.insert(format!("hooks/{hook}"));
+    }
+    let got: BTreeSet<String> = files.keys().cloned().collect();
+    assert_eq!(got, want);
+
+    for (name, e) in &files {
+        assert!(e.deflated, "{name} is not deflated");
+        assert_eq!(e.mode & 0o170000, 0o100000, "{name} is not a regular file");
+        let perm = e.mode & 0o7777;
+        let executable = name == "dispatch" || name.starts_with("hooks/");
+        assert_eq!(
+            perm,
+            if executable { 0o755 } else { 0o644 },
+            "{name} has mode {perm:o}"
+        );
+    }
+    let binary = fs::read(common::provider_binary()).unwrap();
+    assert!(
+        files["dispatch"].data == binary,
+        "dispatch is not the binary"
+    );
+    for name in [
+        "metadata.yaml",
+        "config.yaml",
+        "actions.yaml",
+        "README.md",
+        "LICENSE",
+    ] {
+        let on_disk = fs::read(common::repo_root().join(name)).unwrap();
+        assert!(files[name].data == on_disk, "{name} differs from the repo");
+    }
+}
+
+#[test]
+fn manifest_is_like_charmcraft_s() {
+    let (_tmp, _path, files) = packed();
+    let m = yaml(&files["manifest.yaml"].data);
+    let bases = m["bases"].as_array().unwrap();
+    let channels: Vec<&str> = bases
+        .iter()
+        .map(|b| b["channel"].as_str().unwrap())
+        .collect();
+    // Channels must be strings ("22.04"), not numbers.
+    assert_eq!(channels, ["22.04", "24.04"]);
+    for b in bases {
+        assert_eq!(b["name"], "ubuntu");
+        assert_eq!(b["architectures"], serde_json::json!([host_arch()]));
+    }
+    assert!(m["charmcraft-version"]
+        .as_str()
+        .is_some_and(|v| !v.is_empty()));
+    let started = m["charmcraft-started-at"].as_str().unwrap();
+    assert!(started.ends_with('Z') && started.contains('T'), "{started}");
+    let attrs: BTreeMap<&str, &str> = m["analysis"]["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap(), a["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        attrs,
+        BTreeMap::from([("framework", "unknown"), ("language", "unknown")])
+    );
+}
+
+#[test]
+fn metadata_declares_the_certificates_endpoint() {
+    let m = repo_yaml("metadata.yaml");
+    assert_eq!(m["name"], "tls-provider");
+    assert!(m["summary"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(m["description"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(
+        m["provides"]["certificates"]["interface"],
+        "tls-certificates"
+    );
+    assert_eq!(m["assumes"], serde_json::json!(["juju >= 3.1"]));
+    assert_eq!(tls_provider::charm::ENDPOINT, "certificates");
+    assert!(m.get("requires").is_none() && m.get("peers").is_none());
+}
+
+#[test]
+fn every_action_in_actions_yaml_is_implemented_and_vice_versa() {
+    let a = repo_yaml("actions.yaml");
+    let declared: BTreeSet<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
+    let known: BTreeSet<&str> = actions::ACTIONS.iter().copied().collect();
+    assert_eq!(declared, known);
+    let name_re = |n: &str| {
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !n.starts_with('-')
+            && !n.ends_with('-')
+    };
+    for (name, spec) in a.as_object().unwrap() {
+        assert!(name_re(name), "action name {name}");
+        assert!(
+            spec["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{name} has no description"
+        );
+        let params = spec.get("params").and_then(Value::as_object);
+        for required in spec
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let r = required.as_str().unwrap();
+            assert!(
+                params.is_some_and(|p| p.contains_key(r)),
+                "{name}: required {r} is not a param"
+            );
+        }
+        for (pname, p) in params.into_iter().flatten() {
+            assert!(name_re(pname), "{name}: param {pname}");
+            assert!(
+                matches!(p["type"].as_str(), Some("string" | "integer" | "boolean")),
+                "{name}.{pname}"
+            );
+            assert!(p["description"].as_str().is_some_and(|d| !d.is_empty()));
+        }
+    }
+    // Seed 003's parameters.
+    let pc = &a["provide-certificate"];
+    for p in [
+        "relation-id",
+        "certificate-signing-request",
+        "certificate",
+        "ca-certificate",
+        "ca-chain",
+        "unit-name",
+    ] {
+        assert!(pc["params"].get(p).is_some(), "provide-certificate {p}");
+    }
+    assert_eq!(
+        pc["required"],
+        serde_json::json!([
+            "certificate-signing-request",
+            "certificate",
+            "ca-certificate"
+        ])
+    );
+    assert_eq!(
+        a["get-certificate-request"]["required"],
+        serde_json::json!(["relation-id"])
+    );
+    assert_eq!(
+        a["get-outstanding-certificate-requests"]["params"]["relation-id"]["type"],
+        "integer"
+    );
+}
+
+#[test]
+fn every_config_option_is_known_to_the_binary_and_vice_versa() {
+    let c = repo_yaml("config.yaml");
+    let opts = c["options"].as_object().unwrap();
+    let declared: BTreeSet<&str> = opts.keys().map(String::as_str).collect();
+    let known: BTreeSet<&str> = config::OPTIONS.iter().copied().collect();
+    assert_eq!(declared, known);
+    for (name, spec) in opts {
+        assert!(
+            spec["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{name} has no description"
+        );
+        let ty = spec["type"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} has no type"));
+        if let Some(default) = spec.get("default") {
+            let ok = match ty {
+                "string" => default.is_string(),
+                "boolean" => default.is_boolean(),
+                "int" => default.is_i64(),
+                "float" => default.is_number(),
+                other => panic!("{name}: unexpected type {other}"),
+            };
+            assert!(ok, "{name}: default {default} is not a {ty}");
+        }
+    }
+    assert_eq!(opts["mode"]["default"], "self-signed");
+    assert_eq!(opts["ca-key-algorithm"]["default"], "rsa-2048");
+    assert_eq!(opts["certificate-limit"]["default"], 0);
+}
+
+#[test]
+fn hooks_dir_matches_the_dispatch_table() {
+    let dir = common::repo_root().join("hooks");
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let mut want = dispatch::handled_hooks();
+    want.sort();
+    assert_eq!(names, want);
+    for name in names {
+        let text = fs::read_to_string(dir.join(&name)).unwrap();
+        assert!(text.starts_with("#!/bin/sh\n"), "{name}");
+        assert!(
+            text.contains(&format!("JUJU_DISPATCH_PATH=\"hooks/{name}\"\n")),
+            "{name}"
+        );
+        assert!(text.trim_end().ends_with("/../dispatch\""), "{name}");
+    }
+}
+
+#[test]
+fn charmcraft_yaml_builds_the_binary_as_dispatch() {
+    let c = repo_yaml("charmcraft.yaml");
+    assert_eq!(c["type"], "charm");
+    let platforms: BTreeSet<&str> = c["platforms"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        platforms,
+        BTreeSet::from([
+            "ubuntu@22.04:amd64",
+            "ubuntu@22.04:arm64",
+            "ubuntu@24.04:amd64",
+            "ubuntu@24.04:arm64",
+        ])
+    );
+    let part = &c["parts"]["charm"];
+    assert_eq!(part["plugin"], "rust");
+    assert_eq!(part["source"], ".");
+    assert_eq!(part["organize"]["bin/tls-provider"], "dispatch");
+    assert_eq!(c["parts"]["hooks"]["plugin"], "dump");
+}
+
+#[test]
+fn unpacked_dispatch_is_executable() {
+    let (tmp, path, _) = packed();
+    let dir = tmp.path().join("unpacked");
+    zip::ZipArchive::new(fs::File::open(path).unwrap())
+        .unwrap()
+        .extract(&dir)
+        .unwrap();
+    let out = Command::new(dir.join("dispatch"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("tls-provider "));
+}
