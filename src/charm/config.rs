@@ -107,7 +107,7 @@ impl ConfigErrors {
 /// Formats seconds back in the largest exact unit (`180d`, `90m`, `2w`).
 pub fn format_duration(secs: u64) -> String {
     for (unit, n) in [("w", 604_800u64), ("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if secs >= n && secs % n == 0 {
+        if secs >= n && secs.is_multiple_of(n) {
             return format!("{}{unit}", secs / n);
         }
     }

@@ -1,12 +1,16 @@
 //! The charm: configuration, the reconcile that runs on every hook, and the actions.
 
 pub mod actions;
+pub mod clock;
 pub mod config;
 pub mod dispatch;
 pub mod legacy;
 pub mod manual;
+pub mod publish;
 pub mod reconcile;
+pub mod snapshot;
 pub mod state;
+pub mod status;
 
 use juju_hook::ToolError;
 

@@ -1,13 +1,534 @@
 //! The one reconcile function: brings relation data, the CA secret and status to the desired state.
 //! Runs on every hook.
+//!
+//! Leader: config → CA (secret) → for each `certificates` relation: read it (snapshot), compute the
+//! desired provider app databag, write only the changed keys in one `relation-set --app`.
+//! Non-leader: standby status, nothing written.
+//!
+//! Desired databag of a modern relation, per request (CSR string echoed byte for byte):
+//! - unparseable CSR (not PEM, too large): never published; logged and counted as rejected;
+//! - CSR that parses but is refused (bad signature, key, extension, no names): `request_errors` 999;
+//! - an existing entry for the same CSR is kept when its certificate still fits: not revoked,
+//!   public key = CSR key, BasicConstraints = requested `ca`, valid now, and
+//!   - issued by the current CA: still allowed by policy (self-signed mode; otherwise the CSR gets
+//!     a `request_errors` entry) and more than a tenth of its lifetime left (else reissued);
+//!   - issued by the previous CA (after a rotation): reissued under the new CA in self-signed mode,
+//!     kept while valid in manual mode;
+//!   - issued by any other CA (provided by an operator in manual mode): kept while valid.
+//! - otherwise, self-signed mode: policy (CA requests denied unless `allow-ca-requests`), then
+//!   `certificate-limit` (certificates already kept count first), then signed; manual mode: left
+//!   outstanding.
+//!
+//! CA rotation replaces each certificate in the same write instead of first publishing
+//! `revoked: true`: the reference provider's revoke-then-reissue makes v4 requirers delete their
+//! certificate secret and leaves them without a certificate until the reissue lands, which is the
+//! window this charm avoids; the new entry (new certificate, `ca` and `chain`) is what requirers
+//! pick up.
+//!
+//! Canonical order (entries sorted by CSR text) and stable serialisation make a second reconcile
+//! write nothing.
 
-use juju_hook::{HookContext, HookTools};
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
 
-use super::CharmError;
+use juju_hook::{HookContext, HookTools, LogLevel, StatusName};
+use openssl::x509::X509;
+
+use super::config::{Config, ConfigErrors, Mode};
+use super::publish;
+use super::snapshot::{self, RelationSnapshot, Request};
+use super::state::{self, CaOutcome, Loaded, RotateReason, StoredCa};
+use super::status;
+use super::{legacy, CharmError};
+use crate::pki::sign::{cert_to_pem, chain_pems, issue, IssueRequest};
+use crate::pki::verify;
+use crate::pki::{CsrError, Denial, DenialCode, ParsedCsr};
+use crate::protocol::modern::{ProviderAppData, ProviderCertificate};
+
+/// The unit status text of a non-leader.
+pub const STANDBY_MESSAGE: &str = "standby: the leader issues certificates";
+
+/// What one reconcile may be asked to do beyond the hook's own reasons.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileOptions {
+    /// Make a new CA now (`rotate-private-key`).
+    pub force_rotate: bool,
+}
+
+/// The shared inputs of a reconcile, for the per-relation functions (modern here, legacy in
+/// `legacy.rs`).
+pub struct ReconcileEnv<'a> {
+    pub ctx: &'a HookContext,
+    pub tools: &'a dyn HookTools,
+    pub config: &'a Config,
+    /// The CA; `None` in manual mode when no CA was ever made.
+    pub ca: Option<&'a StoredCa>,
+    pub now: SystemTime,
+}
+
+/// What happened on one relation (added up into the status).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RelationOutcome {
+    /// Certificates published after this reconcile.
+    pub issued: usize,
+    /// Of those, newly signed in this reconcile.
+    pub newly_issued: usize,
+    /// Of the newly signed, replacements of an existing entry (rotation, expiry, mismatch).
+    pub reissued: usize,
+    /// `request_errors` entries published.
+    pub denied: usize,
+    /// Input we could not use at all (skipped databags, refused entries, unparseable CSRs).
+    pub rejected: usize,
+    /// Requests without certificate or error (manual mode).
+    pub outstanding: usize,
+    /// Whether our databag was written.
+    pub wrote: bool,
+    /// Log lines about rejected input (logged only when they change).
+    pub notes: Vec<String>,
+}
+
+impl RelationOutcome {
+    fn add(&mut self, o: &RelationOutcome) {
+        self.issued += o.issued;
+        self.newly_issued += o.newly_issued;
+        self.reissued += o.reissued;
+        self.denied += o.denied;
+        self.rejected += o.rejected;
+        self.outstanding += o.outstanding;
+        self.wrote |= o.wrote;
+        self.notes.extend(o.notes.iter().cloned());
+    }
+}
+
+/// The result of one reconcile.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub leader: bool,
+    pub config_errors: Option<ConfigErrors>,
+    /// Set when a new CA was made.
+    pub ca_rotated: Option<RotateReason>,
+    /// Relations served (modern and legacy).
+    pub relations: usize,
+    /// Relations whose databag was written.
+    pub writes: usize,
+    /// Totals over every relation.
+    pub totals: RelationOutcome,
+    pub status: Option<(StatusName, String)>,
+    /// The legacy dialect's status fragment, when there is something to say.
+    pub legacy: Option<String>,
+}
 
 /// Brings the world to the desired state. Returns Err only for our own bugs or Juju being
 /// unreachable; bad remote data is handled inside and never fails the hook.
 pub fn reconcile(ctx: &HookContext, tools: &dyn HookTools) -> Result<(), CharmError> {
-    let _ = (ctx, tools);
+    reconcile_at(ctx, tools, SystemTime::now(), ReconcileOptions::default()).map(|_| ())
+}
+
+/// [`reconcile`] at an explicit "now", with options; returns what happened.
+pub fn reconcile_at(
+    ctx: &HookContext,
+    tools: &dyn HookTools,
+    now: SystemTime,
+    opts: ReconcileOptions,
+) -> Result<Summary, CharmError> {
+    let mut summary = Summary::default();
+    if !tools.is_leader()? {
+        // Legacy dialect: a former leader removes the legacy keys it published in its unit
+        // databags (no-op when there are none).
+        let policy = crate::pki::Policy::default();
+        let env = legacy::LegacyEnv {
+            own_unit: &ctx.unit_name,
+            is_leader: false,
+            signer: legacy::Signer::Manual,
+            policy: &policy,
+            now,
+        };
+        legacy::reconcile_all(tools, &env)?;
+        set_status(
+            ctx,
+            tools,
+            &mut summary,
+            StatusName::Active,
+            STANDBY_MESSAGE,
+            &[],
+        )?;
+        return Ok(summary);
+    }
+    summary.leader = true;
+    state::remove_unused_revision(ctx, tools)?;
+
+    let config = match Config::from_map(&tools.config_get()?) {
+        Ok(c) => c,
+        Err(errors) => {
+            let msg = errors.to_string();
+            summary.config_errors = Some(errors);
+            set_status(ctx, tools, &mut summary, StatusName::Blocked, &msg, &[])?;
+            return Ok(summary);
+        }
+    };
+
+    let ca = match config.mode {
+        Mode::SelfSigned => {
+            let force = if opts.force_rotate {
+                Some(RotateReason::Requested)
+            } else if state::is_ca_secret_expired_hook(ctx) {
+                Some(RotateReason::SecretExpired)
+            } else {
+                None
+            };
+            match state::ensure(tools, &config, now, force) {
+                Ok(outcome) => Some(outcome),
+                Err(CharmError::Pki(e)) => {
+                    let msg = format!("cannot create the CA: {e}");
+                    status::log(tools, LogLevel::Error, &msg);
+                    set_status(ctx, tools, &mut summary, StatusName::Blocked, &msg, &[])?;
+                    return Ok(summary);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Mode::Manual => match state::load(tools)? {
+            Loaded::Ok(stored) => Some(CaOutcome {
+                stored,
+                rotated: None,
+            }),
+            Loaded::Missing | Loaded::Unreadable(_) => None,
+        },
+    };
+    if let Some(CaOutcome {
+        stored,
+        rotated: Some(reason),
+    }) = &ca
+    {
+        status::log(
+            tools,
+            LogLevel::Info,
+            &format!("new CA ({reason}): {}", state::describe(stored, &config)),
+        );
+        summary.ca_rotated = Some(reason.clone());
+    }
+
+    let env = ReconcileEnv {
+        ctx,
+        tools,
+        config: &config,
+        ca: ca.as_ref().map(|o| &o.stored),
+        now,
+    };
+    let legacy_env = legacy::LegacyEnv {
+        own_unit: &ctx.unit_name,
+        is_leader: true,
+        signer: match (config.mode, env.ca) {
+            (Mode::SelfSigned, Some(ca)) => legacy::Signer::BuiltIn {
+                ca: &ca.ca,
+                validity_secs: config.certificate_validity,
+            },
+            _ => legacy::Signer::Manual,
+        },
+        policy: &config.policy,
+        now,
+    };
+    let mut legacy_run = legacy::LegacyRun::new();
+    // Legacy rejections are logged with ours, only when they change (status cache).
+    legacy_run.log_notes = false;
+    let ids = snapshot::relation_ids(ctx, tools)?;
+    for &id in &ids {
+        let Some(snap) = snapshot::read_relation(ctx, tools, id)? else {
+            continue;
+        };
+        // ---- Legacy dialect call site (issue 6): relations whose requirer unit databags carry
+        // legacy keys (common_name, sans, cert_requests, ..., unit_name) are served by
+        // `legacy.rs`; everything else by the modern code below. ----
+        if legacy::needs_legacy(&snap.units, None) {
+            legacy_run.reconcile_relation(
+                tools,
+                &legacy_env,
+                &legacy::RelationInput {
+                    id,
+                    units: &snap.units,
+                    own_unit_bag: None,
+                },
+            )?;
+            continue;
+        }
+        let outcome = reconcile_relation(&env, &snap)?;
+        summary.relations += 1;
+        if outcome.wrote {
+            summary.writes += 1;
+        }
+        summary.totals.add(&outcome);
+    }
+    let force_prune = ctx.name().ends_with("-relation-departed")
+        || ctx.name().ends_with("-relation-broken")
+        || matches!(ctx.name(), "leader-elected" | "upgrade-charm");
+    let legacy_outcome = legacy_run.finish(tools, &legacy_env, &ids, force_prune)?;
+    summary.relations += legacy_outcome.relations;
+    summary.legacy = legacy_outcome.status_fragment();
+    summary.totals.notes.extend(
+        legacy_outcome
+            .skipped
+            .iter()
+            .chain(&legacy_outcome.refused)
+            .cloned(),
+    );
+    if summary.totals.newly_issued > 0 {
+        status::log(
+            tools,
+            LogLevel::Info,
+            &format!(
+                "issued {} certificate(s) ({} replacing older ones) across {}",
+                summary.totals.newly_issued,
+                summary.totals.reissued,
+                plural(summary.relations, "relation")
+            ),
+        );
+    }
+
+    let (st, msg) = status_for(ctx, &config, &summary);
+    let notes = summary.totals.notes.clone();
+    set_status(ctx, tools, &mut summary, st, &msg, &notes)?;
+    Ok(summary)
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// The leader's status after a reconcile with valid config.
+pub fn status_for(ctx: &HookContext, config: &Config, summary: &Summary) -> (StatusName, String) {
+    let (st, msg) = modern_status(ctx, config, summary);
+    match &summary.legacy {
+        Some(frag) => (st, format!("{msg}; {frag}")),
+        None => (st, msg),
+    }
+}
+
+fn modern_status(ctx: &HookContext, config: &Config, summary: &Summary) -> (StatusName, String) {
+    let t = &summary.totals;
+    let counts = format!(
+        "denied {}, rejected {} across {}",
+        t.denied,
+        t.rejected,
+        plural(summary.relations, "relation")
+    );
+    match config.mode {
+        Mode::SelfSigned => (StatusName::Active, format!("issued {}, {counts}", t.issued)),
+        Mode::Manual if t.outstanding > 0 => (
+            StatusName::Active,
+            format!(
+                "manual mode: {} outstanding (list: juju run {}/leader get-outstanding-certificate-requests); provided {}, {counts}",
+                plural(t.outstanding, "request"),
+                ctx.app_name,
+                t.issued
+            ),
+        ),
+        Mode::Manual => (
+            StatusName::Active,
+            format!("manual mode: no outstanding requests; provided {}, {counts}", t.issued),
+        ),
+    }
+}
+
+fn set_status(
+    ctx: &HookContext,
+    tools: &dyn HookTools,
+    summary: &mut Summary,
+    st: StatusName,
+    msg: &str,
+    notes: &[String],
+) -> Result<(), CharmError> {
+    status::set(ctx, tools, st, msg, notes)?;
+    summary.status = Some((st, msg.to_string()));
     Ok(())
+}
+
+/// How an existing entry fares against its (still present) request.
+enum Verdict {
+    Keep,
+    Deny(Denial),
+    Replace,
+}
+
+/// Less than this fraction of its lifetime left: a certificate of ours is reissued.
+const RENEW_FRACTION: u32 = 10;
+
+fn judge(
+    env: &ReconcileEnv<'_>,
+    entry: &ProviderCertificate,
+    req: &Request,
+    csr: &ParsedCsr,
+) -> Verdict {
+    if entry.revoked || !entry.looks_publishable() {
+        return Verdict::Replace;
+    }
+    let Ok(cert) = X509::from_pem(entry.certificate.as_bytes()) else {
+        return Verdict::Replace;
+    };
+    if !verify::public_key_matches(&cert, &csr.req)
+        || verify::is_ca(&cert) != req.is_ca
+        || !verify::valid_at(&cert, env.now)
+    {
+        return Verdict::Replace;
+    }
+    let self_signed = env.config.mode == Mode::SelfSigned;
+    let ours = env
+        .ca
+        .is_some_and(|ca| verify::issued_by(&cert, &ca.ca.cert));
+    if ours {
+        if self_signed {
+            if let Err(d) = check_policy(env, req, csr) {
+                return Verdict::Deny(d);
+            }
+            let nb = verify::asn1_to_system(cert.not_before());
+            let na = verify::asn1_to_system(cert.not_after());
+            let lifetime = na.duration_since(nb).unwrap_or(Duration::ZERO);
+            if na
+                .duration_since(env.now)
+                .map_or(true, |left| left < lifetime / RENEW_FRACTION)
+            {
+                return Verdict::Replace;
+            }
+        }
+        return Verdict::Keep;
+    }
+    let previous = env
+        .ca
+        .and_then(|ca| ca.previous.as_ref())
+        .is_some_and(|prev| verify::issued_by(&cert, prev));
+    if previous && self_signed {
+        return Verdict::Replace;
+    }
+    // Issued by another CA (an operator's, manual mode): kept while valid and matching.
+    Verdict::Keep
+}
+
+fn check_policy(env: &ReconcileEnv<'_>, req: &Request, csr: &ParsedCsr) -> Result<(), Denial> {
+    env.config.policy.check(csr, req.is_ca)
+}
+
+/// The modern dialect on one relation: computes the desired provider app databag and writes the
+/// difference. Public so that other code paths (actions) can reuse it.
+pub fn reconcile_relation(
+    env: &ReconcileEnv<'_>,
+    snap: &RelationSnapshot,
+) -> Result<RelationOutcome, CharmError> {
+    let mut out = RelationOutcome::default();
+    let requests = snap.requests();
+    let (existing, own_notes) = snap.published();
+    for n in own_notes.notes {
+        out.notes.push(format!(
+            "relation {}: our published data had an invalid value, rewriting it: {n}",
+            snap.id
+        ));
+    }
+    for r in &requests.rejected {
+        out.notes.push(r.message.clone());
+    }
+    out.rejected += requests.rejected.len();
+
+    let by_csr: HashMap<&str, &ProviderCertificate> = existing
+        .certificates
+        .iter()
+        .map(|c| (c.certificate_signing_request.as_str(), c))
+        .collect();
+
+    let mut desired = ProviderAppData {
+        capabilities: Some(publish::capabilities(env.config)),
+        ..ProviderAppData::default()
+    };
+    let mut to_issue: Vec<(&Request, ParsedCsr, bool)> = Vec::new();
+    for req in &requests.requests {
+        let csr = match ParsedCsr::parse(&req.csr) {
+            Ok(p) => p,
+            Err(e @ (CsrError::NotPem(_) | CsrError::TooLarge(_))) => {
+                out.rejected += 1;
+                out.notes.push(format!(
+                    "relation {} {}: CSR not usable, skipped: {e}",
+                    snap.id,
+                    req.source.describe()
+                ));
+                continue;
+            }
+            Err(e) => {
+                desired.request_errors.push(publish::request_error(
+                    &req.csr,
+                    DenialCode::Other,
+                    format!("CSR refused: {e}"),
+                ));
+                continue;
+            }
+        };
+        let entry = by_csr.get(req.csr.as_str()).copied();
+        match entry.map(|e| judge(env, e, req, &csr)) {
+            Some(Verdict::Keep) => desired.certificates.push(entry.expect("judged").clone()),
+            Some(Verdict::Deny(d)) => desired
+                .request_errors
+                .push(publish::request_error(&req.csr, d.code, d.message)),
+            Some(Verdict::Replace) | None => to_issue.push((req, csr, entry.is_some())),
+        }
+    }
+
+    let limit = env.config.certificate_limit as usize;
+    for (req, csr, had_entry) in to_issue {
+        match (env.config.mode, env.ca) {
+            (Mode::Manual, _) | (_, None) => out.outstanding += 1,
+            (Mode::SelfSigned, Some(ca)) => {
+                if let Err(d) = check_policy(env, req, &csr) {
+                    desired
+                        .request_errors
+                        .push(publish::request_error(&req.csr, d.code, d.message));
+                    continue;
+                }
+                if limit > 0 && desired.certificates.len() >= limit {
+                    desired.request_errors.push(publish::request_error(
+                        &req.csr,
+                        DenialCode::Other,
+                        format!(
+                            "certificate-limit reached: this relation already has {} (limit {limit}); \
+                             remove unused requests, or ask the operator to raise it: \
+                             juju config {} certificate-limit=<n> (0 = unlimited)",
+                            plural(desired.certificates.len(), "certificate"),
+                            env.ctx.app_name
+                        ),
+                    ));
+                    continue;
+                }
+                let cert = issue(
+                    &ca.ca,
+                    &IssueRequest {
+                        csr: &csr,
+                        is_ca: req.is_ca,
+                        validity_secs: env.config.certificate_validity,
+                        now: env.now,
+                    },
+                )?;
+                let mut chain = chain_pems(&cert, &ca.ca);
+                if chain.is_empty() {
+                    chain = vec![cert_to_pem(&cert), ca.ca_pem.clone()];
+                }
+                desired.certificates.push(ProviderCertificate {
+                    ca: ca.ca_pem.clone(),
+                    certificate_signing_request: req.csr.clone(),
+                    certificate: chain[0].clone(),
+                    chain,
+                    revoked: false,
+                });
+                out.newly_issued += 1;
+                if had_entry {
+                    out.reissued += 1;
+                }
+            }
+        }
+    }
+
+    let (wrote, dropped) = publish::write(env.tools, snap, &mut desired)?;
+    out.notes.extend(dropped);
+    out.wrote = wrote;
+    out.issued = desired.certificates.len();
+    out.denied = desired.request_errors.len();
+    Ok(out)
 }

@@ -1,0 +1,113 @@
+//! Writing our application databag on a relation: validated, canonical order, only the changed
+//! keys, one `relation-set --app` (or none).
+
+use juju_hook::HookTools;
+use openssl::x509::X509;
+
+use super::config::{Config, Mode};
+use super::snapshot::RelationSnapshot;
+use super::CharmError;
+use crate::pki::DenialCode;
+use crate::protocol::modern::{
+    Capabilities, ProviderAppData, ProviderCertificate, RequestError, RequestErrorDetail,
+};
+
+/// What we advertise in `capabilities` for this config.
+/// Self-signed: the policy (`allowed_domains` omitted when any domain is allowed). Manual: only
+/// `provider_type`, since the operator decides what to sign.
+pub fn capabilities(config: &Config) -> Capabilities {
+    match config.mode {
+        Mode::SelfSigned => Capabilities {
+            supports_ip_sans: Some(config.policy.allow_ip_sans),
+            supports_wildcard_dns: Some(config.policy.allow_wildcard_dns),
+            supports_subdomain: None,
+            supports_ca_certificates: Some(config.policy.allow_ca_requests),
+            allowed_domains: (!config.policy.allowed_domains.is_empty())
+                .then(|| config.policy.allowed_domains.clone()),
+            provider_type: Some("self-signed".to_string()),
+        },
+        Mode::Manual => Capabilities {
+            provider_type: Some("manual".to_string()),
+            ..Capabilities::default()
+        },
+    }
+}
+
+/// A `request_errors` entry for `csr`.
+pub fn request_error(csr: &str, code: DenialCode, message: impl Into<String>) -> RequestError {
+    RequestError {
+        csr: csr.to_string(),
+        error: RequestErrorDetail {
+            code: code.code(),
+            name: code.name().to_string(),
+            message: message.into(),
+            reason: None,
+            provider: None,
+            endpoint: None,
+        },
+    }
+}
+
+/// Whether every PEM in the entry parses as a certificate (the requirer library crashes on one
+/// bad entry, so nothing unparseable is ever written).
+pub fn entry_is_valid(entry: &ProviderCertificate) -> bool {
+    let cert_ok = |pem: &str| X509::from_pem(pem.as_bytes()).is_ok();
+    entry.looks_publishable()
+        && cert_ok(&entry.certificate)
+        && cert_ok(&entry.ca)
+        && entry.chain.iter().all(|c| cert_ok(c))
+}
+
+/// Writes `desired` to our app databag on `snapshot`'s relation: sorts it, and when anything
+/// changed drops (and reports) entries that would not parse, then sets only the keys whose text
+/// changed (empty value = delete) in one `relation-set --app`.
+/// Returns whether a `relation-set` was made, and descriptions of dropped entries.
+pub fn write(
+    tools: &dyn HookTools,
+    snapshot: &RelationSnapshot,
+    desired: &mut ProviderAppData,
+) -> Result<(bool, Vec<String>), CharmError> {
+    let mut dropped = Vec::new();
+    desired.sort();
+    let mut changes = desired.changes_from(&snapshot.own_app_bag);
+    if changes.is_empty() {
+        return Ok((false, dropped));
+    }
+    // Validate only when writing: the steady state costs nothing here.
+    let before = desired.certificates.len();
+    desired.certificates.retain(entry_is_valid);
+    if desired.certificates.len() != before {
+        dropped.push(format!(
+            "relation {}: not publishing {} entr(y/ies) whose certificate, ca or chain does not parse",
+            snapshot.id,
+            before - desired.certificates.len()
+        ));
+        changes = desired.changes_from(&snapshot.own_app_bag);
+        if changes.is_empty() {
+            return Ok((false, dropped));
+        }
+    }
+    tools.relation_set(snapshot.id, true, &changes)?;
+    Ok((true, dropped))
+}
+
+/// For manual mode (`provide-certificate`): puts `entry` into the relation's published data in
+/// place of any certificate or error for the same CSR, keeps everything else as published, and
+/// writes it (leader only). Returns whether the databag changed. The entry is validated first; an
+/// invalid one is an error (never written).
+pub fn upsert_certificate(
+    tools: &dyn HookTools,
+    snapshot: &RelationSnapshot,
+    entry: ProviderCertificate,
+) -> Result<bool, CharmError> {
+    if !entry_is_valid(&entry) {
+        return Err(CharmError::ActionFailed(
+            "the certificate entry does not parse (certificate, ca and every chain element must be PEM certificates)"
+                .to_string(),
+        ));
+    }
+    let (mut data, _notes) = snapshot.published();
+    data.upsert_certificate(entry);
+    let (wrote, _) = write(tools, snapshot, &mut data)?;
+    Ok(wrote)
+}

@@ -1,0 +1,225 @@
+//! Reading relations: one [`RelationSnapshot`] per `certificates` relation, and the requests in it.
+//!
+//! Reading a relation costs `relation-list` + one `relation-get` per remote unit + the remote app
+//! bag + our own app bag (the remote app's name comes from a unit name, or from
+//! `JUJU_REMOTE_APP`, so no extra `relation-list --app` unless the relation has no units and the
+//! hook is not for it).
+//!
+//! Used by reconcile and by the manual-mode and legacy code.
+
+use std::collections::HashSet;
+
+use juju_hook::{Databag, HookContext, HookTools, Member, RelationId, ToolError};
+
+use super::{CharmError, ENDPOINT};
+use crate::protocol::modern::{self, ProviderAppData, ProviderParseNotes};
+
+/// Everything we read of one relation, once per hook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelationSnapshot {
+    pub id: RelationId,
+    /// The remote application's name (as this model sees it).
+    pub remote_app: String,
+    /// Remote units in scope (sorted, as `relation-list` gives them) and their databags.
+    pub units: Vec<(String, Databag)>,
+    pub remote_app_bag: Databag,
+    /// Our application databag on this relation (leader-readable only).
+    pub own_app_bag: Databag,
+}
+
+/// Where a request came from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RequestSource {
+    /// A requirer unit databag (Mode.UNIT).
+    Unit(String),
+    /// The requirer application databag (Mode.APP), written by its leader.
+    App(String),
+}
+
+impl RequestSource {
+    /// `requirer/0` or `requirer`.
+    pub fn name(&self) -> &str {
+        match self {
+            RequestSource::Unit(n) | RequestSource::App(n) => n,
+        }
+    }
+    pub fn is_app(&self) -> bool {
+        matches!(self, RequestSource::App(_))
+    }
+    /// `unit requirer/0` or `app requirer`.
+    pub fn describe(&self) -> String {
+        match self {
+            RequestSource::Unit(n) => format!("unit {n}"),
+            RequestSource::App(n) => format!("app {n}"),
+        }
+    }
+}
+
+/// One modern request: the CSR exactly as the requirer sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub csr: String,
+    pub is_ca: bool,
+    pub source: RequestSource,
+}
+
+/// Input we could not use, with a message for logs (never echoed to relation data).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub source: RequestSource,
+    pub message: String,
+}
+
+/// The requests of one relation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RelationRequests {
+    /// Unit databags in unit order, then the app databag; each in list order. A CSR string that
+    /// appears twice is kept once (first occurrence).
+    pub requests: Vec<Request>,
+    /// Whole databags skipped and single entries refused.
+    pub rejected: Vec<Rejection>,
+}
+
+/// The application part of a unit name (`app/3` → `app`).
+pub fn app_of_unit(unit: &str) -> &str {
+    unit.rsplit_once('/').map(|(a, _)| a).unwrap_or(unit)
+}
+
+/// Reads one relation. `Ok(None)` when the relation is gone (broken, or removed under us).
+pub fn read_relation(
+    ctx: &HookContext,
+    tools: &dyn HookTools,
+    id: RelationId,
+) -> Result<Option<RelationSnapshot>, CharmError> {
+    match read_relation_inner(ctx, tools, id) {
+        Ok(s) => Ok(Some(s)),
+        Err(ToolError::RelationNotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn read_relation_inner(
+    ctx: &HookContext,
+    tools: &dyn HookTools,
+    id: RelationId,
+) -> Result<RelationSnapshot, ToolError> {
+    let unit_names = tools.relation_list(id)?;
+    let mut units = Vec::with_capacity(unit_names.len());
+    for u in unit_names {
+        let bag = tools.relation_get(id, &Member::Unit(u.clone()))?;
+        units.push((u, bag));
+    }
+    let hook_remote_app = ctx
+        .relation
+        .as_ref()
+        .filter(|r| r.id == id)
+        .and_then(|r| r.remote_app.clone());
+    let remote_app = match (units.first(), hook_remote_app) {
+        (Some((u, _)), _) => app_of_unit(u).to_string(),
+        (None, Some(app)) => app,
+        (None, None) => tools.relation_remote_app(id)?,
+    };
+    let remote_app_bag = if remote_app.is_empty() {
+        Databag::new()
+    } else {
+        tools.relation_get(id, &Member::App(remote_app.clone()))?
+    };
+    let own_app_bag = tools.relation_get(id, &Member::App(ctx.app_name.clone()))?;
+    Ok(RelationSnapshot {
+        id,
+        remote_app,
+        units,
+        remote_app_bag,
+        own_app_bag,
+    })
+}
+
+/// Whether this hook is the `-relation-broken` of relation `id` (whose data must not be touched).
+pub fn is_broken_in_this_hook(ctx: &HookContext, id: RelationId) -> bool {
+    ctx.relation
+        .as_ref()
+        .is_some_and(|r| r.id == id && r.endpoint == ENDPOINT)
+        && ctx.name() == format!("{ENDPOINT}-relation-broken")
+}
+
+/// The live `certificates` relation ids (without the one being broken in this hook).
+pub fn relation_ids(
+    ctx: &HookContext,
+    tools: &dyn HookTools,
+) -> Result<Vec<RelationId>, CharmError> {
+    let mut ids = tools.relation_ids(ENDPOINT)?;
+    ids.retain(|id| !is_broken_in_this_hook(ctx, *id));
+    Ok(ids)
+}
+
+/// Reads every live `certificates` relation (leader only: reads our app bags).
+pub fn read_relations(
+    ctx: &HookContext,
+    tools: &dyn HookTools,
+) -> Result<Vec<RelationSnapshot>, CharmError> {
+    let mut out = Vec::new();
+    for id in relation_ids(ctx, tools)? {
+        if let Some(s) = read_relation(ctx, tools, id)? {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+impl RelationSnapshot {
+    /// Every modern request of this relation (untrusted input parsed defensively).
+    pub fn requests(&self) -> RelationRequests {
+        let mut out = RelationRequests::default();
+        let mut seen: HashSet<String> = HashSet::new();
+        let bags = self
+            .units
+            .iter()
+            .map(|(u, bag)| (RequestSource::Unit(u.clone()), bag))
+            .chain(std::iter::once((
+                RequestSource::App(self.remote_app.clone()),
+                &self.remote_app_bag,
+            )));
+        for (source, bag) in bags {
+            match modern::parse_requirer_databag(bag) {
+                Err(e) => out.rejected.push(Rejection {
+                    message: format!(
+                        "relation {} {}: databag skipped: {e}",
+                        self.id,
+                        source.describe()
+                    ),
+                    source,
+                }),
+                Ok(parsed) => {
+                    for r in parsed.refused {
+                        out.rejected.push(Rejection {
+                            message: format!(
+                                "relation {} {}: request {} refused: {}",
+                                self.id,
+                                source.describe(),
+                                r.index,
+                                r.reason
+                            ),
+                            source: source.clone(),
+                        });
+                    }
+                    for r in parsed.requests {
+                        if seen.insert(r.certificate_signing_request.clone()) {
+                            out.requests.push(Request {
+                                csr: r.certificate_signing_request,
+                                is_ca: r.ca,
+                                source: source.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Our published data on this relation, read leniently (bad values dropped, described in the
+    /// notes; the next write replaces them).
+    pub fn published(&self) -> (ProviderAppData, ProviderParseNotes) {
+        ProviderAppData::from_databag(&self.own_app_bag)
+    }
+}
