@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use juju_hook::log::{level_from_env, redact};
+use juju_hook::log::level_from_env;
 use juju_hook::process::ProcessTools;
-use juju_hook::{HookContext, HookTools, LogLevel};
+use juju_hook::HookContext;
 use tls_provider::charm::dispatch;
 
 /// Set to `1` to forward DEBUG log lines to `juju-log` (each line costs a hook-tool call).
@@ -51,7 +51,8 @@ fn main() -> ExitCode {
 
     let tools = Arc::new(ProcessTools::new());
     juju_hook::log::install(tools.clone(), level_from_env(DEBUG_ENV));
-    install_panic_hook(tools.clone(), ctx.name().to_string());
+    // A panic: one `juju-log --log-level ERROR` line (private keys redacted), then exit 1.
+    juju_hook::log::install_panic_hook(tools.clone(), "tls-provider", ctx.name().to_string());
 
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         dispatch::run(&ctx, &*tools)
@@ -83,24 +84,4 @@ fn flag_main(flag: &str) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Logs a panic through `juju-log --log-level ERROR` (private keys redacted) and to stderr.
-fn install_panic_hook(tools: Arc<ProcessTools>, name: String) {
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(non-text panic payload)".to_string());
-        let location = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let message = format!("tls-provider panicked in {name}: {payload}{location}");
-        let message = redact(&message);
-        eprintln!("{message}");
-        let _ = tools.juju_log(LogLevel::Error, &message);
-    }));
 }

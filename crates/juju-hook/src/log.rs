@@ -229,6 +229,35 @@ pub fn install(sink: Arc<dyn LogSink>, min_level: LogLevel) -> bool {
     tracing::subscriber::set_global_default(subscriber).is_ok()
 }
 
+/// The line logged for a panic: `<program> panicked in <context>: <message> at <file>:<line>`, with
+/// private keys redacted.
+pub fn panic_message(
+    program: &str,
+    context: &str,
+    payload: &(dyn std::any::Any + Send),
+    location: Option<&std::panic::Location<'_>>,
+) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(non-text panic payload)".to_string());
+    let at = location
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    redact(&format!("{program} panicked in {context}: {text}{at}")).into_owned()
+}
+
+/// Replaces the panic hook: a panic is written to stderr and sent to `sink` at ERROR (one call),
+/// both redacted. The default hook is not chained (it would print the unredacted message).
+pub fn install_panic_hook(sink: Arc<dyn LogSink>, program: &'static str, context: String) {
+    std::panic::set_hook(Box::new(move |info| {
+        let message = panic_message(program, &context, info.payload(), info.location());
+        eprintln!("{message}");
+        let _ = sink.log(LogLevel::Error, &message);
+    }));
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -386,6 +415,23 @@ mod tests {
         assert_eq!(level_from_env("JUJU_HOOK_TEST_LVL_B"), LogLevel::Trace);
         assert_eq!(level_from_env("JUJU_HOOK_TEST_LVL_C"), LogLevel::Info);
         assert_eq!(level_from_env("JUJU_HOOK_TEST_LVL_UNSET"), LogLevel::Info);
+    }
+
+    #[test]
+    fn panic_messages_are_redacted() {
+        let payload = std::panic::catch_unwind(|| panic!("bad key {KEY}")).unwrap_err();
+        let loc = std::panic::Location::caller();
+        let msg = panic_message("tls-provider", "install", &*payload, Some(loc));
+        assert!(
+            msg.starts_with("tls-provider panicked in install: bad key [REDACTED PRIVATE KEY] at "),
+            "{msg}"
+        );
+        assert!(msg.contains("log.rs:"), "{msg}");
+        let payload = std::panic::catch_unwind(|| std::panic::panic_any(7u8)).unwrap_err();
+        assert_eq!(
+            panic_message("p", "x", &*payload, None),
+            "p panicked in x: (non-text panic payload)"
+        );
     }
 
     #[test]
