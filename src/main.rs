@@ -17,18 +17,21 @@ use tls_provider::charm::dispatch;
 const DEBUG_ENV: &str = "TLS_PROVIDER_DEBUG";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
+    // Lossy/skipping conversions: std::env::args()/vars() would panic on non-UTF-8 text.
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     if let Some(flag) = args.get(1) {
         return flag_main(flag);
     }
 
-    let mut vars: BTreeMap<String, String> = std::env::vars().collect();
+    let mut vars: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
     // Before dispatch existed (Juju < 2.8) a hook ran as `hooks/<name>`; like ops and charmcraft's
     // dispatch script, fall back to argv[0] when JUJU_DISPATCH_PATH is absent.
-    if !vars
-        .get("JUJU_DISPATCH_PATH")
-        .is_some_and(|p| !p.is_empty())
-    {
+    let has_dispatch_path = matches!(vars.get("JUJU_DISPATCH_PATH"), Some(p) if !p.is_empty());
+    if !has_dispatch_path {
         if let Some(argv0) = args.first() {
             if juju_hook::context::parse_dispatch(argv0).is_ok() {
                 vars.insert("JUJU_DISPATCH_PATH".into(), argv0.clone());
