@@ -992,7 +992,7 @@ mod tests {
             r#"{"Sub CA": {"cert": "i-cert", "key": "i-key"}, "app_data": {"cert": "i-cert", "key": "i-key"}}"#
         );
         assert!(b.keys().all(|k| is_provider_key(k)));
-        assert_eq!(b.len(), 9);
+        assert_eq!(b.len(), 10);
         assert!(ProviderData::default().to_databag().is_empty());
     }
 }
