@@ -346,3 +346,121 @@ fn app_mode_ecdsa_p384_only_the_leader_requests_and_receives() {
         }
     }
 }
+
+/// The legacy test charm under the simulator, against a hand-driven provider (a charm-less
+/// application whose unit bags the test writes): it publishes the reactive keys, reads the merged
+/// view of both provider units and reports a disagreement between them.
+#[test]
+fn legacy_requirer_publishes_reactive_keys_and_reads_merged_provider_data() {
+    let dir = built_test_charm("legacy-requirer");
+    let mut model = Model::new().expect("start simulator");
+    let config = json!({
+        "common-name": "etcd.example.com",
+        "sans": "10.0.0.1,etcd",
+        "client-cert-requests": r#"{"client1": {"sans": null}}"#,
+    });
+    model
+        .deploy("etcd", &dir, 2, obj(config))
+        .expect("deploy legacy requirer");
+    let provider_meta =
+        "name: easyrsa\nprovides:\n  certificates:\n    interface: tls-certificates\n";
+    model
+        .deploy_puppet("easyrsa", provider_meta, 2)
+        .expect("deploy provider stand-in");
+    model.settle().expect("settle after deploy");
+    let rel = model.relate("etcd", "easyrsa").expect("relate");
+    model.settle().expect("settle after relate");
+
+    let units = model.units("etcd");
+    for unit in &units {
+        let bag = model.relation_data(rel, unit);
+        assert_eq!(bag["unit_name"], unit.replace('/', "_"));
+        assert_eq!(bag["common_name"], "etcd.example.com");
+        assert_eq!(bag["sans"], r#"["10.0.0.1", "etcd"]"#);
+        assert_eq!(
+            bag["client_cert_requests"],
+            r#"{"client1": {"sans": null}}"#
+        );
+        assert_eq!(bag["certificate_name"].len(), 36, "UUID4 certificate_name");
+        let status = model.unit_status(unit);
+        assert_eq!(
+            status.message, "waiting for ca and client certificate",
+            "{unit}"
+        );
+    }
+
+    let provider_bag = |ca: &str| {
+        let mut bag = jujusim::Databag::new();
+        bag.insert("ca".into(), ca.into());
+        bag.insert("client.cert".into(), "GLOBAL-CERT".into());
+        bag.insert("client.key".into(), "GLOBAL-KEY".into());
+        for unit in &units {
+            let name = unit.replace('/', "_");
+            bag.insert(format!("{name}.server.cert"), format!("SERVER-CERT-{name}"));
+            bag.insert(format!("{name}.server.key"), format!("SERVER-KEY-{name}"));
+            let client = json!({"client1": {"cert": format!("CLIENT-CERT-{name}"), "key": "K"}});
+            bag.insert(
+                format!("{name}.processed_client_requests"),
+                client.to_string(),
+            );
+        }
+        bag
+    };
+    model
+        .set_relation_data(rel, "easyrsa/0", provider_bag("CA-A"))
+        .unwrap();
+    model
+        .set_relation_data(rel, "easyrsa/1", provider_bag("CA-A"))
+        .unwrap();
+    model.settle().expect("settle after provider data");
+    for unit in &units {
+        let status = model.unit_status(unit);
+        assert_eq!(
+            (status.workload.as_str(), status.message.as_str()),
+            (
+                "active",
+                "ready: server 1/1, client 1/1, application 0/0, intermediate 0/0"
+            ),
+            "{unit}"
+        );
+        let result = model
+            .run_action(unit, "get-certificates", Map::new())
+            .unwrap();
+        assert_eq!(result.status, "completed", "{result:?}");
+        assert_eq!(result.results["ready"], "true");
+        assert_eq!(result.results["views-agree"], "true");
+        let doc: Value =
+            serde_json::from_str(result.results["certificates"].as_str().unwrap()).unwrap();
+        let name = unit.replace('/', "_");
+        assert_eq!(doc["ca"], "CA-A");
+        assert_eq!(doc["provider-units"], json!(["easyrsa/0", "easyrsa/1"]));
+        assert_eq!(
+            doc["server-certs"],
+            json!([{"cn": "etcd.example.com", "cert": format!("SERVER-CERT-{name}"), "key": format!("SERVER-KEY-{name}")}])
+        );
+        assert_eq!(
+            doc["client-certs"][0]["cert"],
+            format!("CLIENT-CERT-{name}")
+        );
+    }
+
+    // The provider units disagree: the merged view takes the lowest unit name's value.
+    model
+        .set_relation_data(rel, "easyrsa/1", provider_bag("CA-B"))
+        .unwrap();
+    model.settle().expect("settle after disagreement");
+    for unit in &units {
+        assert_eq!(
+            model.unit_status(unit).message,
+            "provider units disagree on: ca"
+        );
+        let result = model
+            .run_action(unit, "get-certificates", Map::new())
+            .unwrap();
+        assert_eq!(result.results["views-agree"], "false");
+        let doc: Value =
+            serde_json::from_str(result.results["certificates"].as_str().unwrap()).unwrap();
+        assert_eq!(doc["ca"], "CA-A");
+        assert_eq!(doc["changes"]["ca"], 1, "the merged ca did not change");
+    }
+}
