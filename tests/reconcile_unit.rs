@@ -1,0 +1,1362 @@
+//! Unit tests of the reconcile, the CA lifecycle and the built-in CA actions against the in-memory
+//! `FakeTools` model, with real CSRs (OpenSSL-generated here, plus the requirer library's
+//! fixtures in tests/fixtures/csr) and real verification of what is published.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use juju_hook::fake::FakeTools;
+use juju_hook::{Databag, HookContext, LogLevel, RelationId, StatusName};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::stack::Stack;
+use openssl::x509::extension::SubjectAlternativeName;
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::{X509NameBuilder, X509Req, X509ReqBuilder, X509StoreContext, X509};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use tls_provider::charm::reconcile::{reconcile_at, ReconcileOptions, Summary, STANDBY_MESSAGE};
+use tls_provider::charm::state::{CA_SECRET_LABEL, KEY_PREVIOUS_CA_CERTIFICATE};
+use tls_provider::charm::{actions, publish, snapshot};
+use tls_provider::pki::sign::{cert_to_pem, issue, IssueRequest};
+use tls_provider::pki::{verify, Ca, CaSubject, KeyAlgorithm, ParsedCsr};
+use tls_provider::protocol::modern::ProviderCertificate;
+
+const APP: &str = "tls-provider";
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/csr");
+
+// ------------------------------------------------------------------------------------------
+// Helpers
+// ------------------------------------------------------------------------------------------
+
+struct World {
+    tools: FakeTools,
+    dir: TempDir,
+}
+
+impl World {
+    fn new(leader: bool) -> World {
+        let tools = FakeTools::new(APP, leader);
+        // EC CA keys keep the tests fast; one test covers the RSA default.
+        tools
+            .state
+            .borrow_mut()
+            .config
+            .insert("ca-key-algorithm".into(), json!("ecdsa-p256"));
+        World {
+            tools,
+            dir: TempDir::new().unwrap(),
+        }
+    }
+
+    fn ctx_for(&self, dispatch: &str, extra: &[(&str, &str)]) -> HookContext {
+        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        vars.insert("JUJU_DISPATCH_PATH".into(), dispatch.into());
+        vars.insert("JUJU_UNIT_NAME".into(), format!("{APP}/0"));
+        vars.insert("JUJU_MODEL_NAME".into(), "test".into());
+        vars.insert(
+            "JUJU_CHARM_DIR".into(),
+            self.dir.path().to_string_lossy().into_owned(),
+        );
+        for (k, v) in extra {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        HookContext::from_vars(&vars).unwrap()
+    }
+
+    fn ctx(&self, hook: &str) -> HookContext {
+        self.ctx_for(&format!("hooks/{hook}"), &[])
+    }
+
+    fn config(&self, key: &str, value: Value) {
+        self.tools
+            .state
+            .borrow_mut()
+            .config
+            .insert(key.into(), value);
+    }
+
+    fn reconcile(&self) -> Summary {
+        self.reconcile_at(SystemTime::now())
+    }
+
+    fn reconcile_at(&self, now: SystemTime) -> Summary {
+        reconcile_at(
+            &self.ctx("update-status"),
+            &self.tools,
+            now,
+            ReconcileOptions::default(),
+        )
+        .expect("reconcile must not fail on remote input")
+    }
+
+    fn relate(&self, id: u32, app: &str, units: &[&str]) {
+        self.tools.add_relation(id, "certificates", app, units);
+    }
+
+    fn set_unit_bag(&self, id: u32, unit: &str, bag: Databag) {
+        self.tools
+            .state
+            .borrow_mut()
+            .relations
+            .get_mut(&RelationId(id))
+            .unwrap()
+            .remote_units
+            .insert(unit.into(), bag);
+    }
+
+    fn remove_unit(&self, id: u32, unit: &str) {
+        self.tools
+            .state
+            .borrow_mut()
+            .relations
+            .get_mut(&RelationId(id))
+            .unwrap()
+            .remote_units
+            .remove(unit);
+    }
+
+    fn set_app_bag(&self, id: u32, bag: Databag) {
+        self.tools
+            .state
+            .borrow_mut()
+            .relations
+            .get_mut(&RelationId(id))
+            .unwrap()
+            .remote_app_bag = bag;
+    }
+
+    /// Puts requests (csr, ca) in a unit databag as the requirer library would.
+    fn request(&self, id: u32, unit: &str, csrs: &[(&str, bool)]) {
+        self.set_unit_bag(id, unit, requests_bag(csrs));
+    }
+
+    fn own_bag(&self, id: u32) -> Databag {
+        self.tools.state.borrow().relations[&RelationId(id)]
+            .local_app_bag
+            .clone()
+    }
+
+    fn certificates(&self, id: u32) -> Vec<ProviderCertificate> {
+        match self.own_bag(id).get("certificates") {
+            None => vec![],
+            Some(v) => serde_json::from_str(v).unwrap(),
+        }
+    }
+
+    fn errors(&self, id: u32) -> Vec<Value> {
+        match self.own_bag(id).get("request_errors") {
+            None => vec![],
+            Some(v) => serde_json::from_str(v).unwrap(),
+        }
+    }
+
+    fn unit_status(&self) -> (StatusName, String) {
+        self.tools.state.borrow().unit_status.clone().unwrap()
+    }
+
+    fn ca_secret(&self) -> Databag {
+        let st = self.tools.state.borrow();
+        let s = st
+            .secrets
+            .values()
+            .find(|s| s.label.as_deref() == Some(CA_SECRET_LABEL))
+            .expect("CA secret");
+        s.revisions.last().unwrap().clone()
+    }
+
+    fn ca_pem(&self) -> String {
+        self.ca_secret()["ca-certificate"].clone()
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.tools.state.borrow().calls.clone()
+    }
+
+    fn relation_sets(&self) -> usize {
+        self.tools.count("relation-set")
+    }
+}
+
+fn requests_bag(csrs: &[(&str, bool)]) -> Databag {
+    let list: Vec<Value> = csrs
+        .iter()
+        .map(|(c, ca)| json!({"certificate_signing_request": c, "ca": ca}))
+        .collect();
+    Databag::from([(
+        "certificate_signing_requests".to_string(),
+        Value::Array(list).to_string(),
+    )])
+}
+
+fn raw_bag(value: &str) -> Databag {
+    Databag::from([(
+        "certificate_signing_requests".to_string(),
+        value.to_string(),
+    )])
+}
+
+fn ec_key() -> PKey<Private> {
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
+}
+
+/// A CSR as the requirer library publishes it (PEM, no trailing newline).
+fn csr_with(cn: Option<&str>, dns: &[&str], ips: &[&str]) -> String {
+    let key = ec_key();
+    let mut b = X509ReqBuilder::new().unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    if let Some(cn) = cn {
+        name.append_entry_by_nid(Nid::COMMONNAME, cn).unwrap();
+    }
+    // A random unique id like the charmlibs requirer (x500UniqueIdentifier as UTF8String).
+    let uid = format!("{:x}", rand_u64());
+    name.append_entry_by_text("x500UniqueIdentifier", &uid)
+        .unwrap();
+    b.set_subject_name(&name.build()).unwrap();
+    b.set_pubkey(&key).unwrap();
+    if !dns.is_empty() || !ips.is_empty() {
+        let mut san = SubjectAlternativeName::new();
+        for d in dns {
+            san.dns(d);
+        }
+        for i in ips {
+            san.ip(i);
+        }
+        let ext = san.build(&b.x509v3_context(None)).unwrap();
+        let mut stack = Stack::new().unwrap();
+        stack.push(ext).unwrap();
+        b.add_extensions(&stack).unwrap();
+    }
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    let pem = String::from_utf8(b.build().to_pem().unwrap()).unwrap();
+    pem.trim_end().to_string()
+}
+
+fn csr(cn: &str) -> String {
+    csr_with(Some(cn), &[cn], &[])
+}
+
+fn rand_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    openssl::rand::rand_bytes(&mut buf).unwrap();
+    u64::from_le_bytes(buf)
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()
+}
+
+/// Verifies a published entry: parses, chain[0] == certificate, leaf verifies up to `ca` with an
+/// OpenSSL store, public key = CSR key, BasicConstraints = requested.
+fn assert_valid_entry(entry: &ProviderCertificate, want_ca: bool) {
+    assert_eq!(entry.chain.len(), 2, "chain is [leaf, CA]");
+    assert_eq!(entry.chain[0], entry.certificate, "leaf first");
+    assert_eq!(entry.chain[1], entry.ca, "then the CA");
+    assert!(!entry.revoked);
+    let leaf = X509::from_pem(entry.certificate.as_bytes()).unwrap();
+    let ca = X509::from_pem(entry.ca.as_bytes()).unwrap();
+    let mut store = X509StoreBuilder::new().unwrap();
+    store.add_cert(ca).unwrap();
+    let store = store.build();
+    let mut ctx = X509StoreContext::new().unwrap();
+    let chain = Stack::new().unwrap();
+    let ok = ctx
+        .init(&store, &leaf, &chain, |c| c.verify_cert())
+        .unwrap();
+    assert!(ok, "openssl verify failed");
+    let req = X509Req::from_pem(entry.certificate_signing_request.as_bytes()).unwrap();
+    assert!(leaf
+        .public_key()
+        .unwrap()
+        .public_eq(&req.public_key().unwrap()));
+    assert_eq!(verify::is_ca(&leaf), want_ca);
+}
+
+fn entry_for<'a>(entries: &'a [ProviderCertificate], csr: &str) -> &'a ProviderCertificate {
+    entries
+        .iter()
+        .find(|e| e.certificate_signing_request == csr)
+        .unwrap_or_else(|| panic!("no entry for CSR"))
+}
+
+fn leaf_of(entry: &ProviderCertificate) -> X509 {
+    X509::from_pem(entry.certificate.as_bytes()).unwrap()
+}
+
+// ------------------------------------------------------------------------------------------
+// Issuing
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn issues_one_certificate_per_csr_from_units_and_app_bag() {
+    let w = World::new(true);
+    w.relate(3, "req", &["req/0", "req/1", "req/2"]);
+    let csrs: Vec<String> = (0..3)
+        .map(|i| csr(&format!("req-{i}.example.com")))
+        .collect();
+    for (i, c) in csrs.iter().enumerate() {
+        w.request(3, &format!("req/{i}"), &[(c, false)]);
+    }
+    let app_csr = csr("req.example.com");
+    w.set_app_bag(3, requests_bag(&[(&app_csr, false)]));
+
+    let s = w.reconcile();
+
+    let entries = w.certificates(3);
+    assert_eq!(entries.len(), 4);
+    for c in csrs.iter().chain([&app_csr]) {
+        let e = entry_for(&entries, c);
+        assert_valid_entry(e, false);
+        assert_eq!(e.ca, w.ca_pem());
+    }
+    assert!(w.errors(3).is_empty());
+    let caps: Value = serde_json::from_str(&w.own_bag(3)["capabilities"]).unwrap();
+    assert_eq!(
+        caps,
+        json!({"supports_ip_sans": true, "supports_wildcard_dns": true,
+               "supports_ca_certificates": false, "provider_type": "self-signed"})
+    );
+    assert_eq!(
+        w.unit_status(),
+        (
+            StatusName::Active,
+            "issued 4, denied 0, rejected 0 across 1 relation".into()
+        )
+    );
+    assert_eq!(s.totals.newly_issued, 4);
+    assert_eq!(w.relation_sets(), 1, "one relation-set for the relation");
+    // The key stays in the secret only.
+    assert!(w.ca_secret()["private-key"].contains("PRIVATE KEY"));
+    for v in w.own_bag(3).values() {
+        assert!(!v.contains("PRIVATE KEY"));
+    }
+    for (_, l) in &w.tools.state.borrow().logs {
+        assert!(!l.contains("PRIVATE KEY"));
+    }
+}
+
+#[test]
+fn issued_certificate_copies_subject_and_sans_and_fits_the_ca() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    let c = csr_with(
+        Some("db.example.com"),
+        &["db.example.com", "*.db.example.com"],
+        &["10.0.0.1", "fd00::1"],
+    );
+    w.request(1, "req/0", &[(&c, false)]);
+    let before = SystemTime::now();
+    w.reconcile();
+    let e = w.certificates(1)[0].clone();
+    assert_valid_entry(&e, false);
+    let leaf = leaf_of(&e);
+    let info = verify::cert_info(&leaf);
+    assert_eq!(info.common_name.as_deref(), Some("db.example.com"));
+    assert_eq!(info.dns_sans, vec!["db.example.com", "*.db.example.com"]);
+    assert_eq!(info.ip_sans.len(), 2);
+    // 90 days by default; notBefore at most a few minutes back.
+    let life = info.not_after.duration_since(info.not_before).unwrap();
+    assert!(life.as_secs() >= 90 * 86_400 && life.as_secs() <= 90 * 86_400 + 300);
+    assert!(before.duration_since(info.not_before).unwrap() <= Duration::from_secs(300));
+    let ca = X509::from_pem(e.ca.as_bytes()).unwrap();
+    assert!(info.not_after <= verify::asn1_to_system(ca.not_after()));
+}
+
+#[test]
+fn real_requirer_fixtures_are_issued_and_tampered_ones_refused() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0", "req/1"]);
+    let full = fixture("rsa2048_full.pem");
+    let p384 = fixture("ec_p384.pem");
+    let no_cn = fixture("ec_no_cn.pem");
+    let rsa4096 = fixture("rsa4096.pem");
+    let tampered = fixture("rsa2048_tampered.pem");
+    w.request(
+        1,
+        "req/0",
+        &[
+            (&full, false),
+            (&p384, false),
+            (&no_cn, false),
+            (&rsa4096, false),
+        ],
+    );
+    w.request(1, "req/1", &[(&tampered, false)]);
+    w.reconcile();
+    let entries = w.certificates(1);
+    assert_eq!(entries.len(), 4);
+    for c in [&full, &p384, &no_cn, &rsa4096] {
+        assert_valid_entry(entry_for(&entries, c), false);
+    }
+    let errors = w.errors(1);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["csr"], json!(tampered));
+    assert_eq!(errors[0]["error"]["code"], json!(999));
+    assert!(errors[0]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("signature"));
+}
+
+#[test]
+fn crlf_csr_is_echoed_byte_for_byte() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    let crlf = format!("{}\r\n", csr("a.example.com").replace('\n', "\r\n"));
+    w.request(1, "req/0", &[(&crlf, false)]);
+    w.reconcile();
+    let entries = w.certificates(1);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].certificate_signing_request, crlf);
+    // And it is stable: the CRLF CSR matches its entry on the next reconcile.
+    w.tools.reset_calls();
+    w.reconcile();
+    assert_eq!(w.relation_sets(), 0);
+}
+
+#[test]
+fn lenient_ca_field_missing_null_or_string_false() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    let (a, b, c, d) = (csr("a.x"), csr("b.x"), csr("c.x"), csr("d.x"));
+    let value = json!([
+        {"certificate_signing_request": a},
+        {"certificate_signing_request": b, "ca": null},
+        {"certificate_signing_request": c, "ca": "false"},
+        {"certificate_signing_request": d, "ca": "False"},
+    ]);
+    w.set_unit_bag(1, "req/0", raw_bag(&value.to_string()));
+    w.reconcile();
+    let entries = w.certificates(1);
+    assert_eq!(entries.len(), 4);
+    for e in &entries {
+        assert_valid_entry(e, false);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Idempotence and the call budget
+// ------------------------------------------------------------------------------------------
+
+fn two_relations_five_units(w: &World) {
+    for (id, app) in [(1u32, "alpha"), (2, "beta")] {
+        let units: Vec<String> = (0..5).map(|i| format!("{app}/{i}")).collect();
+        let refs: Vec<&str> = units.iter().map(String::as_str).collect();
+        w.relate(id, app, &refs);
+        for u in &units {
+            let c = csr(&format!("{}.example.com", u.replace('/', "-")));
+            w.request(id, u, &[(&c, false)]);
+        }
+    }
+}
+
+#[test]
+fn second_reconcile_changes_nothing_and_writes_nothing() {
+    let w = World::new(true);
+    two_relations_five_units(&w);
+    w.reconcile();
+    let bags = (w.own_bag(1), w.own_bag(2));
+    let secret = w.ca_secret();
+    w.tools.reset_calls();
+
+    let s = w.reconcile();
+
+    assert_eq!((w.own_bag(1), w.own_bag(2)), bags, "byte-identical");
+    assert_eq!(w.ca_secret(), secret);
+    for tool in [
+        "relation-set",
+        "status-set",
+        "juju-log",
+        "secret-set",
+        "secret-add",
+    ] {
+        assert_eq!(w.tools.count(tool), 0, "{tool} in a steady-state reconcile");
+    }
+    assert_eq!(s.writes, 0);
+    assert_eq!(s.totals.newly_issued, 0);
+    assert_eq!(s.totals.issued, 10);
+}
+
+#[test]
+fn steady_state_call_budget_two_relations_five_units() {
+    let w = World::new(true);
+    two_relations_five_units(&w);
+    w.reconcile();
+    w.tools.reset_calls();
+    w.reconcile();
+    let calls = w.calls();
+    let budget = 4 + 2 * (3 + 5);
+    assert!(calls.len() <= budget, "{} calls: {calls:#?}", calls.len());
+    let mut expected = vec![
+        "is-leader".to_string(),
+        "config-get".to_string(),
+        format!("secret-get Label({CA_SECRET_LABEL:?})"),
+        "relation-ids certificates".to_string(),
+    ];
+    for (id, app) in [(1, "alpha"), (2, "beta")] {
+        expected.push(format!("relation-list -r {id}"));
+        for i in 0..5 {
+            expected.push(format!("relation-get -r {id} - {app}/{i}"));
+        }
+        expected.push(format!("relation-get -r {id} --app - {app}"));
+        expected.push(format!("relation-get -r {id} --app - {APP}"));
+    }
+    assert_eq!(calls, expected);
+}
+
+// ------------------------------------------------------------------------------------------
+// Leadership
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn non_leader_reports_standby_and_writes_nothing() {
+    let w = World::new(false);
+    w.relate(1, "req", &["req/0"]);
+    w.request(1, "req/0", &[(&csr("a.x"), false)]);
+    let s = w.reconcile();
+    assert!(!s.leader);
+    assert_eq!(
+        w.unit_status(),
+        (StatusName::Active, STANDBY_MESSAGE.into())
+    );
+    assert_eq!(w.relation_sets(), 0);
+    assert_eq!(w.tools.count("secret-add"), 0);
+    assert_eq!(w.tools.count("secret-get"), 0);
+    assert!(w.own_bag(1).is_empty());
+    // Status is not re-set when unchanged.
+    w.tools.reset_calls();
+    w.reconcile();
+    assert_eq!(w.tools.count("status-set"), 0);
+}
+
+#[test]
+fn new_leader_continues_from_secret_and_databags_without_reissuing() {
+    let w = World::new(true);
+    two_relations_five_units(&w);
+    w.reconcile();
+    let bags = (w.own_bag(1), w.own_bag(2));
+    // Another unit becomes leader: same model (secret, databags), its own charm dir.
+    let other = World {
+        tools: FakeTools::default(),
+        dir: TempDir::new().unwrap(),
+    };
+    *other.tools.state.borrow_mut() = w.tools.state.borrow().clone();
+    other.tools.state.borrow_mut().unit_name = format!("{APP}/1");
+    other.tools.reset_calls();
+    let s = other.reconcile();
+    assert_eq!(s.totals.newly_issued, 0);
+    assert_eq!(other.relation_sets(), 0);
+    assert_eq!(other.tools.count("secret-add"), 0);
+    assert_eq!((other.own_bag(1), other.own_bag(2)), bags);
+}
+
+// ------------------------------------------------------------------------------------------
+// Untrusted input
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn hostile_databags_are_skipped_and_the_others_served() {
+    let w = World::new(true);
+    let units = [
+        "req/0", "req/1", "req/2", "req/3", "req/4", "req/5", "req/6",
+    ];
+    w.relate(1, "req", &units);
+    let good = csr("good.example.com");
+    w.set_unit_bag(1, "req/0", raw_bag("this is not json"));
+    w.set_unit_bag(1, "req/1", raw_bag("[1, 2, 3]"));
+    w.set_unit_bag(
+        1,
+        "req/2",
+        raw_bag(&format!("[\"{}\"]", "A".repeat(2 * 1024 * 1024))),
+    );
+    w.request(
+        1,
+        "req/3",
+        &[(
+            "-----BEGIN CERTIFICATE REQUEST-----\ngarbage\n-----END CERTIFICATE REQUEST-----",
+            false,
+        )],
+    );
+    w.set_unit_bag(
+        1,
+        "req/4",
+        raw_bag(&json!([{"certificate_signing_request": 42, "ca": false}]).to_string()),
+    );
+    w.set_unit_bag(
+        1,
+        "req/5",
+        raw_bag(
+            &json!([{"certificate_signing_request": csr("junk.x"), "ca": "maybe"}]).to_string(),
+        ),
+    );
+    w.request(1, "req/6", &[(&good, false)]);
+    w.set_app_bag(1, raw_bag("{\"certificate_signing_requests\": 1}"));
+
+    let s = w.reconcile();
+
+    let entries = w.certificates(1);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].certificate_signing_request, good);
+    assert_valid_entry(&entries[0], false);
+    assert!(w.errors(1).is_empty(), "unparseable input is never echoed");
+    assert!(!w.own_bag(1)["certificates"].contains("garbage"));
+    assert_eq!(s.totals.rejected, 7);
+    assert_eq!(
+        w.unit_status(),
+        (
+            StatusName::Active,
+            "issued 1, denied 0, rejected 7 across 1 relation".into()
+        )
+    );
+    let warnings = w
+        .tools
+        .state
+        .borrow()
+        .logs
+        .iter()
+        .filter(|(l, _)| *l == LogLevel::Warning)
+        .count();
+    assert_eq!(warnings, 7, "each rejection is logged once");
+    // Logged only when they change.
+    w.tools.reset_calls();
+    w.reconcile();
+    assert_eq!(w.tools.count("juju-log"), 0);
+    assert_eq!(w.relation_sets(), 0);
+}
+
+#[test]
+fn our_own_corrupted_databag_is_rewritten() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    let c = csr("a.example.com");
+    w.request(1, "req/0", &[(&c, false)]);
+    {
+        let mut st = w.tools.state.borrow_mut();
+        let bag = &mut st.relations.get_mut(&RelationId(1)).unwrap().local_app_bag;
+        bag.insert("certificates".into(), "null".into());
+        bag.insert("request_errors".into(), "{".into());
+        bag.insert("capabilities".into(), "[]".into());
+    }
+    w.reconcile();
+    assert_eq!(w.certificates(1).len(), 1);
+    assert!(!w.own_bag(1).contains_key("request_errors"));
+    assert!(w.own_bag(1)["capabilities"].starts_with('{'));
+}
+
+// ------------------------------------------------------------------------------------------
+// Lifecycle: departure, CSR change, relation broken
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn departed_unit_and_replaced_csr_lose_their_entries() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0", "req/1"]);
+    let (a, b) = (csr("a.example.com"), csr("b.example.com"));
+    w.request(1, "req/0", &[(&a, false)]);
+    w.request(1, "req/1", &[(&b, false)]);
+    w.reconcile();
+    assert_eq!(w.certificates(1).len(), 2);
+    let b_cert = entry_for(&w.certificates(1), &b).certificate.clone();
+
+    w.remove_unit(1, "req/0");
+    w.reconcile();
+    let entries = w.certificates(1);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].certificate_signing_request, b);
+    assert_eq!(entries[0].certificate, b_cert, "the sibling is untouched");
+
+    let b2 = csr("b2.example.com");
+    w.request(1, "req/1", &[(&b2, false)]);
+    w.reconcile();
+    let entries = w.certificates(1);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].certificate_signing_request, b2);
+
+    w.remove_unit(1, "req/1");
+    w.reconcile();
+    assert!(
+        !w.own_bag(1).contains_key("certificates"),
+        "empty list is omitted"
+    );
+}
+
+#[test]
+fn broken_relation_is_not_touched_in_its_broken_hook() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    w.relate(2, "other", &["other/0"]);
+    w.request(1, "req/0", &[(&csr("a.x"), false)]);
+    w.request(2, "other/0", &[(&csr("b.x"), false)]);
+    w.reconcile();
+    w.tools.reset_calls();
+    let ctx = w.ctx_for(
+        "hooks/certificates-relation-broken",
+        &[
+            ("JUJU_RELATION", "certificates"),
+            ("JUJU_RELATION_ID", "certificates:1"),
+            ("JUJU_REMOTE_APP", "req"),
+        ],
+    );
+    let s = reconcile_at(
+        &ctx,
+        &w.tools,
+        SystemTime::now(),
+        ReconcileOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(s.relations, 1);
+    assert!(
+        !w.calls().iter().any(|c| c.contains("-r 1")),
+        "{:?}",
+        w.calls()
+    );
+}
+
+#[test]
+fn app_level_request_without_units_uses_the_remote_app() {
+    let w = World::new(true);
+    w.relate(4, "req", &[]);
+    let c = csr("app.example.com");
+    w.set_app_bag(4, requests_bag(&[(&c, false)]));
+    w.reconcile();
+    assert_eq!(w.certificates(4).len(), 1);
+    assert!(w.calls().contains(&"relation-list -r 4 --app".to_string()));
+    // In a hook for that relation JUJU_REMOTE_APP saves the call.
+    w.tools.reset_calls();
+    let ctx = w.ctx_for(
+        "hooks/certificates-relation-changed",
+        &[
+            ("JUJU_RELATION", "certificates"),
+            ("JUJU_RELATION_ID", "certificates:4"),
+            ("JUJU_REMOTE_APP", "req"),
+        ],
+    );
+    reconcile_at(
+        &ctx,
+        &w.tools,
+        SystemTime::now(),
+        ReconcileOptions::default(),
+    )
+    .unwrap();
+    assert!(!w.calls().contains(&"relation-list -r 4 --app".to_string()));
+    assert_eq!(w.relation_sets(), 0);
+}
+
+#[test]
+fn each_relation_holds_only_its_own_certificates() {
+    let w = World::new(true);
+    w.relate(1, "alpha", &["alpha/0"]);
+    w.relate(2, "beta", &["beta/0"]);
+    let (a, b) = (csr("a.x"), csr("b.x"));
+    w.request(1, "alpha/0", &[(&a, false)]);
+    w.request(2, "beta/0", &[(&b, false)]);
+    w.reconcile();
+    let (e1, e2) = (w.certificates(1), w.certificates(2));
+    assert_eq!(e1.len(), 1);
+    assert_eq!(e2.len(), 1);
+    assert_eq!(e1[0].certificate_signing_request, a);
+    assert_eq!(e2[0].certificate_signing_request, b);
+}
+
+// ------------------------------------------------------------------------------------------
+// Policy
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn policy_denials_go_to_request_errors_with_codes() {
+    let w = World::new(true);
+    w.config("allowed-domains", json!("example.com"));
+    w.config("allow-ip-sans", json!(false));
+    w.config("allow-wildcard-dns", json!(false));
+    w.relate(1, "req", &["req/0"]);
+    let ok = csr("api.example.com");
+    let foreign = csr("evil.org");
+    let ip = csr_with(Some("ip.example.com"), &["ip.example.com"], &["10.1.2.3"]);
+    let wild = csr_with(Some("w.example.com"), &["*.example.com"], &[]);
+    w.request(
+        1,
+        "req/0",
+        &[
+            (&ok, false),
+            (&foreign, false),
+            (&ip, false),
+            (&wild, false),
+        ],
+    );
+    w.reconcile();
+    let entries = w.certificates(1);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].certificate_signing_request, ok);
+    let errors = w.errors(1);
+    let code_of = |c: &str| {
+        errors
+            .iter()
+            .find(|e| e["csr"] == json!(c))
+            .map(|e| e["error"]["code"].as_u64().unwrap())
+    };
+    assert_eq!(code_of(&foreign), Some(102));
+    assert_eq!(code_of(&ip), Some(101));
+    assert_eq!(code_of(&wild), Some(103));
+    for e in &errors {
+        let err = e["error"].as_object().unwrap();
+        assert!(err["name"].is_string() && err["message"].as_str().unwrap().len() > 10);
+        assert!(!e
+            .as_object()
+            .unwrap()
+            .contains_key("certificate_signing_request"));
+    }
+    let caps: Value = serde_json::from_str(&w.own_bag(1)["capabilities"]).unwrap();
+    assert_eq!(caps["allowed_domains"], json!(["example.com"]));
+    assert_eq!(caps["supports_ip_sans"], json!(false));
+    assert_eq!(
+        w.unit_status().1,
+        "issued 1, denied 3, rejected 0 across 1 relation"
+    );
+
+    // Relaxing the policy turns the errors into certificates (and removes the errors).
+    w.config("allowed-domains", json!(""));
+    w.config("allow-ip-sans", json!(true));
+    w.config("allow-wildcard-dns", json!(true));
+    w.reconcile();
+    assert_eq!(w.certificates(1).len(), 4);
+    assert!(!w.own_bag(1).contains_key("request_errors"));
+    let caps: Value = serde_json::from_str(&w.own_bag(1)["capabilities"]).unwrap();
+    assert!(caps.get("allowed_domains").is_none());
+
+    // Tightening it again withdraws the now-denied certificates.
+    w.config("allow-ip-sans", json!(false));
+    w.reconcile();
+    assert_eq!(w.certificates(1).len(), 3);
+    assert_eq!(w.errors(1).len(), 1);
+}
+
+#[test]
+fn ca_requests_are_denied_by_default_and_issued_when_allowed() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    let ca_csr = fixture("ec_ca_request.pem");
+    let leaf = csr("leaf.example.com");
+    w.request(1, "req/0", &[(&ca_csr, true), (&leaf, false)]);
+    w.reconcile();
+    assert_eq!(w.certificates(1).len(), 1);
+    let errors = w.errors(1);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["csr"], json!(ca_csr));
+    assert_eq!(errors[0]["error"]["code"], json!(999));
+    assert!(errors[0]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("allow-ca-requests"));
+
+    w.config("allow-ca-requests", json!(true));
+    w.reconcile();
+    let entries = w.certificates(1);
+    assert_eq!(entries.len(), 2);
+    assert_valid_entry(entry_for(&entries, &ca_csr), true);
+    assert_valid_entry(entry_for(&entries, &leaf), false);
+    assert!(w.errors(1).is_empty());
+}
+
+#[test]
+fn certificate_limit_applies_per_relation_and_keeps_existing_certificates() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    w.relate(2, "other", &["other/0"]);
+    let c: Vec<String> = (0..3).map(|i| csr(&format!("c{i}.example.com"))).collect();
+    w.request(1, "req/0", &[(&c[0], false), (&c[1], false)]);
+    w.request(2, "other/0", &[(&csr("o.example.com"), false)]);
+    w.config("certificate-limit", json!(2));
+    w.reconcile();
+    assert_eq!(w.certificates(1).len(), 2);
+    let kept: Vec<String> = w
+        .certificates(1)
+        .iter()
+        .map(|e| e.certificate.clone())
+        .collect();
+
+    w.request(
+        1,
+        "req/0",
+        &[(&c[0], false), (&c[1], false), (&c[2], false)],
+    );
+    w.reconcile();
+    let entries = w.certificates(1);
+    assert_eq!(entries.len(), 2);
+    let now: Vec<String> = entries.iter().map(|e| e.certificate.clone()).collect();
+    assert_eq!(
+        now, kept,
+        "existing certificates are kept, the new request is refused"
+    );
+    let errors = w.errors(1);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["csr"], json!(c[2]));
+    assert_eq!(errors[0]["error"]["code"], json!(999));
+    assert!(errors[0]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("certificate-limit"));
+    assert_eq!(w.certificates(2).len(), 1, "the limit is per relation");
+
+    w.config("certificate-limit", json!(0));
+    w.reconcile();
+    assert_eq!(w.certificates(1).len(), 3);
+    assert!(w.errors(1).is_empty());
+}
+
+// ------------------------------------------------------------------------------------------
+// Config
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn invalid_config_blocks_naming_each_option_and_changes_nothing() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    w.request(1, "req/0", &[(&csr("a.x"), false)]);
+    w.config("certificate-validity", json!("-5d"));
+    w.config("root-ca-validity", json!("100d"));
+    w.config("mode", json!("sometimes"));
+    let s = w.reconcile();
+    assert!(s.config_errors.is_some());
+    let (st, msg) = w.unit_status();
+    assert_eq!(st, StatusName::Blocked);
+    assert!(msg.starts_with("invalid config: "), "{msg}");
+    assert!(
+        msg.contains("certificate-validity: \"-5d\" is not a positive duration"),
+        "{msg}"
+    );
+    assert!(msg.contains("mode: "), "{msg}");
+    assert_eq!(w.relation_sets(), 0);
+    assert_eq!(w.tools.count("secret-add"), 0);
+
+    w.config("certificate-validity", json!("90d"));
+    w.config("mode", json!("self-signed"));
+    let (_, msg) = {
+        w.reconcile();
+        w.unit_status()
+    };
+    assert_eq!(
+        msg,
+        "invalid config: root-ca-validity: must be at least twice certificate-validity (180d)"
+    );
+    w.config("root-ca-validity", json!("180d"));
+    w.reconcile();
+    assert_eq!(w.unit_status().0, StatusName::Active);
+    assert_eq!(w.certificates(1).len(), 1);
+}
+
+#[test]
+fn default_rsa_ca_and_configured_validity() {
+    let w = World::new(true);
+    w.config("ca-key-algorithm", json!("rsa-2048"));
+    w.config("certificate-validity", json!("12h"));
+    w.config("root-ca-validity", json!("2w"));
+    w.config("ca-organization", json!("ACME"));
+    w.relate(1, "req", &["req/0"]);
+    w.request(1, "req/0", &[(&csr("a.example.com"), false)]);
+    w.reconcile();
+    let ca = X509::from_pem(w.ca_pem().as_bytes()).unwrap();
+    assert_eq!(
+        KeyAlgorithm::of_key(&ca.public_key().unwrap()),
+        Some(KeyAlgorithm::Rsa2048)
+    );
+    let ca_info = verify::cert_info(&ca);
+    let ca_life = ca_info
+        .not_after
+        .duration_since(ca_info.not_before)
+        .unwrap();
+    assert!(ca_life.as_secs().abs_diff(14 * 86_400) <= 300);
+    assert!(ca_info.subject.contains("O=ACME"), "{}", ca_info.subject);
+    let leaf = verify::cert_info(&leaf_of(&w.certificates(1)[0]));
+    let life = leaf.not_after.duration_since(leaf.not_before).unwrap();
+    assert!(life.as_secs().abs_diff(12 * 3600) <= 300);
+    // The secret expires when the CA must rotate: notAfter - certificate-validity.
+    let st = w.tools.state.borrow();
+    let secret = st
+        .secrets
+        .values()
+        .find(|s| s.label.as_deref() == Some(CA_SECRET_LABEL))
+        .unwrap();
+    let expected =
+        tls_provider::charm::clock::rfc3339(ca_info.not_after - Duration::from_secs(12 * 3600));
+    assert_eq!(secret.expire.as_deref(), Some(expected.as_str()));
+}
+
+// ------------------------------------------------------------------------------------------
+// CA rotation
+// ------------------------------------------------------------------------------------------
+
+fn assert_all_under_current_ca(w: &World, id: u32) {
+    let ca_pem = w.ca_pem();
+    let ca = X509::from_pem(ca_pem.as_bytes()).unwrap();
+    for e in w.certificates(id) {
+        assert_eq!(e.ca, ca_pem);
+        assert!(verify::issued_by(&leaf_of(&e), &ca));
+        assert_valid_entry(&e, false);
+    }
+}
+
+#[test]
+fn ca_subject_change_rotates_and_reissues_in_the_same_hook() {
+    let w = World::new(true);
+    two_relations_five_units(&w);
+    w.reconcile();
+    let old_ca = w.ca_pem();
+    let old = w.certificates(1);
+    w.tools.reset_calls();
+
+    w.config("ca-common-name", json!("New CA"));
+    let s = w.reconcile();
+
+    assert!(s.ca_rotated.is_some());
+    assert_ne!(w.ca_pem(), old_ca);
+    assert_eq!(w.ca_secret()[KEY_PREVIOUS_CA_CERTIFICATE], old_ca);
+    assert_eq!(s.totals.reissued, 10);
+    let new = w.certificates(1);
+    assert_eq!(new.len(), old.len());
+    for e in &old {
+        let n = entry_for(&new, &e.certificate_signing_request);
+        assert_ne!(n.certificate, e.certificate);
+    }
+    assert_all_under_current_ca(&w, 1);
+    assert_all_under_current_ca(&w, 2);
+    assert_eq!(w.relation_sets(), 2, "one write per relation");
+    assert!(!w.own_bag(1)["certificates"].contains("revoked"));
+    // And then it is stable again.
+    w.tools.reset_calls();
+    w.reconcile();
+    assert_eq!(w.relation_sets(), 0);
+    assert_eq!(w.tools.count("secret-set"), 0);
+}
+
+#[test]
+fn key_algorithm_and_root_validity_changes_rotate() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    w.request(1, "req/0", &[(&csr("a.x"), false)]);
+    w.reconcile();
+    let first = w.ca_pem();
+    w.config("ca-key-algorithm", json!("ecdsa-p384"));
+    assert!(w.reconcile().ca_rotated.is_some());
+    let second = w.ca_pem();
+    assert_ne!(first, second);
+    w.config("root-ca-validity", json!("400d"));
+    assert!(w.reconcile().ca_rotated.is_some());
+    assert_ne!(w.ca_pem(), second);
+    assert_all_under_current_ca(&w, 1);
+    // certificate-validity alone does not rotate, but moves the secret's expiry.
+    let ca = w.ca_pem();
+    w.config("certificate-validity", json!("30d"));
+    let s = w.reconcile();
+    assert!(s.ca_rotated.is_none());
+    assert_eq!(w.ca_pem(), ca);
+    assert_eq!(w.tools.count("secret-set"), 3);
+}
+
+#[test]
+fn ca_near_its_end_rotates() {
+    let w = World::new(true);
+    w.config("root-ca-validity", json!("20m"));
+    w.config("certificate-validity", json!("10m"));
+    w.relate(1, "req", &["req/0"]);
+    w.request(1, "req/0", &[(&csr("a.x"), false)]);
+    let t0 = SystemTime::now();
+    w.reconcile_at(t0);
+    let first = w.ca_pem();
+    // 9 minutes later: 11 minutes left, more than certificate-validity: nothing happens.
+    let s = w.reconcile_at(t0 + Duration::from_secs(9 * 60));
+    assert!(s.ca_rotated.is_none());
+    // 11 minutes later: 9 minutes left, less than certificate-validity: rotate and reissue.
+    let s = w.reconcile_at(t0 + Duration::from_secs(11 * 60));
+    assert_eq!(
+        s.ca_rotated,
+        Some(tls_provider::charm::state::RotateReason::NearExpiry)
+    );
+    assert_ne!(w.ca_pem(), first);
+    assert_eq!(s.totals.reissued, 1);
+    let ca = X509::from_pem(w.ca_pem().as_bytes()).unwrap();
+    assert!(verify::issued_by(&leaf_of(&w.certificates(1)[0]), &ca));
+}
+
+#[test]
+fn secret_expired_hook_for_the_ca_secret_rotates() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    w.request(1, "req/0", &[(&csr("a.x"), false)]);
+    w.reconcile();
+    let first = w.ca_pem();
+    let id = w
+        .tools
+        .state
+        .borrow()
+        .secrets
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let ctx = w.ctx_for(
+        "hooks/secret-expired",
+        &[
+            ("JUJU_SECRET_ID", &format!("secret:{id}")),
+            ("JUJU_SECRET_LABEL", CA_SECRET_LABEL),
+            ("JUJU_SECRET_REVISION", "1"),
+        ],
+    );
+    let s = reconcile_at(
+        &ctx,
+        &w.tools,
+        SystemTime::now(),
+        ReconcileOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        s.ca_rotated,
+        Some(tls_provider::charm::state::RotateReason::SecretExpired)
+    );
+    assert_ne!(w.ca_pem(), first);
+    assert_all_under_current_ca(&w, 1);
+}
+
+#[test]
+fn our_certificate_near_expiry_is_reissued_for_the_same_csr() {
+    let w = World::new(true);
+    w.config("root-ca-validity", json!("30d"));
+    w.config("certificate-validity", json!("1d"));
+    w.relate(1, "req", &["req/0"]);
+    let c = csr("a.x");
+    w.request(1, "req/0", &[(&c, false)]);
+    let t0 = SystemTime::now();
+    w.reconcile_at(t0);
+    let first = w.certificates(1)[0].certificate.clone();
+    let s = w.reconcile_at(t0 + Duration::from_secs(20 * 3600));
+    assert_eq!(
+        s.totals.newly_issued, 0,
+        "more than a tenth of its life left"
+    );
+    let s = w.reconcile_at(t0 + Duration::from_secs(22 * 3600));
+    assert_eq!(s.totals.reissued, 1);
+    assert_ne!(w.certificates(1)[0].certificate, first);
+}
+
+// ------------------------------------------------------------------------------------------
+// Manual mode and certificates from other CAs
+// ------------------------------------------------------------------------------------------
+
+/// A certificate for `csr_pem` signed by a CA that is not ours.
+fn foreign_entry(csr_pem: &str) -> ProviderCertificate {
+    let subject = CaSubject {
+        common_name: "Outside CA".into(),
+        ..CaSubject::default()
+    };
+    let ca = Ca::generate(&subject, KeyAlgorithm::EcdsaP256, 30 * 86_400).unwrap();
+    let parsed = ParsedCsr::parse(csr_pem).unwrap();
+    let cert = issue(
+        &ca,
+        &IssueRequest {
+            csr: &parsed,
+            is_ca: false,
+            validity_secs: 86_400,
+            now: SystemTime::now(),
+        },
+    )
+    .unwrap();
+    let leaf = cert_to_pem(&cert);
+    ProviderCertificate {
+        ca: ca.cert_pem(),
+        certificate_signing_request: csr_pem.to_string(),
+        certificate: leaf.clone(),
+        chain: vec![leaf, ca.cert_pem()],
+        revoked: false,
+    }
+}
+
+#[test]
+fn manual_mode_signs_nothing_and_keeps_provided_certificates_while_their_csr_stays() {
+    let w = World::new(true);
+    w.config("mode", json!("manual"));
+    w.relate(1, "req", &["req/0", "req/1"]);
+    let (a, b) = (csr("a.example.com"), csr("b.example.com"));
+    w.request(1, "req/0", &[(&a, false)]);
+    w.request(1, "req/1", &[(&b, false)]);
+    let s = w.reconcile();
+    assert_eq!(s.totals.outstanding, 2);
+    assert!(w.certificates(1).is_empty());
+    assert_eq!(w.tools.count("secret-add"), 0, "no CA in manual mode");
+    let caps: Value = serde_json::from_str(&w.own_bag(1)["capabilities"]).unwrap();
+    assert_eq!(caps, json!({"provider_type": "manual"}));
+    let msg = w.unit_status().1;
+    assert!(msg.contains("2 requests outstanding"), "{msg}");
+    assert!(
+        msg.contains("get-outstanding-certificate-requests"),
+        "{msg}"
+    );
+
+    // An operator provides a certificate (what provide-certificate does).
+    let ctx = w.ctx("update-status");
+    let snap = snapshot::read_relation(&ctx, &w.tools, RelationId(1))
+        .unwrap()
+        .unwrap();
+    let entry = foreign_entry(&a);
+    assert!(publish::upsert_certificate(&w.tools, &snap, entry.clone()).unwrap());
+    w.tools.reset_calls();
+    let s = w.reconcile();
+    assert_eq!(
+        w.relation_sets(),
+        0,
+        "the provided certificate is kept as is"
+    );
+    assert_eq!(s.totals.outstanding, 1);
+    assert_eq!(w.certificates(1), vec![entry.clone()]);
+
+    // Switching to self-signed keeps it and signs the other one.
+    w.config("mode", json!("self-signed"));
+    w.reconcile();
+    let entries = w.certificates(1);
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entry_for(&entries, &a), &entry);
+    assert_eq!(entry_for(&entries, &b).ca, w.ca_pem());
+
+    // When the CSR goes, the entry goes.
+    w.remove_unit(1, "req/0");
+    w.reconcile();
+    assert_eq!(w.certificates(1).len(), 1);
+    assert_eq!(w.certificates(1)[0].certificate_signing_request, b);
+}
+
+#[test]
+fn upsert_refuses_unparseable_entries() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    let ctx = w.ctx("update-status");
+    let snap = snapshot::read_relation(&ctx, &w.tools, RelationId(1))
+        .unwrap()
+        .unwrap();
+    let mut e = foreign_entry(&csr("a.x"));
+    e.certificate = "garbage".into();
+    assert!(publish::upsert_certificate(&w.tools, &snap, e).is_err());
+    assert_eq!(w.relation_sets(), 0);
+}
+
+// ------------------------------------------------------------------------------------------
+// Actions
+// ------------------------------------------------------------------------------------------
+
+fn run_action(w: &World, name: &str, params: Value) -> Result<BTreeMap<String, String>, String> {
+    {
+        let mut st = w.tools.state.borrow_mut();
+        st.action_params = params.as_object().unwrap().clone();
+        st.action_results.clear();
+    }
+    let ctx = w.ctx_for(&format!("actions/{name}"), &[("JUJU_ACTION_NAME", name)]);
+    match actions::run(name, &ctx, &w.tools) {
+        Ok(()) => Ok(w.tools.state.borrow().action_results.clone()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[test]
+fn actions_fail_on_a_non_leader_with_the_command_to_run() {
+    let w = World::new(false);
+    for a in [
+        "get-ca-certificate",
+        "get-issued-certificates",
+        "rotate-private-key",
+    ] {
+        let err = run_action(&w, a, json!({})).unwrap_err();
+        assert_eq!(
+            err,
+            format!("run this action on the leader unit: juju run tls-provider/leader {a}")
+        );
+    }
+    assert_eq!(w.tools.count("secret-add"), 0);
+    assert_eq!(w.tools.count("action-set"), 0);
+}
+
+#[test]
+fn get_ca_certificate_returns_current_and_previous() {
+    let w = World::new(true);
+    let err = run_action(&w, "get-ca-certificate", json!({})).unwrap_err();
+    assert!(err.contains("not created yet"), "{err}");
+    w.reconcile();
+    let r = run_action(&w, "get-ca-certificate", json!({})).unwrap();
+    assert_eq!(r["ca-certificate"], w.ca_pem());
+    assert!(!r.contains_key("previous-ca-certificate"));
+    let first = w.ca_pem();
+    run_action(&w, "rotate-private-key", json!({})).unwrap();
+    let r = run_action(&w, "get-ca-certificate", json!({})).unwrap();
+    assert_eq!(r["previous-ca-certificate"], first);
+    assert!(!r.values().any(|v| v.contains("PRIVATE KEY")));
+}
+
+#[test]
+fn rotate_private_key_reissues_everything_in_the_action() {
+    let w = World::new(true);
+    two_relations_five_units(&w);
+    w.reconcile();
+    let old_ca = w.ca_pem();
+    let r = run_action(&w, "rotate-private-key", json!({})).unwrap();
+    assert_eq!(r["reissued"], "10");
+    assert!(
+        r["result"].contains("10 certificate(s) reissued"),
+        "{}",
+        r["result"]
+    );
+    assert_ne!(w.ca_pem(), old_ca);
+    assert_eq!(r["ca-certificate"], w.ca_pem());
+    assert_all_under_current_ca(&w, 1);
+    assert_all_under_current_ca(&w, 2);
+    assert!(!r.values().any(|v| v.contains("PRIVATE KEY")));
+
+    w.config("mode", json!("manual"));
+    let err = run_action(&w, "rotate-private-key", json!({})).unwrap_err();
+    assert!(err.contains("mode is manual"), "{err}");
+}
+
+#[test]
+fn get_issued_certificates_lists_every_certificate_with_its_requirer() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    w.relate(2, "other", &[]);
+    let unit_csr = csr_with(Some("u.example.com"), &["u.example.com"], &["10.0.0.7"]);
+    let app_csr = csr("app.example.com");
+    w.request(1, "req/0", &[(&unit_csr, false)]);
+    w.set_app_bag(2, requests_bag(&[(&app_csr, false)]));
+    let r = run_action(&w, "get-issued-certificates", json!({})).unwrap();
+    assert_eq!(r["count"], "0");
+    w.reconcile();
+
+    let r = run_action(&w, "get-issued-certificates", json!({})).unwrap();
+    assert_eq!(r["count"], "2");
+    let list: Vec<Value> = serde_json::from_str(&r["certificates"]).unwrap();
+    let unit = list.iter().find(|c| c["relation-id"] == json!(1)).unwrap();
+    assert_eq!(unit["requirer"], json!("req/0"));
+    assert_eq!(unit["requirer-type"], json!("unit"));
+    assert_eq!(unit["common-name"], json!("u.example.com"));
+    assert_eq!(unit["sans"], json!(["u.example.com", "10.0.0.7"]));
+    assert_eq!(unit["is-ca"], json!(false));
+    assert!(unit["serial"].as_str().unwrap().len() >= 16);
+    assert!(unit["not-after"].as_str().unwrap().ends_with('Z'));
+    let app = list.iter().find(|c| c["relation-id"] == json!(2)).unwrap();
+    assert_eq!(app["requirer"], json!("other"));
+    assert_eq!(app["requirer-type"], json!("app"));
+
+    let r = run_action(&w, "get-issued-certificates", json!({"relation-id": 2})).unwrap();
+    assert_eq!(r["count"], "1");
+    let err = run_action(&w, "get-issued-certificates", json!({"relation-id": 9})).unwrap_err();
+    assert!(
+        err.contains("relation-id 9 is not a certificates relation"),
+        "{err}"
+    );
+}
+
+#[test]
+fn manual_actions_are_dispatched_after_the_leader_check() {
+    let w = World::new(false);
+    let err = run_action(&w, "provide-certificate", json!({})).unwrap_err();
+    assert!(err.contains("juju run tls-provider/leader provide-certificate"));
+    let err = run_action(&w, "no-such-action", json!({})).unwrap_err();
+    assert!(err.contains("not implemented"), "{err}");
+}
