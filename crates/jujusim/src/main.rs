@@ -83,10 +83,7 @@ fn resolve_rel(m: &Model, v: &Value) -> Result<u32, String> {
     let spec = match v {
         Value::Number(n) => return n.as_u64().map(|n| n as u32).ok_or("bad relation id".into()),
         Value::String(s) => s.clone(),
-        other => other
-            .get("relation")
-            .map(|r| return_str(r))
-            .unwrap_or_default(),
+        other => other.get("relation").map(return_str).unwrap_or_default(),
     };
     if let Ok(n) = spec.parse::<u32>() {
         return Ok(n);

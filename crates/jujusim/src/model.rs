@@ -18,6 +18,9 @@ use crate::{
     ActionResult, Databag, HookRun, SecretView, SettleReport, SimError, UnitStatus, TOOL_NAMES,
 };
 
+/// An action's context with its stdout and stderr.
+type ActionOutput = (ActionCtx, String, String);
+
 pub const JUJU_VERSION: &str = "3.6.8";
 const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -818,7 +821,7 @@ impl Model {
                         *freq.entry(format!("{} {}", r.unit, r.hook)).or_default() += 1;
                     }
                     let mut f: Vec<(String, usize)> = freq.into_iter().collect();
-                    f.sort_by(|a, b| b.1.cmp(&a.1));
+                    f.sort_by_key(|x| std::cmp::Reverse(x.1));
                     let summary: Vec<String> =
                         f.iter().take(5).map(|(k, n)| format!("{k} x{n}")).collect();
                     return Err(SimError::Loop {
@@ -933,7 +936,7 @@ impl Model {
         unit: &str,
         ev: &Event,
         action: Option<(String, Map<String, Value>, u32)>,
-    ) -> Result<(i32, Option<(ActionCtx, String, String)>), SimError> {
+    ) -> Result<(i32, Option<ActionOutput>), SimError> {
         let ctx_id = format!(
             "{unit}-{}-{}",
             action

@@ -1309,10 +1309,7 @@ fn secret_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         Some(raw) => Some(parse_secret_id(raw)?),
         None => None,
     };
-    let key = match p.pos.get(1) {
-        Some(k) => Some(k.clone()),
-        None => None,
-    };
+    let key = p.pos.get(1).cloned();
     if p.pos.len() > 2 {
         return usage(format!("unrecognized args: {:?}", &p.pos[2..]));
     }
@@ -1325,7 +1322,7 @@ fn secret_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let _ = st;
     let s = ctx.txn.secrets.get_mut(&id).expect("secret");
     let content = if s.owned_by(&unit) {
-        if let (Some(l), true) = (label, p.pos.first().is_some()) {
+        if let (Some(l), true) = (label, !p.pos.is_empty()) {
             s.label = Some(l.to_string());
         }
         s.revisions.get(&s.latest).cloned().unwrap_or_default()
@@ -1338,7 +1335,7 @@ fn secret_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
             label: None,
             revision: latest,
         });
-        if let (Some(l), true) = (label, p.pos.first().is_some()) {
+        if let (Some(l), true) = (label, !p.pos.is_empty()) {
             consumer.label = Some(l.to_string());
         }
         let rev = if p.has("peek") {

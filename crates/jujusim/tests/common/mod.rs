@@ -66,6 +66,18 @@ pub fn calls_in_hook(
     calls: &[(&[&str], Option<&str>)],
     exit: i32,
 ) -> Vec<Out> {
+    let owned: Vec<(Vec<String>, Option<&str>)> = calls.iter().map(|(a, s)| (v(a), *s)).collect();
+    calls_in_hook_owned(m, unit, hook, &owned, exit)
+}
+
+/// `calls_in_hook` with owned argv.
+pub fn calls_in_hook_owned(
+    m: &mut Model,
+    unit: &str,
+    hook: &str,
+    calls: &[(Vec<String>, Option<&str>)],
+    exit: i32,
+) -> Vec<Out> {
     let dir = m.charm_dir(unit);
     let mut script = String::from("cd \"$CHARM_DIR\"\n");
     for (i, (argv, stdin)) in calls.iter().enumerate() {
@@ -143,4 +155,9 @@ pub fn two_apps(dir: &Path, n: usize, k: usize) -> Model {
     m.deploy("req", &req, k, Default::default()).unwrap();
     m.settle().unwrap();
     m
+}
+
+/// Owned argv from string slices.
+pub fn v(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
 }
