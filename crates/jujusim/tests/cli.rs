@@ -1,0 +1,44 @@
+//! The `jujusim run` CLI on the example scenario (the README demo's engine).
+
+#[test]
+fn run_example_scenario() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo.yaml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jujusim"))
+        .arg("run")
+        .arg(&demo)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "relation 0: greeter:greeting <-> listener:friend",
+        "listener/1           active       idle       10.0.0.12    heard: hello from greeter/0 to jujusim",
+        "greeting: hello from greeter/0 to jujusim",
+        "    text: hello reader",
+        "status: completed",
+        "owner=greeter label=api-key revisions=1",
+        "added greeter/1",
+        "listener/0*          blocked      idle       10.0.0.11    no friends",
+        "INFO installing",
+    ] {
+        assert!(stdout.contains(want), "{want:?} missing from:\n{stdout}");
+    }
+}
+
+#[test]
+fn bad_scenario_fails_with_a_message() {
+    let t = tempfile::tempdir().unwrap();
+    let f = t.path().join("bad.yaml");
+    std::fs::write(&f, "- frobnicate: {}\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jujusim"))
+        .arg("run")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown step \"frobnicate\""));
+}
