@@ -188,6 +188,8 @@ fn every_action_in_actions_yaml_is_implemented_and_vice_versa() {
             spec["description"].as_str().is_some_and(|d| !d.is_empty()),
             "{name} has no description"
         );
+        // Juju refuses unknown parameters (e.g. `relation_id=3`, the manual provider's spelling).
+        assert_eq!(spec["additionalProperties"], false, "{name}");
         let params = spec.get("params").and_then(Value::as_object);
         for required in spec
             .get("required")
