@@ -892,3 +892,97 @@ fn per_relation_api_reads_the_store_once() {
         st.relations[&RelationId(2)].local_unit_bag["client.cert"]
     );
 }
+
+#[test]
+fn certificate_limit_and_key_generation_budget() {
+    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let t = provider(&["big/0"]);
+    let reqs: BTreeMap<String, serde_json::Value> = (0..55)
+        .map(|i| {
+            (
+                format!("h{i:02}.example.com"),
+                serde_json::json!({"sans": []}),
+            )
+        })
+        .collect();
+    set_unit(
+        &t,
+        "big/0",
+        &[("cert_requests", &serde_json::to_string(&reqs).unwrap())],
+    );
+    let e = env(&ca, &policy);
+
+    // certificate-limit refuses what is beyond it, in request order.
+    let mut run = LegacyRun::new();
+    run.certificate_limit = 3;
+    let units = t.state.borrow().relations[&REL]
+        .remote_units
+        .clone()
+        .into_iter()
+        .collect::<Vec<_>>();
+    let input = RelationInput {
+        id: REL,
+        units: &units,
+        own_unit_bag: None,
+    };
+    run.reconcile_relation(&t, &e, &input).unwrap();
+    let out = run.finish(&t, &e, &[REL], false).unwrap();
+    assert_eq!(out.published, 3);
+    assert_eq!(out.refused.len(), 52);
+    assert!(
+        out.refused[0].contains("certificate-limit"),
+        "{}",
+        out.refused[0]
+    );
+    let processed = json(&own_bag(&t)["big_0.processed_requests"]);
+    assert_eq!(
+        processed.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec!["h00.example.com", "h01.example.com", "h02.example.com"]
+    );
+
+    // Without a limit, one hook generates at most MAX_NEW_KEYS_PER_RUN keys; the next finishes.
+    let out = reconcile_all(&t, &e).unwrap();
+    assert_eq!(
+        out.generated,
+        tls_provider::charm::legacy::MAX_NEW_KEYS_PER_RUN
+    );
+    assert_eq!(out.deferred, 2);
+    assert!(out.status_fragment().unwrap().contains("deferred"));
+    let out = reconcile_all(&t, &e).unwrap();
+    assert_eq!((out.generated, out.deferred, out.published), (2, 0, 55));
+    let processed = json(&own_bag(&t)["big_0.processed_requests"]);
+    assert_eq!(processed.as_object().unwrap().len(), 55);
+}
+
+#[test]
+fn manual_mode_counts_the_shared_client_once() {
+    let policy = Policy::default();
+    let t = FakeTools::new("tls-provider", true);
+    for (id, app) in [(1, "a"), (2, "b")] {
+        t.add_relation(id, "certificates", app, &[&format!("{app}/0")]);
+        t.state
+            .borrow_mut()
+            .relations
+            .get_mut(&RelationId(id))
+            .unwrap()
+            .remote_units
+            .get_mut(&format!("{app}/0"))
+            .unwrap()
+            .insert("common_name".into(), format!("{app}.example.com"));
+    }
+    let manual = LegacyEnv {
+        own_unit: "tls-provider/0",
+        is_leader: true,
+        signer: Signer::Manual,
+        policy: &policy,
+        now: SystemTime::now(),
+    };
+    let out = reconcile_all(&t, &manual).unwrap();
+    // Two server requests and the shared client.
+    assert_eq!(out.pending, 3);
+    assert_eq!(out.relations, 2);
+    assert!(out
+        .status_fragment()
+        .unwrap()
+        .contains("3 awaiting provide-certificate"));
+}

@@ -63,6 +63,10 @@ pub const CHUNK_BYTES: usize = 8000;
 pub const CHUNKS_PER_SECRET: usize = 7;
 /// Keys we generate for legacy requirers (the most widely supported choice).
 pub const LEGACY_KEY_ALGORITHM: KeyAlgorithm = KeyAlgorithm::Rsa2048;
+/// At most this many private keys are generated per hook (RSA key generation is slow; a
+/// requirer asking for thousands of certificates must not make a hook run for minutes). Further
+/// requests are served by later hooks.
+pub const MAX_NEW_KEYS_PER_RUN: usize = 50;
 /// Common name of the shared client certificate (as EasyRSA).
 pub const SHARED_CLIENT_CN: &str = "client";
 
@@ -114,6 +118,11 @@ pub struct LegacyOutcome {
     pub skipped: Vec<String>,
     /// `relation-set` calls made.
     pub writes: usize,
+    /// Private keys generated in this run (at most [`MAX_NEW_KEYS_PER_RUN`]).
+    pub generated: usize,
+    /// Requests left for a later hook because this run already generated
+    /// [`MAX_NEW_KEYS_PER_RUN`] keys (already logged).
+    pub deferred: usize,
 }
 
 impl LegacyOutcome {
@@ -137,6 +146,9 @@ impl LegacyOutcome {
         }
         if !self.skipped.is_empty() {
             parts.push(format!("{} malformed skipped", self.skipped.len()));
+        }
+        if self.deferred > 0 {
+            parts.push(format!("{} deferred to the next hook", self.deferred));
         }
         Some(parts.join(", "))
     }
@@ -342,6 +354,10 @@ pub struct LegacyRun {
     /// to false when the caller logs [`LegacyOutcome::skipped`] / [`LegacyOutcome::refused`]
     /// itself (e.g. only when they change).
     pub log_notes: bool,
+    /// `certificate-limit`: most certificates per relation (0 = unlimited; the shared client
+    /// certificate does not count). Requests beyond it (units in name order, then each unit's
+    /// requests in order, the application certificate last) are refused with a log line.
+    pub certificate_limit: usize,
 }
 
 impl Default for LegacyRun {
@@ -357,6 +373,7 @@ impl LegacyRun {
             handled: BTreeSet::new(),
             outcome: LegacyOutcome::default(),
             log_notes: true,
+            certificate_limit: 0,
         }
     }
 
@@ -404,7 +421,11 @@ impl LegacyRun {
             }
         }
         let mut outcome = std::mem::take(&mut self.outcome);
-        let log_notes = self.log_notes;
+        let opts = ServeOptions {
+            log_notes: self.log_notes,
+            certificate_limit: self.certificate_limit,
+        };
+        let first = self.handled.len() == 1;
         let store = self.store(tools)?;
         let result = serve_relation(
             tools,
@@ -414,8 +435,11 @@ impl LegacyRun {
             &parsed,
             own,
             &mut outcome,
-            log_notes,
+            opts,
         );
+        if first && env.signer.is_manual() {
+            outcome.pending += store.doc.client.iter().filter(|e| e.cert.is_none()).count();
+        }
         self.outcome = outcome;
         result
     }
@@ -598,6 +622,12 @@ fn effective_sans(kind: Option<RequestKind>, cn: &str, sans: &[String]) -> Vec<S
     set.into_iter().collect()
 }
 
+#[derive(Clone, Copy)]
+struct ServeOptions {
+    log_notes: bool,
+    certificate_limit: usize,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn serve_relation(
     tools: &dyn HookTools,
@@ -607,8 +637,9 @@ fn serve_relation(
     parsed: &[proto::UnitRequests],
     own: &Databag,
     outcome: &mut LegacyOutcome,
-    log_notes: bool,
+    opts: ServeOptions,
 ) -> Result<(), CharmError> {
+    let log_notes = opts.log_notes;
     // The shared client certificate, once per application.
     let client = ensure_entry(
         store.doc.client.as_ref(),
@@ -621,7 +652,8 @@ fn serve_relation(
     );
     match client {
         Ok(e) => store.doc.client = Some(e),
-        Err(why) => log(
+        Err(EntryError::Deferred) => outcome.deferred += 1,
+        Err(EntryError::Failed(why)) => log(
             tools,
             LogLevel::Error,
             &format!("cannot make the shared legacy client certificate: {why}"),
@@ -646,6 +678,17 @@ fn serve_relation(
         outcome.refused.push(line);
     };
 
+    // Every request of the relation, in a stable order: units by name with their requests in
+    // order, then the application certificate.
+    struct Job<'p> {
+        who: &'p str,
+        id: String,
+        unit: Option<&'p str>,
+        kind: RequestKind,
+        cn: String,
+        sans: Vec<String>,
+    }
+    let mut jobs: Vec<Job<'_>> = Vec::new();
     let mut app_requests: Vec<&LegacyRequest> = Vec::new();
     for u in parsed {
         for r in &u.requests {
@@ -653,56 +696,16 @@ fn serve_relation(
                 app_requests.push(r);
                 continue;
             }
-            if r.kind == RequestKind::Intermediate && !env.policy.allow_ca_requests {
-                refuse(
-                    tools,
-                    outcome,
-                    &u.remote_unit,
-                    r.kind.as_str(),
-                    &r.common_name,
-                    "intermediate (CA) certificates are not issued while allow-ca-requests is \
-                     false; ask the operator to set allow-ca-requests=true",
-                );
-                continue;
-            }
-            let eid = entry_id(&u.unit_key, r.kind, &r.common_name);
-            let eff = effective_sans(Some(r.kind), &r.common_name, &r.sans);
-            if let Err(d) = env.policy.check_names(&r.common_name, &eff, r.kind.is_ca()) {
-                refuse(
-                    tools,
-                    outcome,
-                    &u.remote_unit,
-                    r.kind.as_str(),
-                    &r.common_name,
-                    &d.message,
-                );
-                continue;
-            }
-            let made = ensure_entry(
-                old.get(&eid),
-                Some(&u.unit_key),
-                Some(r.kind),
-                &r.common_name,
-                &r.sans,
-                env,
-                outcome,
-            );
-            match made {
-                Ok(e) => {
-                    new.insert(eid, e);
-                }
-                Err(why) => refuse(
-                    tools,
-                    outcome,
-                    &u.remote_unit,
-                    r.kind.as_str(),
-                    &r.common_name,
-                    &why,
-                ),
-            }
+            jobs.push(Job {
+                who: &u.remote_unit,
+                id: entry_id(&u.unit_key, r.kind, &r.common_name),
+                unit: Some(&u.unit_key),
+                kind: r.kind,
+                cn: r.common_name.clone(),
+                sans: r.sans.clone(),
+            });
         }
     }
-
     if !app_requests.is_empty() {
         let mut names = BTreeSet::new();
         for r in &app_requests {
@@ -715,31 +718,76 @@ fn serve_relation(
             .min()
             .unwrap_or_default()
             .to_string();
-        let names: Vec<String> = names.into_iter().collect();
-        let eff = effective_sans(Some(RequestKind::Application), &cn, &names);
-        match env.policy.check_names(&cn, &eff, false) {
-            Err(d) => refuse(
+        jobs.push(Job {
+            who: "the application",
+            id: APP_ENTRY_ID.into(),
+            unit: None,
+            kind: RequestKind::Application,
+            cn,
+            sans: names.into_iter().collect(),
+        });
+    }
+
+    for job in jobs {
+        let kind = job.kind.as_str();
+        if job.kind == RequestKind::Intermediate && !env.policy.allow_ca_requests {
+            refuse(
                 tools,
                 outcome,
-                "the application",
-                "application",
-                &cn,
-                &d.message,
-            ),
-            Ok(()) => match ensure_entry(
-                old.get(APP_ENTRY_ID),
-                None,
-                Some(RequestKind::Application),
-                &cn,
-                &names,
-                env,
-                outcome,
-            ) {
-                Ok(e) => {
-                    new.insert(APP_ENTRY_ID.into(), e);
+                job.who,
+                kind,
+                &job.cn,
+                "intermediate (CA) certificates are not issued while allow-ca-requests is \
+                 false; ask the operator to set allow-ca-requests=true",
+            );
+            continue;
+        }
+        let eff = effective_sans(Some(job.kind), &job.cn, &job.sans);
+        if let Err(d) = env.policy.check_names(&job.cn, &eff, job.kind.is_ca()) {
+            refuse(tools, outcome, job.who, kind, &job.cn, &d.message);
+            continue;
+        }
+        if opts.certificate_limit > 0 && new.len() >= opts.certificate_limit {
+            let why = format!(
+                "certificate-limit reached: this relation already has {} certificates (limit \
+                 {}); remove unused requests, or ask the operator to raise certificate-limit \
+                 (0 = unlimited)",
+                new.len(),
+                opts.certificate_limit
+            );
+            refuse(tools, outcome, job.who, kind, &job.cn, &why);
+            continue;
+        }
+        let old_entry = old.get(&job.id);
+        match ensure_entry(
+            old_entry,
+            job.unit,
+            Some(job.kind),
+            &job.cn,
+            &job.sans,
+            env,
+            outcome,
+        ) {
+            Ok(e) => {
+                new.insert(job.id, e);
+            }
+            Err(EntryError::Deferred) => {
+                outcome.deferred += 1;
+                let line = format!(
+                    "relation {id}: legacy {kind} certificate {:?} for {} deferred: this hook \
+                     already generated {MAX_NEW_KEYS_PER_RUN} keys",
+                    proto::shorten(&job.cn),
+                    job.who
+                );
+                if log_notes {
+                    log(tools, LogLevel::Info, &line);
                 }
-                Err(why) => refuse(tools, outcome, "the application", "application", &cn, &why),
-            },
+                // Keep serving what was there (for the previous SAN set) until then.
+                if let Some(e) = old_entry {
+                    new.insert(job.id, e.clone());
+                }
+            }
+            Err(EntryError::Failed(why)) => refuse(tools, outcome, job.who, kind, &job.cn, &why),
         }
     }
 
@@ -766,7 +814,6 @@ fn serve_relation(
     }
     data.client = store.doc.client.as_ref().and_then(cert_key);
     if env.signer.is_manual() {
-        outcome.pending += store.doc.client.iter().filter(|e| e.cert.is_none()).count();
         outcome.pending += new.values().filter(|e| e.cert.is_none()).count();
     }
     let app = new.get(APP_ENTRY_ID).and_then(cert_key);
@@ -817,6 +864,19 @@ fn cert_key(e: &Entry) -> Option<CertKey> {
     })
 }
 
+enum EntryError {
+    /// No key generated: [`MAX_NEW_KEYS_PER_RUN`] reached.
+    Deferred,
+    /// The request cannot be served (shown as a refusal).
+    Failed(String),
+}
+
+impl From<String> for EntryError {
+    fn from(s: String) -> Self {
+        EntryError::Failed(s)
+    }
+}
+
 /// Reuses `old` when it answers the same request (same kind, unit, CN and SAN set), re-signing
 /// when needed; otherwise generates a new key and CSR (and, with the built-in CA, signs).
 /// Errors are per request (shown as a refusal), never hook failures.
@@ -828,13 +888,17 @@ fn ensure_entry(
     sans: &[String],
     env: &LegacyEnv<'_>,
     outcome: &mut LegacyOutcome,
-) -> Result<Entry, String> {
+) -> Result<Entry, EntryError> {
     let same = old.filter(|e| {
         e.kind == kind && e.unit.as_deref() == unit && e.cn == cn && e.sans.as_slice() == sans
     });
     let mut entry = match same {
         Some(e) => e.clone(),
         None => {
+            if outcome.generated >= MAX_NEW_KEYS_PER_RUN {
+                return Err(EntryError::Deferred);
+            }
+            outcome.generated += 1;
             let key = LEGACY_KEY_ALGORITHM
                 .generate()
                 .map_err(|e| format!("cannot generate a key: {e}"))?;
