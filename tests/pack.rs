@@ -9,6 +9,7 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 use tls_provider::charm::{actions, config, dispatch};
@@ -41,17 +42,15 @@ fn unpack(path: &Path) -> BTreeMap<String, Entry> {
     out
 }
 
-/// Packs the charm into a temp dir and returns (tempdir guard, its files).
-fn packed() -> (
-    tempfile::TempDir,
-    std::path::PathBuf,
-    BTreeMap<String, Entry>,
-) {
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("dist/tls-provider.charm");
-    common::run_packer(&["--output", path.to_str().unwrap()]);
-    let files = unpack(&path);
-    (tmp, path, files)
+/// The charm packed once per test process: (path of the .charm, its files).
+fn packed() -> &'static (std::path::PathBuf, BTreeMap<String, Entry>) {
+    static PACKED: OnceLock<(std::path::PathBuf, BTreeMap<String, Entry>)> = OnceLock::new();
+    PACKED.get_or_init(|| {
+        let path = common::process_dir("pack").join("tls-provider.charm");
+        common::run_packer(&["--output", path.to_str().unwrap()]);
+        let files = unpack(&path);
+        (path, files)
+    })
 }
 
 fn yaml(text: &[u8]) -> Value {
@@ -75,7 +74,7 @@ fn host_arch() -> &'static str {
 
 #[test]
 fn charm_has_exactly_the_expected_files_and_modes() {
-    let (_tmp, _path, files) = packed();
+    let (_, files) = packed();
     let mut want: BTreeSet<String> = [
         "metadata.yaml",
         "config.yaml",
@@ -94,7 +93,7 @@ fn charm_has_exactly_the_expected_files_and_modes() {
     let got: BTreeSet<String> = files.keys().cloned().collect();
     assert_eq!(got, want);
 
-    for (name, e) in &files {
+    for (name, e) in files {
         assert!(e.deflated, "{name} is not deflated");
         assert_eq!(e.mode & 0o170000, 0o100000, "{name} is not a regular file");
         let perm = e.mode & 0o7777;
@@ -124,7 +123,7 @@ fn charm_has_exactly_the_expected_files_and_modes() {
 
 #[test]
 fn manifest_is_like_charmcraft_s() {
-    let (_tmp, _path, files) = packed();
+    let (_, files) = packed();
     let m = yaml(&files["manifest.yaml"].data);
     let bases = m["bases"].as_array().unwrap();
     let channels: Vec<&str> = bases
@@ -323,7 +322,8 @@ fn charmcraft_yaml_builds_the_binary_as_dispatch() {
 
 #[test]
 fn unpacked_dispatch_is_executable() {
-    let (tmp, path, _) = packed();
+    let (path, _) = packed();
+    let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("unpacked");
     zip::ZipArchive::new(fs::File::open(path).unwrap())
         .unwrap()

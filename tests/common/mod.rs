@@ -7,6 +7,7 @@
 //!   test charms built by `make test-charms` into `build/charms/<name>`.
 #![allow(dead_code)]
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -39,15 +40,34 @@ pub fn run_packer(args: &[&str]) {
     );
 }
 
+/// `<cargo target tmp>/<kind>/<pid>`, new and empty. Directories left there by test processes
+/// that are no longer running are removed, so repeated runs do not fill the disk.
+pub fn process_dir(kind: &str) -> PathBuf {
+    let parent = Path::new(env!("CARGO_TARGET_TMPDIR")).join(kind);
+    fs::create_dir_all(&parent).expect("create test tmp dir");
+    for entry in fs::read_dir(&parent).expect("read test tmp dir").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let alive = name
+            .parse::<u32>()
+            .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+    let dir = parent.join(std::process::id().to_string());
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("create test process dir");
+    dir
+}
+
 /// The tls-provider charm dir (metadata.yaml, config.yaml, actions.yaml, manifest.yaml, hooks/,
 /// README.md, LICENSE, and the binary as `dispatch`), built once per test process under the cargo
 /// target's tmp dir. Treat it as read-only: copy it to change it.
 pub fn provider_charm_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("charms")
-            .join(format!("tls-provider-{}", std::process::id()));
+        // Named like the charm, in case a caller derives anything from the directory name.
+        let dir = process_dir("charms").join("tls-provider");
         run_packer(&["--unpacked", dir.to_str().expect("utf-8 path")]);
         dir
     })
