@@ -309,7 +309,12 @@ class TLSRequirerCharm(ops.CharmBase):
             return
         assert self.settings is not None
         relation = self._relation()
-        entries = self._entries() if relation is not None else []
+        try:
+            entries = self._entries() if relation is not None else []
+        except Exception as e:  # noqa: BLE001 - e.g. the library rejecting provider data
+            logger.exception("reading certificates failed")
+            event.fail(f"cannot read certificates: {e}")
+            return
         visible = [e for e in entries if e["visible"]]
         event.set_results({
             "certificates": json.dumps(entries, sort_keys=True),
