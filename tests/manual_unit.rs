@@ -1,0 +1,1189 @@
+//! Manual mode (issue 5) against the in-memory `FakeTools` model: the three actions, every
+//! `provide-certificate` refusal (each asserting its message, that the action failed and that no
+//! databag or secret changed), and successful provisioning checked with real certificates
+//! (OpenSSL-signed here, CSRs from the real requirer library in tests/fixtures/csr) and the
+//! `openssl verify` command line.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use juju_hook::fake::FakeTools;
+use juju_hook::{Databag, HookContext, RelationId};
+use openssl::x509::X509;
+use serde_json::{json, Map, Value};
+use tempfile::TempDir;
+
+use tls_provider::charm::reconcile::{reconcile_at, ReconcileOptions, Summary};
+use tls_provider::charm::{actions, dispatch, manual};
+use tls_provider::pki::sign::{cert_to_pem, issue, IssueRequest};
+use tls_provider::pki::{csr_to_pem, generate_csr, Ca, CaSubject, KeyAlgorithm, ParsedCsr};
+use tls_provider::protocol::modern::ProviderCertificate;
+
+const APP: &str = "tls-provider";
+const DAY: u64 = 86_400;
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/csr");
+
+// ------------------------------------------------------------------------------------------
+// PKI helpers: an outside root CA, an intermediate, leaves
+// ------------------------------------------------------------------------------------------
+
+fn root(name: &str) -> Ca {
+    Ca::generate(
+        &CaSubject {
+            common_name: name.into(),
+            ..CaSubject::default()
+        },
+        KeyAlgorithm::EcdsaP256,
+        365 * DAY,
+    )
+    .unwrap()
+}
+
+fn intermediate(root: &Ca, name: &str) -> Ca {
+    let key = KeyAlgorithm::EcdsaP256.generate().unwrap();
+    let req = generate_csr(&key, name, &[]).unwrap();
+    let parsed = ParsedCsr::parse(&csr_to_pem(&req).unwrap()).unwrap();
+    let cert = sign_with(root, &parsed, true, SystemTime::now());
+    Ca { cert, key }
+}
+
+fn sign_with(ca: &Ca, csr: &ParsedCsr, is_ca: bool, now: SystemTime) -> X509 {
+    issue(
+        ca,
+        &IssueRequest {
+            csr,
+            is_ca,
+            validity_secs: 30 * DAY,
+            now,
+        },
+    )
+    .unwrap()
+}
+
+/// A fresh CSR (EC P-256) for `cn`, PEM without trailing newline (as the requirer writes it).
+fn new_csr(cn: &str) -> String {
+    let key = KeyAlgorithm::EcdsaP256.generate().unwrap();
+    csr_to_pem(&generate_csr(&key, cn, &[cn.to_string(), "10.1.2.3".into()]).unwrap()).unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()
+}
+
+/// The outside PKI: root → intermediate → leaves.
+struct Outside {
+    root: Ca,
+    int: Ca,
+}
+
+impl Outside {
+    fn new() -> Outside {
+        let root = root("Outside Root CA");
+        let int = intermediate(&root, "Outside Intermediate CA");
+        Outside { root, int }
+    }
+    fn leaf(&self, csr: &str) -> String {
+        let parsed = ParsedCsr::parse(csr).unwrap();
+        cert_to_pem(&sign_with(&self.int, &parsed, false, SystemTime::now()))
+    }
+    fn leaf_ca(&self, csr: &str) -> String {
+        let parsed = ParsedCsr::parse(csr).unwrap();
+        cert_to_pem(&sign_with(&self.int, &parsed, true, SystemTime::now()))
+    }
+    fn int_pem(&self) -> String {
+        self.int.cert_pem()
+    }
+    fn root_pem(&self) -> String {
+        self.root.cert_pem()
+    }
+    /// `[intermediate, root]` concatenated.
+    fn chain_pem(&self) -> String {
+        format!("{}\n{}\n", self.int_pem(), self.root_pem())
+    }
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+}
+
+// ------------------------------------------------------------------------------------------
+// The model
+// ------------------------------------------------------------------------------------------
+
+struct World {
+    tools: FakeTools,
+    dir: TempDir,
+}
+
+#[derive(Debug)]
+struct Outcome {
+    failed: Option<String>,
+    results: BTreeMap<String, String>,
+}
+
+impl Outcome {
+    fn ok(&self) -> &BTreeMap<String, String> {
+        assert!(self.failed.is_none(), "action failed: {:?}", self.failed);
+        &self.results
+    }
+    fn list(&self, key: &str) -> Vec<Value> {
+        serde_json::from_str::<Value>(&self.ok()[key])
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+impl World {
+    fn new(mode: &str) -> World {
+        let tools = FakeTools::new(APP, true);
+        {
+            let mut st = tools.state.borrow_mut();
+            st.config.insert("mode".into(), json!(mode));
+            st.config
+                .insert("ca-key-algorithm".into(), json!("ecdsa-p256"));
+        }
+        World {
+            tools,
+            dir: TempDir::new().unwrap(),
+        }
+    }
+
+    fn ctx(&self, dispatch: &str) -> HookContext {
+        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        vars.insert("JUJU_DISPATCH_PATH".into(), dispatch.into());
+        vars.insert("JUJU_UNIT_NAME".into(), format!("{APP}/0"));
+        vars.insert(
+            "JUJU_CHARM_DIR".into(),
+            self.dir.path().to_string_lossy().into_owned(),
+        );
+        HookContext::from_vars(&vars).unwrap()
+    }
+
+    fn reconcile(&self) -> Summary {
+        reconcile_at(
+            &self.ctx("hooks/update-status"),
+            &self.tools,
+            SystemTime::now(),
+            ReconcileOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn relate(&self, id: u32, app: &str, units: &[&str]) {
+        self.tools.add_relation(id, "certificates", app, units);
+    }
+
+    /// Sets the requests of `owner` (a unit, or the remote app name for app-level requests).
+    fn request(&self, id: u32, owner: &str, csrs: &[(&str, bool)]) {
+        let list: Vec<Value> = csrs
+            .iter()
+            .map(|(c, ca)| json!({"certificate_signing_request": c, "ca": ca}))
+            .collect();
+        let value = serde_json::to_string(&list).unwrap();
+        let mut st = self.tools.state.borrow_mut();
+        let rel = st.relations.get_mut(&RelationId(id)).unwrap();
+        let bag = if owner.contains('/') {
+            rel.remote_units.entry(owner.into()).or_default()
+        } else {
+            &mut rel.remote_app_bag
+        };
+        if csrs.is_empty() {
+            bag.remove("certificate_signing_requests");
+        } else {
+            bag.insert("certificate_signing_requests".into(), value);
+        }
+    }
+
+    fn own_bag(&self, id: u32) -> Databag {
+        self.tools.state.borrow().relations[&RelationId(id)]
+            .local_app_bag
+            .clone()
+    }
+
+    fn certificates(&self, id: u32) -> Vec<ProviderCertificate> {
+        match self.own_bag(id).get("certificates") {
+            None => Vec::new(),
+            Some(v) => serde_json::from_str(v).unwrap(),
+        }
+    }
+
+    /// Everything an action could change: relation data and secrets.
+    fn world_state(&self) -> String {
+        let st = self.tools.state.borrow();
+        format!("{:?}\n{:?}", st.relations, st.secrets)
+    }
+
+    fn run_at(&self, name: &str, params: Value, now: Option<SystemTime>) -> Outcome {
+        {
+            let mut st = self.tools.state.borrow_mut();
+            st.action_params = params.as_object().cloned().unwrap_or_default();
+            st.action_results.clear();
+            st.action_failed = None;
+        }
+        let ctx = self.ctx(&format!("actions/{name}"));
+        let result = match now {
+            Some(now) => actions::require_leader(&ctx, &self.tools, name)
+                .and_then(|_| manual::provide_certificate_at(&ctx, &self.tools, now)),
+            None => actions::run(name, &ctx, &self.tools),
+        };
+        let code = dispatch::action_outcome(name, result, &self.tools);
+        assert_eq!(code, 0, "operator errors exit 0 (action-fail)");
+        let st = self.tools.state.borrow();
+        Outcome {
+            failed: st.action_failed.clone(),
+            results: st.action_results.clone(),
+        }
+    }
+
+    fn run(&self, name: &str, params: Value) -> Outcome {
+        self.run_at(name, params, None)
+    }
+
+    /// Runs the action expecting it to fail with a message containing every one of `expected`,
+    /// without any relation data or secret changing and without results. Returns the message.
+    fn fails(&self, name: &str, params: Value, expected: &[&str]) -> String {
+        self.fails_at(name, params, None, expected)
+    }
+
+    fn fails_at(
+        &self,
+        name: &str,
+        params: Value,
+        now: Option<SystemTime>,
+        expected: &[&str],
+    ) -> String {
+        let before = self.world_state();
+        self.tools.reset_calls();
+        let out = self.run_at(name, params, now);
+        let msg = out
+            .failed
+            .unwrap_or_else(|| panic!("{name} should have failed, results {:?}", out.results));
+        for e in expected {
+            assert!(msg.contains(e), "message {msg:?} lacks {e:?}");
+        }
+        assert!(
+            out.results.is_empty(),
+            "no results on failure: {:?}",
+            out.results
+        );
+        assert_eq!(self.tools.count("relation-set"), 0, "{msg}");
+        assert_eq!(self.tools.count("secret-set"), 0, "{msg}");
+        assert_eq!(self.tools.count("secret-add"), 0, "{msg}");
+        assert_eq!(self.world_state(), before, "nothing may change: {msg}");
+        msg
+    }
+}
+
+/// A manual-mode world with relation 1 (`req`, units req/0 and req/1, one CSR each), reconciled.
+fn manual_world() -> (World, String, String) {
+    let w = World::new("manual");
+    w.relate(1, "req", &["req/0", "req/1"]);
+    let a = new_csr("a.example.com");
+    let b = new_csr("b.example.com");
+    w.request(1, "req/0", &[(&a, false)]);
+    w.request(1, "req/1", &[(&b, false)]);
+    w.reconcile();
+    (w, a, b)
+}
+
+fn provide_params(csr: &str, cert: &str, ca: &str) -> Map<String, Value> {
+    json!({
+        "certificate-signing-request": b64(csr),
+        "certificate": b64(cert),
+        "ca-certificate": b64(ca),
+    })
+    .as_object()
+    .unwrap()
+    .clone()
+}
+
+fn with(mut p: Map<String, Value>, k: &str, v: Value) -> Value {
+    p.insert(k.into(), v);
+    Value::Object(p)
+}
+
+fn without(mut p: Map<String, Value>, keys: &[&str]) -> Value {
+    for k in keys {
+        p.remove(*k);
+    }
+    Value::Object(p)
+}
+
+fn openssl_verify(root: &str, untrusted: Option<&str>, leaf: &str) -> (bool, String) {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("root.pem"), root).unwrap();
+    std::fs::write(dir.path().join("leaf.pem"), leaf).unwrap();
+    let mut cmd = std::process::Command::new("openssl");
+    cmd.current_dir(dir.path())
+        .args(["verify", "-CAfile", "root.pem"]);
+    if let Some(u) = untrusted {
+        std::fs::write(dir.path().join("untrusted.pem"), u).unwrap();
+        cmd.args(["-untrusted", "untrusted.pem"]);
+    }
+    let out = cmd.arg("leaf.pem").output().expect("run openssl");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+// ------------------------------------------------------------------------------------------
+// Listing
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn outstanding_list_shows_every_field_for_unit_and_app_level_requests() {
+    let w = World::new("manual");
+    w.relate(3, "req", &["req/0"]);
+    let unit_csr = fixture("rsa2048_full.pem");
+    let app_csr = fixture("ec_ca_request.pem");
+    w.request(3, "req/0", &[(&unit_csr, false)]);
+    w.request(3, "req", &[(&app_csr, true)]);
+    w.reconcile();
+    let out = w.run("get-outstanding-certificate-requests", json!({}));
+    assert_eq!(out.ok()["count"], "2");
+    assert!(out.ok()["message"].starts_with("2 outstanding certificate requests"));
+    assert!(out.ok()["message"].contains("provide-certificate"));
+    let list = out.list("requests");
+    let unit = list.iter().find(|r| r.get("unit").is_some()).unwrap();
+    let parsed = ParsedCsr::parse(&unit_csr).unwrap();
+    assert_eq!(unit["relation-id"], json!(3));
+    assert_eq!(unit["application"], json!("req"));
+    assert_eq!(unit["unit"], json!("req/0"));
+    assert_eq!(unit["app-level"], json!(false));
+    assert_eq!(
+        unit["common-name"],
+        json!(parsed.common_name.clone().unwrap())
+    );
+    assert_eq!(unit["dns-sans"], json!(parsed.dns_sans));
+    let ips: Vec<String> = parsed.ip_sans.iter().map(|i| i.to_string()).collect();
+    assert_eq!(unit["ip-sans"], json!(ips));
+    assert_eq!(unit["is-ca"], json!(false));
+    assert_eq!(unit["legacy"], json!(false));
+    assert_eq!(unit["csr"], json!(unit_csr), "the requirer's exact string");
+    assert!(unit.get("has-certificate").is_none());
+    let app = list.iter().find(|r| r.get("unit").is_none()).unwrap();
+    assert_eq!(app["app-level"], json!(true));
+    assert_eq!(app["application"], json!("req"));
+    assert_eq!(app["is-ca"], json!(true));
+    assert_eq!(app["csr"], json!(app_csr));
+    assert_eq!(w.tools.count("relation-set"), 1, "only the reconcile wrote");
+}
+
+#[test]
+fn empty_outstanding_list_is_a_success_with_a_message() {
+    let w = World::new("manual");
+    let out = w.run("get-outstanding-certificate-requests", json!({}));
+    assert_eq!(out.ok()["count"], "0");
+    assert_eq!(out.list("requests"), Vec::<Value>::new());
+    assert!(out.ok()["message"].starts_with(manual::NO_OUTSTANDING));
+    assert!(out.ok()["message"].contains("juju integrate"));
+    w.relate(1, "req", &["req/0"]);
+    let out = w.run(
+        "get-outstanding-certificate-requests",
+        json!({"relation-id": 1}),
+    );
+    assert_eq!(
+        out.ok()["message"],
+        format!("{} in relation 1", manual::NO_OUTSTANDING)
+    );
+}
+
+#[test]
+fn outstanding_list_filters_by_relation_and_refuses_unknown_relation() {
+    let (w, a, _) = manual_world();
+    w.relate(2, "other", &["other/0"]);
+    let c = new_csr("c.example.com");
+    w.request(2, "other/0", &[(&c, false)]);
+    assert_eq!(
+        w.run("get-outstanding-certificate-requests", json!({}))
+            .ok()["count"],
+        "3"
+    );
+    let only = w.run(
+        "get-outstanding-certificate-requests",
+        json!({"relation-id": 2}),
+    );
+    assert_eq!(only.ok()["count"], "1");
+    assert_eq!(only.list("requests")[0]["csr"], json!(c));
+    w.fails(
+        "get-outstanding-certificate-requests",
+        json!({"relation-id": 9}),
+        &["relation-id 9 is not a certificates relation", "1, 2"],
+    );
+    let _ = a;
+}
+
+#[test]
+fn self_signed_mode_lists_refused_and_pending_requests() {
+    let w = World::new("self-signed");
+    w.relate(1, "req", &["req/0"]);
+    let ok = new_csr("ok.example.com");
+    let ca_req = fixture("ec_ca_request.pem");
+    w.request(1, "req/0", &[(&ok, false), (&ca_req, true)]);
+    w.reconcile();
+    assert_eq!(w.certificates(1).len(), 1);
+    let out = w.run("get-outstanding-certificate-requests", json!({}));
+    let list = out.list("requests");
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["csr"], json!(ca_req));
+    assert!(
+        list[0]["error"].as_str().unwrap().starts_with("refused: "),
+        "{list:?}"
+    );
+    assert!(out.ok()["message"].contains("1 refused"));
+
+    // Pending: a new CSR the leader has not signed yet.
+    let new = new_csr("new.example.com");
+    w.request(1, "req/0", &[(&ok, false), (&ca_req, true), (&new, false)]);
+    let list = w
+        .run("get-outstanding-certificate-requests", json!({}))
+        .list("requests");
+    let pending = list.iter().find(|r| r["csr"] == json!(new)).unwrap();
+    assert!(pending.get("error").is_none());
+}
+
+#[test]
+fn get_certificate_request_lists_every_csr_with_has_certificate() {
+    let (w, a, b) = manual_world();
+    let o = Outside::new();
+    w.run(
+        "provide-certificate",
+        Value::Object(provide_params(&a, &o.leaf(&a), &o.int_pem())),
+    )
+    .ok();
+    let out = w.run("get-certificate-request", json!({"relation-id": 1}));
+    assert_eq!(out.ok()["count"], "2");
+    assert_eq!(out.ok()["outstanding"], "1");
+    assert_eq!(out.ok()["application"], "req");
+    let list = out.list("requests");
+    let ra = list.iter().find(|r| r["csr"] == json!(a)).unwrap();
+    let rb = list.iter().find(|r| r["csr"] == json!(b)).unwrap();
+    assert_eq!(ra["has-certificate"], json!(true));
+    assert!(ra["not-after"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(ra["unit"], json!("req/0"));
+    assert_eq!(rb["has-certificate"], json!(false));
+    assert_eq!(rb["common-name"], json!("b.example.com"));
+    assert_eq!(rb["ip-sans"], json!(["10.1.2.3"]));
+}
+
+#[test]
+fn get_certificate_request_requires_relation_id() {
+    let (w, _, _) = manual_world();
+    w.fails(
+        "get-certificate-request",
+        json!({}),
+        &[
+            "missing parameter relation-id",
+            "juju run tls-provider/leader get-certificate-request relation-id=<id>",
+        ],
+    );
+    w.fails(
+        "get-certificate-request",
+        json!({"relation-id": 5}),
+        &["relation-id 5 is not a certificates relation"],
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// provide-certificate: success
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn provide_with_intermediate_publishes_like_the_built_in_ca_in_one_relation_set() {
+    let (w, a, b) = manual_world();
+    let o = Outside::new();
+    let leaf = o.leaf(&a);
+    w.tools.reset_calls();
+    // ca-chain without the leaf: [intermediate, root]; ca-certificate = the intermediate.
+    let params = with(
+        provide_params(&a, &leaf, &o.int_pem()),
+        "ca-chain",
+        json!(b64(&o.chain_pem())),
+    );
+    let out = w.run("provide-certificate", params);
+    let r = out.ok();
+    assert_eq!(r["relation-id"], "1");
+    assert_eq!(r["unit"], "req/0");
+    assert_eq!(r["application"], "req");
+    assert_eq!(r["legacy"], "false");
+    assert!(r["result"].contains("relation 1"), "{r:?}");
+    assert!(r["result"].contains("unit req/0"), "{r:?}");
+    assert_eq!(w.tools.count("relation-set"), 1, "one relation-set");
+
+    let certs = w.certificates(1);
+    assert_eq!(certs.len(), 1);
+    let e = &certs[0];
+    assert_eq!(e.certificate_signing_request, a, "CSR echoed exactly");
+    assert_eq!(e.certificate, leaf);
+    assert_eq!(e.ca, o.int_pem());
+    assert_eq!(e.chain, vec![leaf.clone(), o.int_pem(), o.root_pem()]);
+    assert!(!e.revoked);
+    assert!(
+        !w.own_bag(1)["certificates"].contains("\\n\""),
+        "no trailing newlines"
+    );
+    let (ok, text) = openssl_verify(&o.root_pem(), Some(&o.int_pem()), &e.certificate);
+    assert!(ok, "{text}");
+
+    // The reconcile keeps it as is and it is no longer outstanding.
+    w.tools.reset_calls();
+    let s = w.reconcile();
+    assert_eq!(w.tools.count("relation-set"), 0);
+    assert_eq!(s.totals.outstanding, 1);
+    let list = w
+        .run("get-outstanding-certificate-requests", json!({}))
+        .list("requests");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["csr"], json!(b));
+
+    // Providing the same again changes nothing and says so.
+    w.tools.reset_calls();
+    let again = w.run(
+        "provide-certificate",
+        with(
+            provide_params(&a, &leaf, &o.int_pem()),
+            "ca-chain",
+            json!(b64(&o.chain_pem())),
+        ),
+    );
+    assert!(again.ok()["note"].contains("already published"));
+    assert_eq!(w.tools.count("relation-set"), 0);
+
+    // When the CSR goes, the entry goes.
+    w.request(1, "req/0", &[]);
+    w.reconcile();
+    assert!(w.certificates(1).is_empty());
+}
+
+#[test]
+fn provide_accepts_leaf_first_chain_plain_pem_and_crlf_csr() {
+    let w = World::new("manual");
+    w.relate(1, "req", &["req/0"]);
+    let crlf = fixture("rsa2048_full_crlf.pem");
+    assert!(crlf.contains("\r\n"));
+    w.request(1, "req/0", &[(&crlf, false)]);
+    w.reconcile();
+    let o = Outside::new();
+    let leaf = o.leaf(&crlf);
+    // The operator's CSR copy is the canonical (LF) form; plain PEM values, leaf-first chain.
+    let lf = fixture("rsa2048_full.pem");
+    let out = w.run(
+        "provide-certificate",
+        json!({
+            "certificate-signing-request": lf,
+            "certificate": format!("{leaf}\n"),
+            "ca-certificate": o.int_pem(),
+            "ca-chain": format!("{leaf}\n{}", o.chain_pem()),
+            "unit-name": "req/0",
+            "relation-id": 1,
+        }),
+    );
+    out.ok();
+    let e = &w.certificates(1)[0];
+    assert_eq!(
+        e.certificate_signing_request, crlf,
+        "the requirer's exact string"
+    );
+    assert_eq!(e.chain.len(), 3);
+    assert_eq!(e.chain[0], leaf);
+}
+
+#[test]
+fn provide_accepts_root_as_ca_certificate_with_the_intermediate_in_the_chain() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    let leaf = o.leaf(&a);
+    // ca-certificate = root, ca-chain = [intermediate]: the root is appended.
+    let out = w.run(
+        "provide-certificate",
+        with(
+            provide_params(&a, &leaf, &o.root_pem()),
+            "ca-chain",
+            json!(b64(&o.int_pem())),
+        ),
+    );
+    out.ok();
+    let e = &w.certificates(1)[0];
+    assert_eq!(e.ca, o.root_pem());
+    assert_eq!(e.chain, vec![leaf, o.int_pem(), o.root_pem()]);
+}
+
+#[test]
+fn provide_without_chain_defaults_to_certificate_and_ca() {
+    let (w, _, b) = manual_world();
+    let o = Outside::new();
+    let leaf = o.leaf(&b);
+    w.run(
+        "provide-certificate",
+        Value::Object(provide_params(&b, &leaf, &o.int_pem())),
+    )
+    .ok();
+    assert_eq!(w.certificates(1)[0].chain, vec![leaf, o.int_pem()]);
+}
+
+#[test]
+fn provide_answers_app_level_and_ca_requests() {
+    let w = World::new("manual");
+    w.relate(4, "req", &["req/0"]);
+    let app_csr = fixture("ec_ca_request.pem");
+    w.request(4, "req", &[(&app_csr, true)]);
+    w.reconcile();
+    let o = Outside::new();
+    let leaf = o.leaf_ca(&app_csr);
+    let out = w.run(
+        "provide-certificate",
+        Value::Object(provide_params(&app_csr, &leaf, &o.int_pem())),
+    );
+    assert_eq!(out.ok()["app-level"], "true");
+    assert!(out.ok().get("unit").is_none());
+    assert!(out.ok()["result"].contains("application req (app-level request)"));
+    assert_eq!(w.certificates(4)[0].certificate, leaf);
+    w.tools.reset_calls();
+    w.reconcile();
+    assert_eq!(w.tools.count("relation-set"), 0, "kept by the reconcile");
+}
+
+#[test]
+fn provided_certificates_survive_a_switch_to_self_signed() {
+    let (w, a, b) = manual_world();
+    let o = Outside::new();
+    let leaf = o.leaf(&a);
+    w.run(
+        "provide-certificate",
+        Value::Object(provide_params(&a, &leaf, &o.int_pem())),
+    )
+    .ok();
+    w.tools
+        .state
+        .borrow_mut()
+        .config
+        .insert("mode".into(), json!("self-signed"));
+    w.reconcile();
+    let certs = w.certificates(1);
+    assert_eq!(certs.len(), 2);
+    let ea = certs
+        .iter()
+        .find(|c| c.certificate_signing_request == a)
+        .unwrap();
+    assert_eq!(ea.certificate, leaf, "the provided certificate is kept");
+    let eb = certs
+        .iter()
+        .find(|c| c.certificate_signing_request == b)
+        .unwrap();
+    assert_ne!(
+        eb.ca,
+        o.int_pem(),
+        "the other one is signed by the built-in CA"
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// provide-certificate: one test per refusal
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn refuses_missing_parameters() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    let p = provide_params(&a, &o.leaf(&a), &o.int_pem());
+    w.fails(
+        "provide-certificate",
+        without(p.clone(), &["certificate", "ca-certificate"]),
+        &[
+            "missing parameters certificate, ca-certificate",
+            "juju run tls-provider/leader provide-certificate",
+            "base64 -w0",
+        ],
+    );
+    w.fails(
+        "provide-certificate",
+        with(p, "certificate-signing-request", json!("  ")),
+        &["missing parameter certificate-signing-request:"],
+    );
+}
+
+#[test]
+fn refuses_a_parameter_that_is_not_a_string() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    w.fails(
+        "provide-certificate",
+        with(
+            provide_params(&a, &o.leaf(&a), &o.int_pem()),
+            "certificate",
+            json!(42),
+        ),
+        &["parameter certificate must be a string", "not a number"],
+    );
+}
+
+#[test]
+fn refuses_undecodable_input_naming_the_parameter() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    let p = provide_params(&a, &o.leaf(&a), &o.int_pem());
+    w.fails(
+        "provide-certificate",
+        with(p.clone(), "ca-certificate", json!("not base64 at all!")),
+        &[
+            "parameter ca-certificate cannot be decoded",
+            "not valid base64",
+            "ca-certificate=\"$(base64 -w0 file.pem)\"",
+        ],
+    );
+    // base64 of DER (binary), not of PEM.
+    let der = X509::from_pem(o.int_pem().as_bytes())
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let der_b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    w.fails(
+        "provide-certificate",
+        with(p.clone(), "certificate", json!(der_b64)),
+        &[
+            "parameter certificate cannot be decoded",
+            "binary data",
+            "openssl x509 -inform der",
+        ],
+    );
+    w.fails(
+        "provide-certificate",
+        with(p, "ca-chain", json!(b64("just some text"))),
+        &[
+            "parameter ca-chain cannot be decoded",
+            "without a -----BEGIN line",
+        ],
+    );
+}
+
+#[test]
+fn refuses_a_csr_parameter_that_is_not_a_csr() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    let leaf = o.leaf(&a);
+    w.fails(
+        "provide-certificate",
+        Value::Object(provide_params(&leaf, &leaf, &o.int_pem())),
+        &[
+            "certificate-signing-request is not a certificate signing request",
+            "found a CERTIFICATE where a CERTIFICATE REQUEST was expected",
+        ],
+    );
+}
+
+#[test]
+fn refuses_a_csr_this_charm_would_not_keep() {
+    let (w, _, _) = manual_world();
+    let o = Outside::new();
+    let tampered = fixture("rsa2048_tampered.pem");
+    w.fails(
+        "provide-certificate",
+        Value::Object(provide_params(&tampered, &o.int_pem(), &o.root_pem())),
+        &[
+            "certificate-signing-request cannot be answered",
+            "signature",
+        ],
+    );
+}
+
+#[test]
+fn refuses_a_certificate_parameter_that_is_not_a_certificate() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    w.fails(
+        "provide-certificate",
+        Value::Object(provide_params(&a, &a, &o.int_pem())),
+        &[
+            "certificate is not a certificate",
+            "-----BEGIN CERTIFICATE-----",
+        ],
+    );
+}
+
+#[test]
+fn refuses_a_ca_certificate_that_is_not_a_certificate() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    w.fails(
+        "provide-certificate",
+        Value::Object(provide_params(&a, &o.leaf(&a), &a)),
+        &["ca-certificate is not a certificate"],
+    );
+}
+
+#[test]
+fn refuses_a_bundle_in_certificate_or_ca_certificate() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    let leaf = o.leaf(&a);
+    w.fails(
+        "provide-certificate",
+        Value::Object(provide_params(
+            &a,
+            &format!("{leaf}\n{}", o.int_pem()),
+            &o.int_pem(),
+        )),
+        &["certificate holds 2 certificates", "ca-chain"],
+    );
+    w.fails(
+        "provide-certificate",
+        Value::Object(provide_params(&a, &leaf, &o.chain_pem())),
+        &["ca-certificate holds 2 certificates", "ca-chain"],
+    );
+}
+
+#[test]
+fn refuses_a_ca_chain_that_is_not_certificates() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    w.fails(
+        "provide-certificate",
+        with(
+            provide_params(&a, &o.leaf(&a), &o.int_pem()),
+            "ca-chain",
+            json!(b64(&a)),
+        ),
+        &["ca-chain is not a list of certificates"],
+    );
+}
+
+#[test]
+fn refuses_a_certificate_for_another_key() {
+    let (w, a, b) = manual_world();
+    let o = Outside::new();
+    w.fails(
+        "provide-certificate",
+        Value::Object(provide_params(&a, &o.leaf(&b), &o.int_pem())),
+        &[
+            "the public key of certificate",
+            "is not the public key of the CSR",
+            "CN=b.example.com",
+        ],
+    );
+}
+
+#[test]
+fn refuses_a_certificate_not_signed_by_ca_certificate() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    let other = root("Some Other CA");
+    w.fails(
+        "provide-certificate",
+        Value::Object(provide_params(&a, &o.leaf(&a), &other.cert_pem())),
+        &[
+            "certificate is not signed by ca-certificate",
+            "CN=Outside Intermediate CA",
+            "CN=Some Other CA",
+        ],
+    );
+    // The root alone (no ca-chain) did not sign the leaf either.
+    w.fails(
+        "provide-certificate",
+        Value::Object(provide_params(&a, &o.leaf(&a), &o.root_pem())),
+        &["certificate is not signed by ca-certificate"],
+    );
+    // With a chain that does not contain ca-certificate.
+    w.fails(
+        "provide-certificate",
+        with(
+            provide_params(&a, &o.leaf(&a), &other.cert_pem()),
+            "ca-chain",
+            json!(b64(&o.chain_pem())),
+        ),
+        &["certificate is not signed by ca-certificate"],
+    );
+}
+
+#[test]
+fn refuses_a_chain_out_of_order() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    w.fails(
+        "provide-certificate",
+        with(
+            provide_params(&a, &o.leaf(&a), &o.int_pem()),
+            "ca-chain",
+            json!(b64(&format!("{}\n{}", o.root_pem(), o.int_pem()))),
+        ),
+        &[
+            "ca-chain is not in order",
+            "leaf first",
+            "each certificate followed by the one that issued it",
+        ],
+    );
+}
+
+#[test]
+fn refuses_an_expired_certificate() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    let later = SystemTime::now() + Duration::from_secs(31 * DAY);
+    w.fails_at(
+        "provide-certificate",
+        Value::Object(provide_params(&a, &o.leaf(&a), &o.int_pem())),
+        Some(later),
+        &["certificate has expired", "valid until"],
+    );
+}
+
+#[test]
+fn refuses_a_certificate_not_valid_yet() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    let earlier = SystemTime::now() - Duration::from_secs(DAY);
+    w.fails_at(
+        "provide-certificate",
+        Value::Object(provide_params(&a, &o.leaf(&a), &o.int_pem())),
+        Some(earlier),
+        &["certificate is not valid yet", "valid from"],
+    );
+}
+
+#[test]
+fn refuses_a_csr_found_in_no_relation() {
+    let (w, _, _) = manual_world();
+    let o = Outside::new();
+    let gone = new_csr("gone.example.com");
+    w.fails(
+        "provide-certificate",
+        Value::Object(provide_params(&gone, &o.leaf(&gone), &o.int_pem())),
+        &[
+            "certificate-signing-request was not found in any relation",
+            "get-outstanding-certificate-requests",
+        ],
+    );
+}
+
+#[test]
+fn refuses_a_csr_not_in_the_given_relation() {
+    let (w, _, _) = manual_world();
+    let o = Outside::new();
+    let gone = new_csr("gone.example.com");
+    w.fails(
+        "provide-certificate",
+        with(
+            provide_params(&gone, &o.leaf(&gone), &o.int_pem()),
+            "relation-id",
+            json!(1),
+        ),
+        &["was not found in relation 1 nor in any other relation"],
+    );
+    w.fails(
+        "provide-certificate",
+        with(
+            provide_params(&gone, &o.leaf(&gone), &o.int_pem()),
+            "relation-id",
+            json!(8),
+        ),
+        &["not found in relation 8 (which is not a certificates relation of this application)"],
+    );
+}
+
+#[test]
+fn refuses_a_csr_in_several_relations_without_relation_id() {
+    let (w, a, _) = manual_world();
+    w.relate(2, "twin", &["twin/0"]);
+    w.request(2, "twin/0", &[(&a, false)]);
+    w.reconcile();
+    let o = Outside::new();
+    let p = provide_params(&a, &o.leaf(&a), &o.int_pem());
+    w.fails(
+        "provide-certificate",
+        Value::Object(p.clone()),
+        &[
+            "is in several relations",
+            "relation 1 (unit req/0 of req)",
+            "relation 2 (unit twin/0 of twin)",
+            "relation-id=<one of 1, 2>",
+        ],
+    );
+    // With relation-id it goes to that one only.
+    let out = w.run("provide-certificate", with(p, "relation-id", json!(2)));
+    assert_eq!(out.ok()["relation-id"], "2");
+    assert_eq!(w.certificates(2).len(), 1);
+    assert!(w.certificates(1).is_empty());
+}
+
+#[test]
+fn refuses_a_relation_id_that_does_not_match() {
+    let (w, a, _) = manual_world();
+    w.relate(2, "other", &["other/0"]);
+    let o = Outside::new();
+    w.fails(
+        "provide-certificate",
+        with(
+            provide_params(&a, &o.leaf(&a), &o.int_pem()),
+            "relation-id",
+            json!(2),
+        ),
+        &[
+            "relation-id 2 does not match",
+            "it is in relation 1 (unit req/0 of req)",
+        ],
+    );
+}
+
+#[test]
+fn refuses_a_unit_name_that_does_not_match() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    w.fails(
+        "provide-certificate",
+        with(
+            provide_params(&a, &o.leaf(&a), &o.int_pem()),
+            "unit-name",
+            json!("req/1"),
+        ),
+        &[
+            "unit-name req/1 does not match",
+            "comes from relation 1 (unit req/0 of req)",
+        ],
+    );
+}
+
+#[test]
+fn refuses_a_unit_name_for_an_app_level_request() {
+    let w = World::new("manual");
+    w.relate(1, "req", &["req/0"]);
+    let app_csr = new_csr("app.example.com");
+    w.request(1, "req", &[(&app_csr, false)]);
+    w.reconcile();
+    let o = Outside::new();
+    w.fails(
+        "provide-certificate",
+        with(
+            provide_params(&app_csr, &o.leaf(&app_csr), &o.int_pem()),
+            "unit-name",
+            json!("req/0"),
+        ),
+        &[
+            "unit-name req/0 does not match",
+            "is an app-level request",
+            "without unit-name",
+        ],
+    );
+}
+
+#[test]
+fn refuses_a_non_ca_certificate_for_a_ca_request() {
+    let w = World::new("manual");
+    w.relate(1, "req", &["req/0"]);
+    let ca_req = fixture("ec_ca_request.pem");
+    w.request(1, "req/0", &[(&ca_req, true)]);
+    w.reconcile();
+    let o = Outside::new();
+    w.fails(
+        "provide-certificate",
+        Value::Object(provide_params(&ca_req, &o.leaf(&ca_req), &o.int_pem())),
+        &[
+            "asks for a CA certificate (ca: true)",
+            "is not a CA certificate",
+        ],
+    );
+}
+
+#[test]
+fn refuses_a_ca_certificate_for_a_non_ca_request() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    w.fails(
+        "provide-certificate",
+        Value::Object(provide_params(&a, &o.leaf_ca(&a), &o.int_pem())),
+        &[
+            "request is for a non-CA certificate (ca: false)",
+            "is a CA certificate",
+        ],
+    );
+}
+
+#[test]
+fn every_action_fails_on_a_non_leader_and_changes_nothing() {
+    let (w, a, _) = manual_world();
+    let o = Outside::new();
+    w.tools.state.borrow_mut().leader = false;
+    for (name, params) in [
+        ("get-outstanding-certificate-requests", json!({})),
+        ("get-certificate-request", json!({"relation-id": 1})),
+        (
+            "provide-certificate",
+            Value::Object(provide_params(&a, &o.leaf(&a), &o.int_pem())),
+        ),
+    ] {
+        let msg = w.fails(name, params, &[]);
+        assert_eq!(
+            msg,
+            format!("run this action on the leader unit: juju run tls-provider/leader {name}")
+        );
+        assert_eq!(w.tools.count("relation-get"), 0, "not even read");
+    }
+    assert!(w.certificates(1).is_empty());
+}
+
+// ------------------------------------------------------------------------------------------
+// Legacy requests in manual mode
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn legacy_requests_are_listed_and_provided_through_the_legacy_store() {
+    let w = World::new("manual");
+    w.relate(5, "etcd", &["etcd/0"]);
+    {
+        let mut st = w.tools.state.borrow_mut();
+        let bag = st
+            .relations
+            .get_mut(&RelationId(5))
+            .unwrap()
+            .remote_units
+            .get_mut("etcd/0")
+            .unwrap();
+        bag.insert("unit_name".into(), "etcd_0".into());
+        bag.insert("common_name".into(), "etcd0.example.com".into());
+    }
+    w.reconcile();
+    let list = w
+        .run("get-outstanding-certificate-requests", json!({}))
+        .list("requests");
+    assert!(list.iter().all(|r| r["legacy"] == json!(true)), "{list:?}");
+    let server = list
+        .iter()
+        .find(|r| r["kind"] == json!("server"))
+        .unwrap_or_else(|| panic!("{list:?}"));
+    assert_eq!(server["unit"], json!("etcd_0"));
+    assert_eq!(server["relation-id"], json!(5));
+    assert_eq!(server["application"], json!("etcd"));
+    assert_eq!(server["common-name"], json!("etcd0.example.com"));
+    let csr = server["csr"].as_str().unwrap().to_string();
+
+    let o = Outside::new();
+    let leaf = o.leaf(&csr);
+    let out = w.run(
+        "provide-certificate",
+        with(
+            provide_params(&csr, &leaf, &o.int_pem()),
+            "unit-name",
+            json!("etcd/0"),
+        ),
+    );
+    assert_eq!(out.ok()["legacy"], "true");
+    assert_eq!(out.ok()["unit"], "etcd_0");
+    let own = w.tools.state.borrow().relations[&RelationId(5)]
+        .local_unit_bag
+        .clone();
+    assert!(
+        own.values()
+            .any(|v| v.contains(leaf.lines().nth(1).unwrap())),
+        "the certificate is published in our unit databag: {own:?}"
+    );
+    let left = w
+        .run("get-outstanding-certificate-requests", json!({}))
+        .list("requests");
+    assert!(left.iter().all(|r| r["csr"] != json!(csr)));
+}
