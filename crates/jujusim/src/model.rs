@@ -1156,17 +1156,21 @@ impl Model {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+        // Read both pipes on threads; a hook that leaves a background process holding them open
+        // must not hang the simulator, so stop waiting shortly after the hook itself exits.
+        let (tx_out, rx_out) = std::sync::mpsc::channel();
+        let (tx_err, rx_err) = std::sync::mpsc::channel();
         let mut out = child.stdout.take().expect("stdout");
         let mut err = child.stderr.take().expect("stderr");
-        let t_out = std::thread::spawn(move || {
+        std::thread::spawn(move || {
             let mut b = Vec::new();
             let _ = out.read_to_end(&mut b);
-            b
+            let _ = tx_out.send(b);
         });
-        let t_err = std::thread::spawn(move || {
+        std::thread::spawn(move || {
             let mut b = Vec::new();
             let _ = err.read_to_end(&mut b);
-            b
+            let _ = tx_err.send(b);
         });
         let deadline = Instant::now() + self.hook_timeout;
         let status = loop {
@@ -1181,8 +1185,12 @@ impl Model {
                 Err(e) => return Err(format!("waiting for {}: {e}", exe.display())),
             }
         };
-        let o = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
-        let mut e = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
+        let grace = Instant::now() + Duration::from_secs(2);
+        let left = || grace.saturating_duration_since(Instant::now());
+        let o =
+            String::from_utf8_lossy(&rx_out.recv_timeout(left()).unwrap_or_default()).into_owned();
+        let mut e =
+            String::from_utf8_lossy(&rx_err.recv_timeout(left()).unwrap_or_default()).into_owned();
         let code = match status {
             Some(s) => s.code().unwrap_or(-1),
             None => {

@@ -408,24 +408,17 @@ fn relation_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
             }
         }
         None => {
-            let same_rel = ctx.rel == Some(rel);
+            // As Juju: the hook's remote unit, else (app-level -changed, -broken) its remote app
+            // with --app implied; with --app, the hook's remote app.
+            let remote_app = ctx.remote_app.clone().filter(|a| !a.is_empty());
             if app_mode {
-                match ctx.remote_app.clone().filter(|_| same_rel) {
+                match remote_app {
                     Some(a) => a,
-                    None => {
-                        match st
-                            .relations
-                            .get(&rel)
-                            .and_then(|r| r.remote_app(app_of(&ctx.unit)))
-                        {
-                            Some(a) if !same_rel || ctx.rel.is_some() => a.to_string(),
-                            _ => return usage("no unit or application specified"),
-                        }
-                    }
+                    None => return usage("no unit or application specified"),
                 }
-            } else if let Some(u) = ctx.remote_unit.clone().filter(|_| same_rel) {
+            } else if let Some(u) = ctx.remote_unit.clone() {
                 u
-            } else if let Some(a) = ctx.remote_app.clone().filter(|a| same_rel && !a.is_empty()) {
+            } else if let Some(a) = remote_app {
                 app_mode = true;
                 a
             } else {

@@ -419,3 +419,23 @@ fn puppet_apps_never_run_hooks() {
     );
     assert_eq!(out.stdout, "{\"x\":\"1\"}\n");
 }
+
+#[test]
+fn background_children_and_timeouts_do_not_hang() {
+    let t = tempfile::tempdir().unwrap();
+    let mut m = two_apps(t.path(), 1, 1);
+    let start = std::time::Instant::now();
+    // A daemon that keeps stdout open: the hook still completes (after a short grace period).
+    assert_eq!(
+        run_script(&mut m, "prov/0", "update-status", "sleep 4 &\necho started"),
+        0
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(4));
+    m.set_hook_timeout(std::time::Duration::from_millis(300));
+    assert_eq!(
+        run_script(&mut m, "prov/0", "update-status", "exec sleep 3"),
+        -1
+    );
+    assert_eq!(m.unit_status("prov/0").agent, "error");
+    assert!(m.logs("prov/0").iter().any(|l| l.contains("timed out")));
+}
