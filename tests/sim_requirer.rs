@@ -176,11 +176,11 @@ fn assert_received(entry: &Value, csr: &Csr, issued: &[Value]) {
 
 #[test]
 fn unit_mode_rsa_three_units_each_get_their_own_certificate() {
-    let (mut model, rel) = deploy_and_relate(json!({"mode": "unit", "key-size": 3072}), 3);
+    let (mut model, rel) = deploy_and_relate(json!({"mode": "unit"}), 3);
     let units = model.units(REQ);
     assert_eq!(units.len(), 3);
 
-    // CSRs: one per unit, in the unit bag, RSA 3072, distinct keys; nothing in the app bag.
+    // CSRs: one per unit, in the unit bag, RSA 2048, distinct keys; nothing in the app bag.
     assert!(
         !model.relation_data(rel, REQ).contains_key(CSRS),
         "no app-scope CSR in unit mode"
@@ -190,7 +190,7 @@ fn unit_mode_rsa_three_units_each_get_their_own_certificate() {
         let mut list = csrs(&model, rel, unit);
         assert_eq!(list.len(), 1, "{unit}: one CSR");
         let csr = list.remove(0);
-        assert_eq!(key_kind(&csr.key), ("rsa", 3072), "{unit}");
+        assert_eq!(key_kind(&csr.key), ("rsa", 2048), "{unit}");
         assert!(!csr.ca);
         assert_eq!(csr.cn, "tls-requirer.example.com");
         per_unit.push((unit.clone(), csr));
@@ -227,10 +227,7 @@ fn unit_mode_rsa_three_units_each_get_their_own_certificate() {
         )
         .unwrap();
     model
-        .set_config(
-            REQ,
-            obj(json!({"mode": "unit", "key-size": 3072, "requests-per-unit": 2})),
-        )
+        .set_config(REQ, obj(json!({"mode": "unit", "requests-per-unit": 2})))
         .unwrap();
     model.settle().expect("settle after config change");
     for unit in &units {
