@@ -35,7 +35,7 @@ charm:
 
 test: venv test-charms build
 	.venv/bin/python3 -m pytest -q tests/charms/pytests
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast
 
 demo: venv test-charms charm
 	$(CARGO) run -p jujusim -- run $(DEMO_SCENARIO)
