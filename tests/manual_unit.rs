@@ -517,6 +517,11 @@ fn provide_with_intermediate_publishes_like_the_built_in_ca_in_one_relation_set(
     assert!(r["result"].contains("relation 1"), "{r:?}");
     assert!(r["result"].contains("unit req/0"), "{r:?}");
     assert_eq!(w.tools.count("relation-set"), 1, "one relation-set");
+    let status = w.tools.state.borrow().unit_status.clone().unwrap();
+    assert!(
+        status.1.contains("1 request outstanding"),
+        "status refreshed by the action: {status:?}"
+    );
 
     let certs = w.certificates(1);
     assert_eq!(certs.len(), 1);

@@ -39,20 +39,22 @@
 //! - The certificate, `ca-certificate` and every chain element must be valid now; the certificate's
 //!   public key must be the CSR's; its BasicConstraints CA flag must equal the request's `ca`.
 //! - Nothing is written unless every check passes; success is reported only after the entry was
-//!   read back from the relation.
+//!   read back from the relation. A reconcile then refreshes the leader's status (it writes no
+//!   relation data: the entry is what it would keep).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use juju_hook::{HookContext, HookTools, Member, RelationId};
+use juju_hook::{HookContext, HookTools, LogLevel, Member, RelationId};
 use openssl::x509::{X509Req, X509};
 use serde_json::{json, Map, Value};
 
 use super::actions::{read_relations_for_action, relation_id_param};
 use super::config::{Config, Mode};
+use super::reconcile::{self, ReconcileOptions};
 use super::snapshot::{RelationSnapshot, RequestSource};
-use super::{clock, legacy, publish, CharmError};
+use super::{clock, legacy, publish, status, CharmError};
 use crate::pki::sign::cert_to_pem;
 use crate::pki::{verify, CsrError, ParsedCsr, MAX_CERTS_PEM_BYTES, MAX_CSR_PEM_BYTES};
 use crate::protocol::modern::{ProviderAppData, ProviderCertificate};
@@ -613,10 +615,12 @@ pub fn provide_certificate_at(
                 v.len()
             )))
         }
-        Err(e) => return Err(failed(format!(
+        Err(e) => {
+            return Err(failed(format!(
             "{P_CERT} is not a certificate: {e}; pass the signed certificate (PEM, or base64 of \
                  the PEM file)"
-        ))),
+        )))
+        }
     };
     let ca = match verify::parse_certs(&ca_text) {
         Ok(mut v) if v.len() == 1 => v.remove(0),
@@ -995,6 +999,15 @@ pub fn provide_certificate_at(
     results.insert("common-name".to_string(), target.common_name.clone());
     results.insert("legacy".to_string(), target.legacy.to_string());
     results.retain(|_, v| !v.is_empty());
+    // Refresh the leader's status (the outstanding count) now rather than at the next hook. The
+    // published data is already what the reconcile wants, so it writes no relation data.
+    if let Err(e) = reconcile::reconcile_at(ctx, tools, now, ReconcileOptions::default()) {
+        status::log(
+            tools,
+            LogLevel::Warning,
+            &format!("provide-certificate: status not refreshed: {e}"),
+        );
+    }
     tools.action_set(&results)?;
     Ok(())
 }
