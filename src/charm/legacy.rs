@@ -410,6 +410,7 @@ impl LegacyRun {
         }
         self.handled.insert(input.id.0);
         self.outcome.relations += 1;
+        clear_modern_app_keys(tools, env, input.id)?;
         let parsed = proto::parse_relation(input.units);
         for u in &parsed {
             for s in &u.skipped {
@@ -590,6 +591,30 @@ fn publish(
     }
     tools.relation_set(id, false, &changes)?;
     Ok(true)
+}
+
+/// A legacy relation carries no modern provider data: the modern pass may have written
+/// `capabilities` before the requirer spoke (relation-joined). One `relation-get` of our app
+/// databag; a write only when such keys are there.
+fn clear_modern_app_keys(
+    tools: &dyn HookTools,
+    env: &LegacyEnv<'_>,
+    id: RelationId,
+) -> Result<(), CharmError> {
+    let app = env
+        .own_unit
+        .rsplit_once('/')
+        .map_or(env.own_unit, |(a, _)| a);
+    let bag = tools.relation_get(id, &Member::App(app.into()))?;
+    let changes: Databag = crate::protocol::modern::PROVIDER_KEYS
+        .iter()
+        .filter(|k| bag.contains_key(**k))
+        .map(|k| (k.to_string(), String::new()))
+        .collect();
+    if !changes.is_empty() {
+        tools.relation_set(id, true, &changes)?;
+    }
+    Ok(())
 }
 
 fn entry_id(unit: &str, kind: RequestKind, cn: &str) -> String {
