@@ -157,9 +157,28 @@ impl Format {
     }
 }
 
+/// Floats with no fractional part print as integers, as Go's encoders do (`3.0` -> `3`).
+fn go_numbers(v: &Value) -> Value {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or_default();
+            if f.fract() == 0.0 && f.abs() < 1e15 {
+                Value::from(f as i64)
+            } else {
+                v.clone()
+            }
+        }
+        Value::Array(a) => Value::Array(a.iter().map(go_numbers).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), go_numbers(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
 /// Go's `json.Marshal` (HTML-safe escaping) plus a newline.
 pub fn go_json(v: &Value) -> String {
-    let s = serde_json::to_string(v).unwrap_or_else(|_| "null".into());
+    let s = serde_json::to_string(&go_numbers(v)).unwrap_or_else(|_| "null".into());
     let mut out = String::with_capacity(s.len() + 1);
     for c in s.chars() {
         match c {
@@ -179,7 +198,7 @@ pub fn yaml(v: &Value) -> String {
     if v.is_null() {
         return String::new();
     }
-    let mut s = serde_norway::to_string(v).unwrap_or_default();
+    let mut s = serde_norway::to_string(&go_numbers(v)).unwrap_or_default();
     if !s.ends_with('\n') {
         s.push('\n');
     }
@@ -206,5 +225,53 @@ pub fn render(v: &Value, fmt: Format) -> String {
             }
             other => yaml(other),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn formats_like_juju() {
+        assert_eq!(
+            go_json(&json!({"a": "<b>&", "f": 2.0, "g": 0.5})),
+            "{\"a\":\"\\u003cb\\u003e\\u0026\",\"f\":2,\"g\":0.5}\n"
+        );
+        assert_eq!(render(&json!(true), Format::Smart), "True\n");
+        assert_eq!(render(&json!(["a", "b"]), Format::Smart), "a\nb\n");
+        assert_eq!(render(&json!(""), Format::Smart), "");
+        assert_eq!(render(&Value::Null, Format::Yaml), "");
+        assert_eq!(render(&Value::Null, Format::Json), "null\n");
+        assert_eq!(render(&json!({"k": "v"}), Format::Smart), "k: v\n");
+    }
+
+    #[test]
+    fn gnuflag_forms() {
+        let specs = [val(&["r", "relation"]), boolean(&["app"]), val(&["format"])];
+        let args: Vec<String> = [
+            "-r",
+            "db:3",
+            "--app=False",
+            "x",
+            "--format=json",
+            "--",
+            "--y",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let p = parse(&args, &specs).unwrap();
+        assert_eq!(p.get("r"), Some("db:3"));
+        assert!(!p.has("app") && p.was_set("app"));
+        assert_eq!(p.get("format"), Some("json"));
+        assert_eq!(p.pos, vec!["x", "--y"]);
+        let bad = parse(&["--nope".to_string()], &specs).unwrap_err();
+        assert_eq!(
+            (bad.code, bad.message.as_str()),
+            (2, "flag provided but not defined: --nope")
+        );
+        assert_eq!(parse(&["-r".to_string()], &specs).unwrap_err().code, 2);
     }
 }
