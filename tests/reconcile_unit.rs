@@ -1360,3 +1360,60 @@ fn manual_actions_are_dispatched_after_the_leader_check() {
     let err = run_action(&w, "no-such-action", json!({})).unwrap_err();
     assert!(err.contains("not implemented"), "{err}");
 }
+
+// ------------------------------------------------------------------------------------------
+// The keep-verdict cache
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn keep_cache_never_keeps_an_entry_that_changed() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    let (a, b) = (csr("a.example.com"), csr("b.example.com"));
+    w.request(1, "req/0", &[(&a, false), (&b, false)]);
+    w.reconcile();
+    w.reconcile(); // judged in full once more: verdicts cached
+    assert!(w.dir.path().join(".tls-provider-keep").exists());
+    // Someone swaps A's certificate for B's (valid, ours, wrong key for A's CSR).
+    let mut entries = w.certificates(1);
+    let b_cert = entry_for(&entries, &b).certificate.clone();
+    for e in entries.iter_mut() {
+        if e.certificate_signing_request == a {
+            e.certificate = b_cert.clone();
+            e.chain[0] = b_cert.clone();
+        }
+    }
+    w.tools
+        .state
+        .borrow_mut()
+        .relations
+        .get_mut(&RelationId(1))
+        .unwrap()
+        .local_app_bag
+        .insert(
+            "certificates".into(),
+            serde_json::to_string(&entries).unwrap(),
+        );
+    let s = w.reconcile();
+    assert_eq!(s.totals.reissued, 1);
+    for e in w.certificates(1) {
+        assert_valid_entry(&e, false);
+    }
+}
+
+#[test]
+fn keep_cache_corruption_is_harmless() {
+    let w = World::new(true);
+    two_relations_five_units(&w);
+    w.reconcile();
+    w.reconcile();
+    std::fs::write(w.dir.path().join(".tls-provider-keep"), "{not json").unwrap();
+    w.tools.reset_calls();
+    let s = w.reconcile();
+    assert_eq!(w.relation_sets(), 0);
+    assert_eq!(s.totals.issued, 10);
+    // And it is rebuilt.
+    let text = std::fs::read_to_string(w.dir.path().join(".tls-provider-keep")).unwrap();
+    let map: BTreeMap<String, u64> = serde_json::from_str(&text).unwrap();
+    assert_eq!(map.len(), 10);
+}

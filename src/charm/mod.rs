@@ -4,6 +4,7 @@ pub mod actions;
 pub mod clock;
 pub mod config;
 pub mod dispatch;
+pub mod keepcache;
 pub mod legacy;
 pub mod manual;
 pub mod publish;

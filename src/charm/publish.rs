@@ -1,6 +1,8 @@
 //! Writing our application databag on a relation: validated, canonical order, only the changed
 //! keys, one `relation-set --app` (or none).
 
+use std::collections::HashSet;
+
 use juju_hook::HookTools;
 use openssl::x509::X509;
 
@@ -58,6 +60,25 @@ pub fn entry_is_valid(entry: &ProviderCertificate) -> bool {
         && entry.chain.iter().all(|c| cert_ok(c))
 }
 
+fn entry_is_valid_memo(entry: &ProviderCertificate, good: &mut HashSet<String>) -> bool {
+    if !entry.looks_publishable() {
+        return false;
+    }
+    let pems = std::iter::once(&entry.certificate)
+        .chain(std::iter::once(&entry.ca))
+        .chain(entry.chain.iter());
+    for pem in pems {
+        if good.contains(pem.as_str()) {
+            continue;
+        }
+        if X509::from_pem(pem.as_bytes()).is_err() {
+            return false;
+        }
+        good.insert(pem.clone());
+    }
+    true
+}
+
 /// Writes `desired` to our app databag on `snapshot`'s relation: sorts it, and when anything
 /// changed drops (and reports) entries that would not parse, then sets only the keys whose text
 /// changed (empty value = delete) in one `relation-set --app`.
@@ -73,9 +94,13 @@ pub fn write(
     if changes.is_empty() {
         return Ok((false, dropped));
     }
-    // Validate only when writing: the steady state costs nothing here.
+    // Validate only when writing: the steady state costs nothing here. The CA (in every entry)
+    // and the leaf (also chain[0]) are parsed once each.
     let before = desired.certificates.len();
-    desired.certificates.retain(entry_is_valid);
+    let mut good: HashSet<String> = HashSet::new();
+    desired
+        .certificates
+        .retain(|e| entry_is_valid_memo(e, &mut good));
     if desired.certificates.len() != before {
         dropped.push(format!(
             "relation {}: not publishing {} entr(y/ies) whose certificate, ca or chain does not parse",

@@ -35,12 +35,13 @@ use juju_hook::{HookContext, HookTools, LogLevel, StatusName};
 use openssl::x509::X509;
 
 use super::config::{Config, ConfigErrors, Mode};
+use super::keepcache::KeepCache;
 use super::publish;
 use super::snapshot::{self, RelationSnapshot, Request};
 use super::state::{self, CaOutcome, Loaded, RotateReason, StoredCa};
 use super::status;
 use super::{legacy, CharmError};
-use crate::pki::sign::{cert_to_pem, chain_pems, issue, IssueRequest};
+use crate::pki::sign::{cert_to_pem, issue, IssueRequest};
 use crate::pki::verify;
 use crate::pki::{CsrError, Denial, DenialCode, ParsedCsr};
 use crate::protocol::modern::{ProviderAppData, ProviderCertificate};
@@ -228,9 +229,11 @@ pub fn reconcile_at(
         policy: &config.policy,
         now,
     };
+    let mut cache = KeepCache::load(ctx, &config, env.ca);
     let mut legacy_run = legacy::LegacyRun::new();
     // Legacy rejections are logged with ours, only when they change (status cache).
     legacy_run.log_notes = false;
+    legacy_run.certificate_limit = config.certificate_limit as usize;
     let ids = snapshot::relation_ids(ctx, tools)?;
     for &id in &ids {
         let Some(snap) = snapshot::read_relation(ctx, tools, id)? else {
@@ -251,13 +254,14 @@ pub fn reconcile_at(
             )?;
             continue;
         }
-        let outcome = reconcile_relation(&env, &snap)?;
+        let outcome = reconcile_relation_cached(&env, &snap, &mut cache)?;
         summary.relations += 1;
         if outcome.wrote {
             summary.writes += 1;
         }
         summary.totals.add(&outcome);
     }
+    cache.save();
     let force_prune = ctx.name().ends_with("-relation-departed")
         || ctx.name().ends_with("-relation-broken")
         || matches!(ctx.name(), "leader-elected" | "upgrade-charm");
@@ -348,7 +352,8 @@ fn set_status(
 
 /// How an existing entry fares against its (still present) request.
 enum Verdict {
-    Keep,
+    /// Keep the entry; the verdict holds until the given time (renewal point or expiry).
+    Keep(SystemTime),
     Deny(Denial),
     Replace,
 }
@@ -374,6 +379,7 @@ fn judge(
     {
         return Verdict::Replace;
     }
+    let not_after = verify::asn1_to_system(cert.not_after());
     let self_signed = env.config.mode == Mode::SelfSigned;
     let ours = env
         .ca
@@ -384,16 +390,14 @@ fn judge(
                 return Verdict::Deny(d);
             }
             let nb = verify::asn1_to_system(cert.not_before());
-            let na = verify::asn1_to_system(cert.not_after());
-            let lifetime = na.duration_since(nb).unwrap_or(Duration::ZERO);
-            if na
-                .duration_since(env.now)
-                .map_or(true, |left| left < lifetime / RENEW_FRACTION)
-            {
+            let lifetime = not_after.duration_since(nb).unwrap_or(Duration::ZERO);
+            let renew_at = not_after - lifetime / RENEW_FRACTION;
+            if env.now >= renew_at {
                 return Verdict::Replace;
             }
+            return Verdict::Keep(renew_at);
         }
-        return Verdict::Keep;
+        return Verdict::Keep(not_after);
     }
     let previous = env
         .ca
@@ -403,7 +407,7 @@ fn judge(
         return Verdict::Replace;
     }
     // Issued by another CA (an operator's, manual mode): kept while valid and matching.
-    Verdict::Keep
+    Verdict::Keep(not_after)
 }
 
 fn check_policy(env: &ReconcileEnv<'_>, req: &Request, csr: &ParsedCsr) -> Result<(), Denial> {
@@ -415,6 +419,15 @@ fn check_policy(env: &ReconcileEnv<'_>, req: &Request, csr: &ParsedCsr) -> Resul
 pub fn reconcile_relation(
     env: &ReconcileEnv<'_>,
     snap: &RelationSnapshot,
+) -> Result<RelationOutcome, CharmError> {
+    reconcile_relation_cached(env, snap, &mut KeepCache::disabled())
+}
+
+/// [`reconcile_relation`] with the keep-verdict cache (see `keepcache.rs`).
+fn reconcile_relation_cached(
+    env: &ReconcileEnv<'_>,
+    snap: &RelationSnapshot,
+    cache: &mut KeepCache,
 ) -> Result<RelationOutcome, CharmError> {
     let mut out = RelationOutcome::default();
     let requests = snap.requests();
@@ -442,6 +455,16 @@ pub fn reconcile_relation(
     };
     let mut to_issue: Vec<(&Request, ParsedCsr, bool)> = Vec::new();
     for req in &requests.requests {
+        let entry = by_csr.get(req.csr.as_str()).copied();
+        // Steady state: an entry judged good by an earlier reconcile, unchanged since, in the
+        // same context (CA, mode, policy) and before its deadline is kept without parsing.
+        let cache_key = entry.map(|e| cache.key(&req.csr, req.is_ca, e));
+        if let (Some(e), Some(k)) = (entry, &cache_key) {
+            if cache.still_good(k, env.now) {
+                desired.certificates.push(e.clone());
+                continue;
+            }
+        }
         let csr = match ParsedCsr::parse(&req.csr) {
             Ok(p) => p,
             Err(e @ (CsrError::NotPem(_) | CsrError::TooLarge(_))) => {
@@ -462,9 +485,13 @@ pub fn reconcile_relation(
                 continue;
             }
         };
-        let entry = by_csr.get(req.csr.as_str()).copied();
         match entry.map(|e| judge(env, e, req, &csr)) {
-            Some(Verdict::Keep) => desired.certificates.push(entry.expect("judged").clone()),
+            Some(Verdict::Keep(until)) => {
+                desired.certificates.push(entry.expect("judged").clone());
+                if let Some(k) = cache_key {
+                    cache.keep(k, until);
+                }
+            }
             Some(Verdict::Deny(d)) => desired
                 .request_errors
                 .push(publish::request_error(&req.csr, d.code, d.message)),
@@ -506,17 +533,23 @@ pub fn reconcile_relation(
                         now: env.now,
                     },
                 )?;
-                let mut chain = chain_pems(&cert, &ca.ca);
-                if chain.is_empty() {
-                    chain = vec![cert_to_pem(&cert), ca.ca_pem.clone()];
-                }
-                desired.certificates.push(ProviderCertificate {
+                let chain = vec![cert_to_pem(&cert), ca.ca_pem.clone()];
+                let entry = ProviderCertificate {
                     ca: ca.ca_pem.clone(),
                     certificate_signing_request: req.csr.clone(),
                     certificate: chain[0].clone(),
                     chain,
                     revoked: false,
-                });
+                };
+                // Freshly signed by us after every check: good until its renewal point.
+                let nb = verify::asn1_to_system(cert.not_before());
+                let na = verify::asn1_to_system(cert.not_after());
+                let lifetime = na.duration_since(nb).unwrap_or(Duration::ZERO);
+                cache.keep(
+                    cache.key(&req.csr, req.is_ca, &entry),
+                    na - lifetime / RENEW_FRACTION,
+                );
+                desired.certificates.push(entry);
                 out.newly_issued += 1;
                 if had_entry {
                     out.reissued += 1;
