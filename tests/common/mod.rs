@@ -98,3 +98,6 @@ pub fn legacy_requirer_charm_dir() -> PathBuf {
 pub fn test_provider_charm_dir() -> PathBuf {
     built_test_charm("test-provider")
 }
+
+/// Helpers of the simulator interop tests (`tests/interop_*.rs`, `tests/tls_handshake.rs`).
+pub mod interop;
