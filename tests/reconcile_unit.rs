@@ -375,6 +375,12 @@ fn real_requirer_fixtures_are_issued_and_tampered_ones_refused() {
     let no_cn = fixture("ec_no_cn.pem");
     let rsa4096 = fixture("rsa4096.pem");
     let tampered = fixture("rsa2048_tampered.pem");
+    let critical = fixture("ec_critical_ext.pem");
+    let ip_only = fixture("ec_p256_ip.pem");
+    let oversized = format!(
+        "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----",
+        "QUFB".repeat(5000)
+    );
     w.request(
         1,
         "req/0",
@@ -383,23 +389,32 @@ fn real_requirer_fixtures_are_issued_and_tampered_ones_refused() {
             (&p384, false),
             (&no_cn, false),
             (&rsa4096, false),
+            (&ip_only, false),
         ],
     );
-    w.request(1, "req/1", &[(&tampered, false)]);
-    w.reconcile();
+    w.request(
+        1,
+        "req/1",
+        &[(&tampered, false), (&critical, false), (&oversized, false)],
+    );
+    let s = w.reconcile();
     let entries = w.certificates(1);
-    assert_eq!(entries.len(), 4);
-    for c in [&full, &p384, &no_cn, &rsa4096] {
+    assert_eq!(entries.len(), 5);
+    for c in [&full, &p384, &no_cn, &rsa4096, &ip_only] {
         assert_valid_entry(entry_for(&entries, c), false);
     }
     let errors = w.errors(1);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0]["csr"], json!(tampered));
-    assert_eq!(errors[0]["error"]["code"], json!(999));
-    assert!(errors[0]["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("signature"));
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    let message_of = |c: &str| {
+        let e = errors.iter().find(|e| e["csr"] == json!(c)).unwrap();
+        assert_eq!(e["error"]["code"], json!(999));
+        e["error"]["message"].as_str().unwrap().to_string()
+    };
+    assert!(message_of(&tampered).contains("signature"));
+    assert!(message_of(&critical).contains("extension"));
+    // The oversized one is neither echoed nor answered: logged and counted.
+    assert!(!w.own_bag(1).values().any(|v| v.contains("QUFBQUFB")));
+    assert_eq!(s.totals.rejected, 1);
 }
 
 #[test]
