@@ -117,9 +117,17 @@ pub fn format_duration(secs: u64) -> String {
 /// Parses `<positive integer>[m|h|d|w]` (bare number = days) into seconds.
 pub fn parse_duration(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let bad = || format!("{text:?} is not a positive duration (use e.g. 90d, 12h, 30m or 2w)");
+    let not_positive = || format!("{text:?} is not a positive duration");
+    let bad = || {
+        format!(
+            "{text:?} is not a duration: use a whole number followed by m, h, d or w (e.g. 90d)"
+        )
+    };
     if t.is_empty() {
         return Err(bad());
+    }
+    if t.starts_with('-') {
+        return Err(not_positive());
     }
     let (digits, unit) = match t.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_lowercase()),
@@ -137,7 +145,7 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         _ => return Err(bad()),
     };
     if n == 0 {
-        return Err(bad());
+        return Err(not_positive());
     }
     // Cap at 100 years: beyond that X.509 tooling misbehaves and it is surely a typo.
     let secs = n.checked_mul(mult).ok_or_else(bad)?;
@@ -263,6 +271,12 @@ impl Config {
             }
         };
 
+        if matches!(map.get("ca-common-name"), Some(Value::String(s)) if s.trim().is_empty()) {
+            r.issue(
+                "ca-common-name",
+                format!("must not be empty (the default is {DEFAULT_CA_COMMON_NAME:?})"),
+            );
+        }
         let common_name = r
             .subject_field("ca-common-name")
             .unwrap_or_else(|| DEFAULT_CA_COMMON_NAME.to_string());
@@ -478,7 +492,12 @@ mod tests {
         }
         assert!(e
             .to_string()
-            .contains("certificate-validity: \"-5d\" is not a positive duration"));
+            .contains("certificate-validity: \"-5d\" is not a positive duration;"));
+        assert!(e
+            .to_string()
+            .contains("root-ca-validity: \"1y\" is not a duration: use a whole number followed by m, h, d or w"));
+        let e = cfg(json!({"ca-common-name": " "})).unwrap_err();
+        assert_eq!(e.options(), vec!["ca-common-name"]);
     }
 
     #[test]
