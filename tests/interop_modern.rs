@@ -1022,7 +1022,13 @@ fn case22_renewal_on_secret_expiry_new_csr_same_key_issued_old_entry_gone() {
     assert_accepted(&m, "ren/0", e);
     let stored = stored_certificates(&m, "ren/0");
     assert_eq!(stored.len(), 1, "the requirer holds the new secret only");
-    assert_ne!(stored[0].label, format!("{}", "")); // label present
+    assert!(
+        stored[0]
+            .label
+            .starts_with(&format!("{LIBID}-certificate-0-certificates-")),
+        "a new unit-scope certificate secret: {}",
+        stored[0].label
+    );
     assert_eq!(csr_der(&stored[0].csr), csr_der(&new.pem));
 }
 
@@ -1483,4 +1489,102 @@ fn certificate_limit_per_relation_refuses_extra_requests_with_999() {
     for e in certificates(&Databag::from([("certificates".into(), issued_before)])) {
         assert!(published.contains(&e));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks themselves
+
+fn fails(f: impl FnOnce()) -> bool {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err()
+}
+
+/// The checks used above reject wrong answers (so the tests built on them can fail).
+#[test]
+fn checks_reject_wrong_provider_answers() {
+    let (mut m, rel) = puppet(1, json!({}));
+    let c = craft_csr(&CraftOpts {
+        cn: Some("self.example.com"),
+        dns: &["self.example.com"],
+        ..Default::default()
+    });
+    let other = craft_csr(&CraftOpts {
+        cn: Some("self.example.com"),
+        dns: &["self.example.com"],
+        ..Default::default()
+    });
+    m.set_relation_data(
+        rel,
+        "crafted/0",
+        csr_bag(json!([{"certificate_signing_request": c.pem, "ca": false}])),
+    )
+    .unwrap();
+    settle(&mut m);
+    let bag = provider_bag(&m, rel);
+    let entry = certificates(&bag).remove(0);
+    check_issued(&entry, &c.pem, false);
+
+    // Wrong CSR echo, wrong key, wrong CA flag.
+    assert!(fails(|| {
+        check_issued(&entry, &other.pem, false);
+    }));
+    let mut swapped = entry.clone();
+    swapped["certificate_signing_request"] = json!(other.pem);
+    assert!(fails(|| {
+        check_issued(&swapped, &other.pem, false);
+    }));
+    assert!(fails(|| {
+        check_issued(&entry, &c.pem, true);
+    }));
+    // A certificate from another CA does not verify against the published one.
+    let (foreign, foreign_ca) = foreign_certificate(&c.pem, false);
+    assert!(fails(|| openssl_verify(
+        entry["ca"].as_str().unwrap(),
+        &foreign
+    )));
+    let mut wrong_ca = entry.clone();
+    wrong_ca["ca"] = json!(foreign_ca);
+    assert!(fails(|| {
+        check_issued(&wrong_ca, &c.pem, false);
+    }));
+    // Bag invariants: null, reversed chain, wrong error key, garbage PEM, empty list.
+    let with = |k: &str, v: String| {
+        let mut b = bag.clone();
+        b.insert(k.to_string(), v);
+        b
+    };
+    let mut reversed = entry.clone();
+    let mut chain = reversed["chain"].as_array().unwrap().clone();
+    chain.reverse();
+    reversed["chain"] = json!(chain);
+    let mut garbage = entry.clone();
+    garbage["ca"] = json!("garbage");
+    let bad_bags = [
+        with("certificates", "null".into()),
+        with("request_errors", "[]".into()),
+        with("certificates", json!([reversed]).to_string()),
+        with("certificates", json!([garbage]).to_string()),
+        with("certificates", json!([entry, entry]).to_string()),
+        with(
+            "request_errors",
+            json!([{"certificate_signing_request": other.pem,
+                    "error": {"code": 102, "name": "DOMAIN_NOT_ALLOWED", "message": "no"}}])
+            .to_string(),
+        ),
+        with(
+            "capabilities",
+            json!({"supports_ip_sans": "yes"}).to_string(),
+        ),
+    ];
+    for b in &bad_bags {
+        assert!(fails(|| check_provider_bag(b)), "accepted: {b:?}");
+    }
+    // The requirer library rejects a databag with a null list or a bad PEM.
+    assert!(fails(|| {
+        library_view(&[with("request_errors", "null".into())]);
+    }));
+    assert!(fails(|| {
+        library_view(&[bad_bags[3].clone()]);
+    }));
+    // Nothing was accepted by a requirer that holds no secret.
+    assert!(accepted(&m, "crafted/0", &c.pem).is_none());
 }
