@@ -1192,3 +1192,33 @@ fn legacy_requests_are_listed_and_provided_through_the_legacy_store() {
         .list("requests");
     assert!(left.iter().all(|r| r["csr"] != json!(csr)));
 }
+
+#[test]
+fn switching_to_manual_keeps_built_in_certificates_and_signs_nothing_new() {
+    let w = World::new("self-signed");
+    w.relate(1, "req", &["req/0"]);
+    let a = new_csr("a.example.com");
+    w.request(1, "req/0", &[(&a, false)]);
+    w.reconcile();
+    let issued = w.certificates(1);
+    assert_eq!(issued.len(), 1);
+    w.tools
+        .state
+        .borrow_mut()
+        .config
+        .insert("mode".into(), json!("manual"));
+    let b = new_csr("b.example.com");
+    w.request(1, "req/0", &[(&a, false), (&b, false)]);
+    let s = w.reconcile();
+    assert_eq!(s.totals.outstanding, 1);
+    assert_eq!(
+        w.certificates(1),
+        issued,
+        "the built-in CA's certificate stays"
+    );
+    let list = w
+        .run("get-outstanding-certificate-requests", json!({}))
+        .list("requests");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["csr"], json!(b));
+}
