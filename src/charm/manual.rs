@@ -5,7 +5,8 @@
 //!
 //! - `get-outstanding-certificate-requests [relation-id=N]`: results `requests` (a JSON list, one
 //!   object per CSR that has no certificate), `count`, and `message` (always; for an empty list
-//!   `no outstanding certificate requests`). Works in both modes: in self-signed mode it lists what
+//!   `no outstanding certificate requests`), plus `unreadable-requests` (a JSON list of reasons)
+//!   when some requirer data could not be read at all. Works in both modes: in self-signed mode it lists what
 //!   the built-in CA refused (with the refusal in `error`) or has not signed yet.
 //! - `get-certificate-request relation-id=N`: every CSR of that relation, the same objects plus
 //!   `has-certificate` (and `not-after` when it has one); results `requests`, `count`,
@@ -13,7 +14,8 @@
 //! - `provide-certificate`: checks what the operator hands in and publishes it exactly as the
 //!   built-in CA would (one `certificates` entry: `ca`, the requirer's CSR string echoed byte for
 //!   byte, `certificate`, leaf-first `chain`) with one `relation-set --app`. Results `result`,
-//!   `relation-id`, `application`, `unit` or `app-level`, `common-name`, `legacy`.
+//!   `relation-id`, `application`, `unit` or `app-level`, `common-name`, `legacy`, and `note`
+//!   when the same certificate was already published (nothing written).
 //!
 //! Request objects: `relation-id`, `application`, `unit` (absent for app-level requests),
 //! `app-level`, `common-name`, `dns-sans`, `ip-sans`, `oid-sans`, `is-ca`, `legacy`, `csr`, and
