@@ -713,7 +713,7 @@ pub fn craft_csr(o: &CraftOpts<'_>) -> Crafted {
         exts.push(X509Extension::new_from_der(&oid, true, &value).unwrap())
             .unwrap();
     }
-    if exts.len() > 0 {
+    if !exts.is_empty() {
         b.add_extensions(&exts).unwrap();
     }
     b.sign(&key, MessageDigest::sha256()).unwrap();
