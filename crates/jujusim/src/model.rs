@@ -75,6 +75,9 @@ impl Drop for Model {
         if let Some(h) = self.server.take() {
             let _ = h.join();
         }
+        if !self.socket.starts_with(self.root.path()) {
+            let _ = std::fs::remove_file(&self.socket);
+        }
     }
 }
 
@@ -160,7 +163,14 @@ impl Model {
         for name in TOOL_NAMES {
             std::os::unix::fs::symlink(&bin, tools_dir.join(name)).map_err(io(name))?;
         }
-        let socket = root.path().join("agent.socket");
+        let mut socket = root.path().join("agent.socket");
+        // Unix socket paths are limited to ~108 bytes; fall back to a short path under /tmp.
+        if socket.as_os_str().len() > 100 {
+            socket = PathBuf::from(format!(
+                "/tmp/jujusim-{}.sock",
+                util::hex(&util::rand_bytes(6))
+            ));
+        }
         let state = Arc::new(Mutex::new(State {
             model_uuid: util::uuid4(),
             model_name: "sim".into(),
@@ -212,6 +222,11 @@ impl Model {
 
     pub fn model_uuid(&self) -> String {
         self.st().model_uuid.clone()
+    }
+
+    /// The hook-tool socket (`JUJU_AGENT_SOCKET_ADDRESS`).
+    pub fn socket_path(&self) -> &Path {
+        &self.socket
     }
 
     pub fn tools_dir(&self) -> &Path {
@@ -1147,15 +1162,26 @@ impl Model {
         cwd: &Path,
         env: &[(String, String)],
     ) -> Result<(i32, String, String), String> {
-        let mut child = Command::new(exe)
-            .env_clear()
+        let mut cmd = Command::new(exe);
+        cmd.env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
             .current_dir(cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+            .stderr(Stdio::piped());
+        // A charm file copied a moment ago can be briefly "text file busy" when other threads of
+        // this (test) process fork at the same time: retry for a short while.
+        let mut tries = 0;
+        let mut child = loop {
+            match cmd.spawn() {
+                Ok(c) => break c,
+                Err(e) if e.raw_os_error() == Some(26) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(format!("cannot run {}: {e}", exe.display())),
+            }
+        };
         // Read both pipes on threads; a hook that leaves a background process holding them open
         // must not hang the simulator, so stop waiting shortly after the hook itself exits.
         let (tx_out, rx_out) = std::sync::mpsc::channel();

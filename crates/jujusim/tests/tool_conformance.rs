@@ -1046,7 +1046,7 @@ fn ports_network_goal_state() {
 fn client_rejects_unknown_context_and_unimplemented_tools() {
     let t = tempfile::tempdir().unwrap();
     let (mut m, _) = setup(t.path());
-    let sock = m.root().join("agent.socket");
+    let sock = m.socket_path().to_path_buf();
     let out = std::process::Command::new(m.tools_dir().join("relation-ids"))
         .env_clear()
         .env("JUJU_AGENT_SOCKET_ADDRESS", &sock)

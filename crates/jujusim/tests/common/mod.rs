@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use jujusim::Model;
 
-pub const DISPATCH: &str = "#!/bin/sh\n# Runs ./hook.sh if a test put one there; else does nothing.\nif [ -x ./hook.sh ]; then exec ./hook.sh; fi\nexit 0\n";
+pub const DISPATCH: &str = "#!/bin/sh\n# Runs ./hook.sh if a test put one there; else does nothing. (Through sh, not exec of the\n# file: a file just written by a multi-threaded test process can be ETXTBSY for a moment.)\nif [ -f ./hook.sh ]; then exec /bin/sh ./hook.sh; fi\nexit 0\n";
 
 pub fn write_exec(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
