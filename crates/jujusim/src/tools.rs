@@ -576,12 +576,22 @@ fn leader_set(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     if !st.is_leader(&ctx.unit) {
         return fail("cannot write leadership settings: cannot write settings: not the leader");
     }
-    let a = st.apps.get_mut(app_of(&ctx.unit)).expect("app");
+    let app = app_of(&ctx.unit).to_string();
+    let a = st.apps.get_mut(&app).expect("app");
+    let before = a.leader_settings.clone();
     for (k, v) in changes {
         if v.is_empty() {
             a.leader_settings.remove(&k);
         } else {
             a.leader_settings.insert(k, v);
+        }
+    }
+    // Immediate (not transactional); the other units hear about it.
+    if a.leader_settings != before {
+        for u in st.live_app_units(&app) {
+            if u != ctx.unit {
+                st.push(&u, Event::plain("leader-settings-changed"));
+            }
         }
     }
     Ok(String::new())

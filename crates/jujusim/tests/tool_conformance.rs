@@ -400,6 +400,12 @@ fn leadership_config_state_tools() {
         "ERROR cannot write leadership settings: cannot write settings: not the leader\n",
     );
     assert_eq!(ok(&o[2]), "v\n", "leader settings are shared and immediate");
+    assert!(
+        m.hook_runs()
+            .iter()
+            .any(|r| r.unit == "prov/1" && r.hook == "leader-settings-changed"),
+        "leader-set tells the other units"
+    );
 }
 
 #[test]
