@@ -399,3 +399,49 @@ fn secret_expiry_and_rotation() {
     m.settle().unwrap();
     assert_eq!(runs_since(&m, from), vec!["prov/1 secret-rotate"]);
 }
+
+#[test]
+fn peer_writes_reach_the_other_peers_only() {
+    let t = tempfile::tempdir().unwrap();
+    let mut m = two_apps(t.path(), 3, 1);
+    let peer = m.find_relation("prov:cluster").unwrap();
+    let from = m.hook_runs().len();
+    let o = calls_in_hook(
+        &mut m,
+        "prov/0",
+        "update-status",
+        &[
+            (
+                &["relation-set", "-r", &peer.to_string(), "--app", "k=v"],
+                None,
+            ),
+            (&["relation-set", "-r", &peer.to_string(), "u=1"], None),
+        ],
+        0,
+    );
+    assert!(o.iter().all(|x| x.code == 0), "{o:?}");
+    assert_eq!(
+        runs_since(&m, from),
+        vec![
+            "prov/0 update-status",
+            "prov/1 cluster-relation-changed",
+            "prov/2 cluster-relation-changed",
+            "prov/1 cluster-relation-changed prov/0",
+            "prov/2 cluster-relation-changed prov/0",
+        ]
+    );
+    // A non-leader peer reads the peer app bag.
+    let o = call(
+        &mut m,
+        "prov/2",
+        &[
+            "relation-get",
+            "-r",
+            &peer.to_string(),
+            "--app",
+            "k",
+            "prov",
+        ],
+    );
+    assert_eq!((o.code, o.stdout.as_str()), (0, "v\n"));
+}
