@@ -1432,3 +1432,85 @@ fn keep_cache_corruption_is_harmless() {
     let map: BTreeMap<String, u64> = serde_json::from_str(&text).unwrap();
     assert_eq!(map.len(), 10);
 }
+
+// ------------------------------------------------------------------------------------------
+// CA secret housekeeping
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn unreadable_ca_secret_is_replaced_by_a_new_ca() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    w.request(1, "req/0", &[(&csr("a.x"), false)]);
+    w.reconcile();
+    {
+        let mut st = w.tools.state.borrow_mut();
+        let s = st.secrets.values_mut().next().unwrap();
+        let mut broken = s.revisions.last().unwrap().clone();
+        broken.insert("private-key".into(), "not a key".into());
+        s.revisions.push(broken);
+    }
+    let s = w.reconcile();
+    assert!(matches!(
+        s.ca_rotated,
+        Some(tls_provider::charm::state::RotateReason::Unreadable(_))
+    ));
+    assert_eq!(
+        w.tools.count("secret-add"),
+        1,
+        "the same secret gets a new revision"
+    );
+    assert!(w.ca_secret()["private-key"].contains("PRIVATE KEY"));
+    assert_all_under_current_ca(&w, 1);
+}
+
+#[test]
+fn secret_remove_hook_removes_the_unused_ca_revision() {
+    let w = World::new(true);
+    w.reconcile();
+    let id = w
+        .tools
+        .state
+        .borrow()
+        .secrets
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let ctx = w.ctx_for(
+        "hooks/secret-remove",
+        &[
+            ("JUJU_SECRET_ID", &format!("secret:{id}")),
+            ("JUJU_SECRET_LABEL", CA_SECRET_LABEL),
+            ("JUJU_SECRET_REVISION", "1"),
+        ],
+    );
+    w.tools.reset_calls();
+    reconcile_at(
+        &ctx,
+        &w.tools,
+        SystemTime::now(),
+        ReconcileOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(w.tools.count("secret-remove"), 1);
+    assert!(w.calls().contains(&format!("secret-remove secret:{id}")));
+    // Other secrets' removals are not ours to handle.
+    let ctx = w.ctx_for(
+        "hooks/secret-remove",
+        &[
+            ("JUJU_SECRET_ID", "secret:someoneelse"),
+            ("JUJU_SECRET_LABEL", "other"),
+            ("JUJU_SECRET_REVISION", "1"),
+        ],
+    );
+    w.tools.reset_calls();
+    reconcile_at(
+        &ctx,
+        &w.tools,
+        SystemTime::now(),
+        ReconcileOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(w.tools.count("secret-remove"), 0);
+}

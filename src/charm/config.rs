@@ -284,9 +284,10 @@ impl Config {
         let organizational_unit = r.subject_field("ca-organizational-unit");
         let email_address = r.subject_field("ca-email-address");
         if let Some(e) = &email_address {
-            let valid = e
-                .split_once('@')
-                .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
+            // emailAddress is an IA5String: ASCII only.
+            let valid = e.is_ascii()
+                && e.split_once('@')
+                    .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
             if !valid {
                 r.issue("ca-email-address", format!("{e:?} is not an email address"));
             }

@@ -101,18 +101,24 @@ pub enum Loaded {
 
 /// Reads the CA secret (one `secret-get`). Only Juju failures are errors.
 pub fn load(tools: &dyn HookTools) -> Result<Loaded, CharmError> {
+    Ok(load_with_content(tools)?.0)
+}
+
+/// [`load`], plus the raw content (to salvage the CA certificate of an unusable secret).
+fn load_with_content(tools: &dyn HookTools) -> Result<(Loaded, Databag), CharmError> {
     let content = match tools.secret_get(
         &SecretRef::Label(CA_SECRET_LABEL.to_string()),
         SecretRead::Pinned,
     ) {
         Ok(c) => c,
-        Err(e) if e.is_not_found() => return Ok(Loaded::Missing),
+        Err(e) if e.is_not_found() => return Ok((Loaded::Missing, Databag::new())),
         Err(e) => return Err(e.into()),
     };
-    Ok(match parse_content(&content) {
+    let loaded = match parse_content(&content) {
         Ok(s) => Loaded::Ok(s),
         Err(why) => Loaded::Unreadable(why),
-    })
+    };
+    Ok((loaded, content))
 }
 
 fn parse_content(content: &Databag) -> Result<StoredCa, String> {
@@ -232,7 +238,13 @@ pub fn ensure(
     now: SystemTime,
     force: Option<RotateReason>,
 ) -> Result<CaOutcome, CharmError> {
-    let loaded = load(tools)?;
+    let (loaded, content) = load_with_content(tools)?;
+    // When the secret is unusable but its CA certificate still parses, it becomes the previous
+    // CA, so the certificates it issued are reissued rather than mistaken for an outside CA's.
+    let salvaged = content
+        .get(KEY_CA_CERTIFICATE)
+        .filter(|p| X509::from_pem(p.as_bytes()).is_ok())
+        .cloned();
     let (current, exists, reason) = match loaded {
         Loaded::Missing => (None, false, Some(RotateReason::Missing)),
         Loaded::Unreadable(why) => (None, true, Some(RotateReason::Unreadable(why))),
@@ -265,13 +277,13 @@ pub fn ensure(
         now,
     )?;
     let want = rotate_at(&ca, config);
-    let (previous_pem, previous) = match current {
-        Some(old) => {
-            let prev = X509::from_pem(old.ca_pem.as_bytes()).ok();
-            (Some(old.ca_pem), prev)
-        }
-        None => (None, None),
+    let previous_pem = match current {
+        Some(old) => Some(old.ca_pem),
+        None => salvaged,
     };
+    let previous = previous_pem
+        .as_deref()
+        .and_then(|p| X509::from_pem(p.as_bytes()).ok());
     let stored = StoredCa {
         ca_pem: ca.cert_pem(),
         ca,
