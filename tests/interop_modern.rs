@@ -84,8 +84,21 @@ fn build_fleet() -> Fleet {
     for (app, units, config) in fleet_apps() {
         rels.insert(app, deploy_requirer(&mut model, app, units, config));
     }
+    let started = std::time::Instant::now();
     settle(&mut model);
     assert_provider_hooks_ok(&model);
+    let runs = model.hook_runs();
+    let python: Vec<_> = runs
+        .iter()
+        .filter(|r| !r.unit.starts_with("tls-provider/"))
+        .collect();
+    eprintln!(
+        "fleet settled in {:?}: {} hook runs, {} of them Python ({:?} total)",
+        started.elapsed(),
+        runs.len(),
+        python.len(),
+        python.iter().map(|r| r.duration).sum::<Duration>()
+    );
     Fleet { model, rels }
 }
 
@@ -1088,9 +1101,23 @@ fn case23_ca_rotation_by_config_reissues_same_csrs_under_new_ca() {
     let old_ca = before[0]["ca"].as_str().unwrap().to_string();
     assert_all_under(&m, rel, "rot", &old_ca);
 
+    let secrets_before = requirer_certificate_secrets(&m);
+    assert_eq!(secrets_before.len(), 2);
+
     set_config(&mut m, PROVIDER, json!({"ca-common-name": "Rotated CA"}));
     settle(&mut m);
     assert_eq!(requirer_side_csrs(&m, rel, "rot"), before_csrs, "same CSRs");
+    // No window without a certificate: the requirer updated its certificate secrets in place
+    // (same secrets, new revision) instead of deleting them on a revocation first.
+    let secrets_after = requirer_certificate_secrets(&m);
+    assert_eq!(
+        secrets_after.keys().collect::<Vec<_>>(),
+        secrets_before.keys().collect::<Vec<_>>(),
+        "same certificate secrets"
+    );
+    for (id, revs) in &secrets_after {
+        assert!(*revs > secrets_before[id], "secret {id} got a new revision");
+    }
     let after = certificates(&provider_bag(&m, rel));
     let new_ca = after[0]["ca"].as_str().unwrap().to_string();
     assert_ne!(der(&new_ca), der(&old_ca), "new CA");
@@ -1114,6 +1141,33 @@ fn case23_ca_rotation_by_config_reissues_same_csrs_under_new_ca() {
         "previous CA certificate kept"
     );
     assert_eq!(status_of(&m, "rot/0").1, "2/2 certificates received");
+
+    // A change of CA key algorithm: another new CA (EC P-384), everything reissued again.
+    set_config(&mut m, PROVIDER, json!({"ca-key-algorithm": "ecdsa-p384"}));
+    settle(&mut m);
+    let ec_ca = certificates(&provider_bag(&m, rel))[0]["ca"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = parse_cert(&ec_ca).public_key().unwrap();
+    assert_eq!((key.id(), key.bits()), (Id::EC, 384));
+    assert_all_under(&m, rel, "rot", &ec_ca);
+    assert_eq!(der(&ca_secret(&m)["previous-ca-certificate"]), der(&new_ca));
+    assert_eq!(status_of(&m, "rot/0").1, "2/2 certificates received");
+}
+
+/// Requirer-owned certificate secrets of the model: id -> number of revisions.
+fn requirer_certificate_secrets(model: &Model) -> BTreeMap<String, usize> {
+    model
+        .secrets()
+        .into_iter()
+        .filter(|s| {
+            s.label
+                .as_deref()
+                .is_some_and(|l| l.starts_with(&format!("{LIBID}-certificate")))
+        })
+        .map(|s| (s.id, s.revisions.len()))
+        .collect()
 }
 
 #[test]
@@ -1284,6 +1338,7 @@ fn case25_leader_change_continues_without_duplicates_or_reissue() {
     assert_eq!(certificates(&bag).len(), 1);
 
     let from = m.hook_runs().len();
+    let switched = from;
     m.set_leader(&new_leader).unwrap();
     m.update_status(PROVIDER);
     settle(&mut m);
@@ -1314,6 +1369,25 @@ fn case25_leader_change_continues_without_duplicates_or_reissue() {
         "only the new leader writes: {writes:?}"
     );
     assert_eq!(status_of(&m, "ldr/0").1, "2/2 certificates received");
+    // Over the whole run, no unit wrote anything while it was not the leader.
+    for (i, r) in m.hook_runs().iter().enumerate() {
+        let leader_then = if i < switched {
+            &old_leader
+        } else {
+            &new_leader
+        };
+        if r.unit.starts_with("tls-provider/") && r.unit != *leader_then {
+            assert!(
+                r.tool_calls.iter().all(|c| !matches!(
+                    c.tool.as_str(),
+                    "relation-set" | "secret-add" | "secret-set"
+                )),
+                "non-leader {} wrote in {}",
+                r.unit,
+                r.hook
+            );
+        }
+    }
     assert_eq!(
         status_of(&m, &old_leader),
         (
@@ -1321,6 +1395,19 @@ fn case25_leader_change_continues_without_duplicates_or_reissue() {
             "standby: the leader issues certificates".into()
         )
     );
+
+    // The leader unit is removed: the remaining unit is elected and continues as is.
+    let bag = provider_bag(&m, rel);
+    let from = m.hook_runs().len();
+    m.remove_unit(&new_leader).unwrap();
+    settle(&mut m);
+    assert_eq!(m.leader(PROVIDER).as_deref(), Some(old_leader.as_str()));
+    assert_eq!(provider_bag(&m, rel), bag, "nothing reissued or duplicated");
+    assert!(provider_relation_sets(&m.hook_runs()[from..]).is_empty());
+    let (st, msg) = status_of(&m, &old_leader);
+    assert_eq!(st, "active");
+    assert!(msg.starts_with("issued 2"), "{msg}");
+    assert_eq!(status_of(&m, "ldr/0").1, "2/2 certificates received");
 }
 
 #[test]
