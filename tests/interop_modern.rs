@@ -1675,3 +1675,72 @@ fn checks_reject_wrong_provider_answers() {
     // Nothing was accepted by a requirer that holds no secret.
     assert!(accepted(&m, "crafted/0", &c.pem).is_none());
 }
+
+#[test]
+fn invalid_config_blocks_naming_options_and_keeps_published_data() {
+    let (mut m, rel) = puppet(1, json!({}));
+    let c = craft_csr(&CraftOpts {
+        cn: Some("cfg.example.com"),
+        ..Default::default()
+    });
+    m.set_relation_data(
+        rel,
+        "crafted/0",
+        csr_bag(json!([{"certificate_signing_request": c.pem, "ca": false}])),
+    )
+    .unwrap();
+    settle(&mut m);
+    let bag = provider_bag(&m, rel);
+    check_issued(&certificates(&bag)[0], &c.pem, false);
+    let ca_before = ca_secret(&m);
+
+    let from = m.hook_runs().len();
+    set_config(
+        &mut m,
+        PROVIDER,
+        json!({"certificate-validity": "0d", "ca-key-algorithm": "dsa-1024"}),
+    );
+    settle(&mut m);
+    let (st, msg) = leader_status(&m);
+    assert_eq!(st, "blocked");
+    for option in ["certificate-validity", "ca-key-algorithm"] {
+        assert!(msg.contains(option), "status names {option}: {msg}");
+    }
+    assert_eq!(
+        provider_bag(&m, rel),
+        bag,
+        "published data kept while blocked"
+    );
+    assert!(provider_relation_sets(&m.hook_runs()[from..]).is_empty());
+    assert_eq!(ca_secret(&m), ca_before, "the CA is not touched");
+
+    // Fixed, with a shorter certificate validity: the CA stays; its rotation time moves to
+    // notAfter - certificate-validity; the existing certificate is kept.
+    set_config(
+        &mut m,
+        PROVIDER,
+        json!({"certificate-validity": "30d", "ca-key-algorithm": null}),
+    );
+    settle(&mut m);
+    assert_eq!(leader_status(&m).0, "active");
+    assert_eq!(provider_bag(&m, rel), bag);
+    let s = m
+        .secrets()
+        .into_iter()
+        .find(|s| s.label.as_deref() == Some("tls-provider-ca"))
+        .unwrap();
+    let ca = parse_cert(&s.revisions.last().unwrap()["ca-certificate"]);
+    assert_eq!(
+        der(&ca_before["ca-certificate"]),
+        ca.to_der().unwrap(),
+        "same CA"
+    );
+    let gap = to_system(ca.not_after())
+        .duration_since(s.expire.expect("expiry"))
+        .unwrap()
+        .as_secs();
+    assert!(
+        gap.abs_diff(30 * 86_400) < 120,
+        "rotation time moved: {gap}s"
+    );
+}
