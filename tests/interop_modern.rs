@@ -1744,3 +1744,47 @@ fn invalid_config_blocks_naming_options_and_keeps_published_data() {
         "rotation time moved: {gap}s"
     );
 }
+
+#[test]
+fn app_scope_request_survives_requirer_unit_churn() {
+    let (mut m, rel) = puppet(2, json!({}));
+    let app = craft_csr(&CraftOpts {
+        cn: Some("app.example.com"),
+        ..Default::default()
+    });
+    m.set_relation_data(
+        rel,
+        "crafted",
+        csr_bag(json!([{"certificate_signing_request": app.pem, "ca": false}])),
+    )
+    .unwrap();
+    settle(&mut m);
+    let bag = provider_bag(&m, rel);
+    check_issued(&certificates(&bag)[0], &app.pem, false);
+    // Both requirer units go (the relation stays): the app's request is still there.
+    m.remove_unit("crafted/0").unwrap();
+    settle(&mut m);
+    m.remove_unit("crafted/1").unwrap();
+    settle(&mut m);
+    m.update_status(PROVIDER);
+    settle(&mut m);
+    assert_provider_hooks_ok(&m);
+    assert_eq!(provider_bag(&m, rel), bag, "app-scope certificate kept");
+    // A new unit arrives and the app changes its request: old entry replaced.
+    m.add_unit("crafted").unwrap();
+    settle(&mut m);
+    let app2 = craft_csr(&CraftOpts {
+        cn: Some("app2.example.com"),
+        ..Default::default()
+    });
+    m.set_relation_data(
+        rel,
+        "crafted",
+        csr_bag(json!([{"certificate_signing_request": app2.pem, "ca": false}])),
+    )
+    .unwrap();
+    settle(&mut m);
+    let published = certificates(&provider_bag(&m, rel));
+    assert_eq!(published.len(), 1);
+    check_issued(&published[0], &app2.pem, false);
+}
