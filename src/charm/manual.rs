@@ -59,6 +59,7 @@ use super::snapshot::{RelationSnapshot, RequestSource};
 use super::{clock, legacy, publish, status, CharmError};
 use crate::pki::sign::cert_to_pem;
 use crate::pki::{verify, CsrError, ParsedCsr, MAX_CERTS_PEM_BYTES, MAX_CSR_PEM_BYTES};
+use crate::protocol::json_type;
 use crate::protocol::modern::{ProviderAppData, ProviderCertificate};
 
 /// The `message` of an empty outstanding list.
@@ -413,17 +414,6 @@ fn usage(app: &str) -> String {
          certificate=\"$(base64 -w0 certificate.pem)\" ca-certificate=\"$(base64 -w0 ca.pem)\" \
          [ca-chain=\"$(base64 -w0 chain.pem)\"] [relation-id=<id>] [unit-name=<unit>]"
     )
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The string parameters `names`: `Ok(None)` when absent, null or blank.

@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::json_type;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -486,17 +487,6 @@ fn parse_sans(value: &Value) -> Result<Vec<String>, String> {
         out.insert(s.clone());
     }
     Ok(out.into_iter().collect())
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// At most 80 characters of untrusted text, for messages.

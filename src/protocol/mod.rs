@@ -2,3 +2,18 @@
 
 pub mod legacy;
 pub mod modern;
+
+use serde_json::Value;
+
+/// How a JSON value's type reads in a message ("a list", "null", ...), for telling a requirer or an
+/// operator what they sent instead of what was expected.
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}

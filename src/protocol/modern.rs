@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 
+use super::json_type;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -68,17 +69,6 @@ pub enum DatabagError {
 pub struct RequirerRequests {
     pub requests: Vec<RequirerCsr>,
     pub refused: Vec<EntryRefusal>,
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Reads the `ca` field leniently. `Err` carries a description of the junk.
