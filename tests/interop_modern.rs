@@ -25,7 +25,9 @@ use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
 use openssl::hash::MessageDigest;
 use openssl::pkey::Id;
-use openssl::x509::extension::BasicConstraints;
+use openssl::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectKeyIdentifier,
+};
 use openssl::x509::{X509Builder, X509NameBuilder, X509Req};
 use serde_json::{json, Map, Value};
 
@@ -379,7 +381,8 @@ fn foreign_certificate(csr: &str, is_ca: bool) -> (String, String) {
     let name = name.build();
     let build = |subject: &openssl::x509::X509NameRef,
                  key: &openssl::pkey::PKeyRef<openssl::pkey::Public>,
-                 ca: bool| {
+                 ca: bool,
+                 issuer: Option<&openssl::x509::X509Ref>| {
         let mut b = X509Builder::new().unwrap();
         b.set_version(2).unwrap();
         let mut serial = BigNum::new().unwrap();
@@ -399,14 +402,37 @@ fn foreign_certificate(csr: &str, is_ca: bool) -> (String, String) {
             bc.ca();
         }
         b.append_extension(bc.build().unwrap()).unwrap();
+        let mut ku = KeyUsage::new();
+        ku.critical();
+        if ca {
+            ku.key_cert_sign().crl_sign();
+        } else {
+            ku.digital_signature();
+        }
+        b.append_extension(ku.build().unwrap()).unwrap();
+        let ski = SubjectKeyIdentifier::new()
+            .build(&b.x509v3_context(issuer, None))
+            .unwrap();
+        b.append_extension(ski).unwrap();
+        let aki = AuthorityKeyIdentifier::new()
+            .keyid(true)
+            .build(&b.x509v3_context(issuer, None))
+            .unwrap();
+        b.append_extension(aki).unwrap();
         b.sign(&c.key, MessageDigest::sha256()).unwrap();
-        String::from_utf8(b.build().to_pem().unwrap()).unwrap()
+        b.build()
     };
     let ca_pub =
         openssl::pkey::PKey::public_key_from_pem(&c.key.public_key_to_pem().unwrap()).unwrap();
-    let ca_pem = build(&name, &ca_pub, true);
-    let leaf = build(req.subject_name(), &req.public_key().unwrap(), is_ca);
-    (leaf, ca_pem)
+    let ca = build(&name, &ca_pub, true, None);
+    let leaf = build(
+        req.subject_name(),
+        &req.public_key().unwrap(),
+        is_ca,
+        Some(&ca),
+    );
+    let pem = |x: &openssl::x509::X509| String::from_utf8(x.to_pem().unwrap()).unwrap();
+    (pem(&leaf), pem(&ca))
 }
 
 #[test]

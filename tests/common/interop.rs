@@ -300,9 +300,27 @@ pub fn check_provider_bag(bag: &Databag) {
 
 /// [`check_provider_bag`] on every tls-provider relation of the model, and no provider unit
 /// databag carries modern keys.
+/// Also runs `openssl verify -CAfile <published ca>` on every published certificate (each
+/// distinct pair once per test process).
 pub fn check_all_provider_bags(model: &Model) {
+    static VERIFIED: std::sync::Mutex<BTreeSet<(String, String)>> =
+        std::sync::Mutex::new(BTreeSet::new());
     for rel in provider_relations(model) {
-        check_provider_bag(&provider_bag(model, rel));
+        let bag = provider_bag(model, rel);
+        check_provider_bag(&bag);
+        for e in certificates(&bag) {
+            let pair = (
+                e["ca"].as_str().unwrap().to_string(),
+                e["certificate"].as_str().unwrap().to_string(),
+            );
+            let new = VERIFIED
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(pair.clone());
+            if new {
+                openssl_verify(&pair.0, &pair.1);
+            }
+        }
         for u in model.units(PROVIDER) {
             let bag = model.relation_data(rel, &u);
             for k in ["certificates", "request_errors", "capabilities"] {
