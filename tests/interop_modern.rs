@@ -1434,6 +1434,18 @@ fn case25_leader_change_continues_without_duplicates_or_reissue() {
     assert_eq!(st, "active");
     assert!(msg.starts_with("issued 2"), "{msg}");
     assert_eq!(status_of(&m, "ldr/0").1, "2/2 certificates received");
+
+    // The leader that did not create the CA secret can still rotate it (found by its label).
+    let r = m
+        .run_action(&old_leader, "rotate-private-key", Map::new())
+        .unwrap();
+    assert_eq!(r.status, "completed", "{r:?}");
+    assert_eq!(r.results["reissued"], json!("2"));
+    settle(&mut m);
+    let new_ca = r.results["ca-certificate"].as_str().unwrap().to_string();
+    assert_ne!(der(&new_ca), der(ca.as_str().unwrap()));
+    assert_all_under(&m, rel, "ldr", &new_ca);
+    assert_eq!(status_of(&m, "ldr/0").1, "2/2 certificates received");
 }
 
 #[test]
@@ -1445,6 +1457,7 @@ fn case26_idempotence_update_status_and_config_changed_write_nothing() {
     settle(&mut f.model);
     for u in f.model.units(PROVIDER) {
         f.model.queue_hook(&u, "config-changed");
+        f.model.queue_hook(&u, "upgrade-charm");
     }
     f.model.update_status(PROVIDER);
     settle(&mut f.model);
