@@ -1827,3 +1827,30 @@ fn app_scope_request_survives_requirer_unit_churn() {
     assert_eq!(published.len(), 1);
     check_issued(&published[0], &app2.pem, false);
 }
+
+#[test]
+fn requirer_key_regeneration_and_mode_switch_replace_entries() {
+    let (mut m, rel) = single("sw", 1, json!({}), 1, json!({}));
+    let first = requirer_csrs(&m, rel, "sw/0").remove(0);
+    let r = m.run_action("sw/0", "regenerate-key", Map::new()).unwrap();
+    assert_eq!(r.status, "completed", "{r:?}");
+    settle(&mut m);
+    let second = requirer_csrs(&m, rel, "sw/0").remove(0);
+    assert!(!second.key().public_eq(&first.key()), "new key");
+    let published = certificates(&provider_bag(&m, rel));
+    assert_eq!(published.len(), 1, "old key's entry removed");
+    let e = entry_for(&published, &second.pem).expect("issued for the new key");
+    check_issued(e, &second.pem, false);
+    assert_accepted(&m, "sw/0", e);
+
+    set_config(&mut m, "sw", json!({"mode": "app"}));
+    settle(&mut m);
+    assert!(requirer_csrs(&m, rel, "sw/0").is_empty());
+    let app = requirer_csrs(&m, rel, "sw").remove(0);
+    let published = certificates(&provider_bag(&m, rel));
+    assert_eq!(published.len(), 1, "unit entry removed, app entry issued");
+    let e = entry_for(&published, &app.pem).expect("app CSR issued");
+    check_issued(e, &app.pem, false);
+    assert_accepted(&m, "sw", e);
+    assert_eq!(status_of(&m, "sw/0").1, "1/1 certificates received");
+}
