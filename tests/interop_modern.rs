@@ -1854,3 +1854,74 @@ fn requirer_key_regeneration_and_mode_switch_replace_entries() {
     assert_accepted(&m, "sw", e);
     assert_eq!(status_of(&m, "sw/0").1, "1/1 certificates received");
 }
+
+/// A CSR for `key` with CN `cn`, as PEM.
+fn csr_for_key(key: &openssl::pkey::PKeyRef<openssl::pkey::Private>, cn: &str) -> String {
+    let mut b = openssl::x509::X509ReqBuilder::new().unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", cn).unwrap();
+    b.set_subject_name(&name.build()).unwrap();
+    b.set_pubkey(key).unwrap();
+    b.sign(key, MessageDigest::sha256()).unwrap();
+    String::from_utf8(b.build().to_pem().unwrap()).unwrap()
+}
+
+#[test]
+fn weak_keys_unsupported_curves_and_bad_signatures_refused_per_entry() {
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+
+    let (mut m, rel) = puppet(1, json!({}));
+    let rsa1024 = csr_for_key(
+        &PKey::from_rsa(Rsa::generate(1024).unwrap()).unwrap(),
+        "weak.example.com",
+    );
+    let p521 = csr_for_key(
+        &PKey::from_ec_key(
+            EcKey::generate(&EcGroup::from_curve_name(Nid::SECP521R1).unwrap()).unwrap(),
+        )
+        .unwrap(),
+        "p521.example.com",
+    );
+    // Valid structure, signature no longer matches the content.
+    let good_rsa = csr_for_key(
+        &PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap(),
+        "tampered.example.com",
+    );
+    let mut der = X509Req::from_pem(good_rsa.as_bytes())
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let last = der.len() - 1;
+    der[last] ^= 0x01;
+    let tampered = String::from_utf8(X509Req::from_der(&der).unwrap().to_pem().unwrap()).unwrap();
+    let fine = craft_csr(&CraftOpts {
+        cn: Some("fine.example.com"),
+        ..Default::default()
+    });
+    let list: Vec<Value> = [&rsa1024, &p521, &tampered, &fine.pem]
+        .iter()
+        .map(|c| json!({"certificate_signing_request": c, "ca": false}))
+        .collect();
+    m.set_relation_data(rel, "crafted/0", csr_bag(json!(list)))
+        .unwrap();
+    settle(&mut m);
+    assert_provider_hooks_ok(&m);
+    let bag = provider_bag(&m, rel);
+    let errors = request_errors(&bag);
+    for (csr, what) in [
+        (&rsa1024, "RSA 1024"),
+        (&p521, "P-521"),
+        (&tampered, "bad signature"),
+    ] {
+        let e = error_for(&errors, csr).unwrap_or_else(|| panic!("{what}: no error entry"));
+        assert_eq!(e["error"]["code"], json!(999), "{what}");
+        eprintln!("{what}: {}", e["error"]["message"]);
+        assert!(!e["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let published = certificates(&bag);
+    assert_eq!(published.len(), 1, "only the good CSR is signed");
+    check_issued(&published[0], &fine.pem, false);
+}
