@@ -2009,3 +2009,39 @@ fn get_issued_certificates_lists_every_certificate_with_its_requirer() {
         .unwrap();
     assert_eq!(r.results["count"], json!("3"), "{r:?}");
 }
+
+#[test]
+fn ca_private_key_never_leaves_its_secret() {
+    let f = fleet();
+    let m = &f.model;
+    let key = ca_secret(m)["private-key"].clone();
+    assert!(key.contains("PRIVATE KEY"));
+    // A chunk of the key's base64 body.
+    let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    let chunk = &body[body.len() / 2..body.len() / 2 + 32];
+    let leaks = |what: &str, text: &str| {
+        assert!(!text.contains(chunk), "CA key material in {what}");
+        assert!(!text.contains("PRIVATE KEY"), "a private key in {what}");
+    };
+    for u in m.units(PROVIDER) {
+        leaks(&format!("{u} logs"), &m.logs(&u).join("\n"));
+        leaks(&format!("{u} status"), &m.unit_status(&u).message);
+        for r in m.hook_runs().iter().filter(|r| r.unit == u) {
+            // Secret content goes through files or stdin, never argv (not even secret-add's).
+            for c in &r.tool_calls {
+                leaks(&format!("{u} {} argv", c.tool), &c.args.join(" "));
+            }
+        }
+    }
+    for (rel, owner, bag) in all_bags(m) {
+        leaks(&format!("relation {rel} {owner}"), &format!("{bag:?}"));
+    }
+    // The CA secret is the only secret the provider owns, and nobody was granted it.
+    let provider_secrets: Vec<_> = m
+        .secrets()
+        .into_iter()
+        .filter(|s| s.owner == PROVIDER || s.owner.starts_with("tls-provider/"))
+        .collect();
+    assert_eq!(provider_secrets.len(), 1);
+    assert!(m.secret_grants(&provider_secrets[0].id).is_empty());
+}

@@ -221,6 +221,9 @@ pub fn check_provider_bag(bag: &Databag) {
             );
         }
     }
+    for (k, v) in bag {
+        assert!(!v.contains("PRIVATE KEY"), "a private key in {k}");
+    }
     let mut seen = BTreeSet::new();
     for e in certificates(bag) {
         let o = e.as_object().expect("certificate entry is an object");
