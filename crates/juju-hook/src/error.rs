@@ -26,6 +26,15 @@ pub enum ToolError {
         code: i32,
         stderr: String,
     },
+    /// A value too large to pass on the tool's argv (see `tools::MAX_ACTION_VALUE_BYTES`); the tool
+    /// was not run and nothing was set.
+    #[error("{tool}: result {key:?} is {bytes} bytes, over the {max}-byte limit of one argument; nothing was set")]
+    ValueTooLarge {
+        tool: String,
+        key: String,
+        bytes: usize,
+        max: usize,
+    },
     /// Running the tool failed at the OS level (spawn, pipe, temp file).
     #[error("{tool}: {source}")]
     Io {

@@ -278,6 +278,8 @@ impl HookTools for FakeTools {
     }
 
     fn action_set(&self, results: &BTreeMap<String, String>) -> Result<(), ToolError> {
+        // The same size rules as the real tool: an oversized result fails the call, nothing set.
+        crate::process::action_set_batches(results)?;
         let keys: Vec<&str> = results.keys().map(String::as_str).collect();
         self.record(format!("action-set {}", keys.join(" ")));
         let mut st = self.state.borrow_mut();
@@ -472,5 +474,29 @@ impl HookTools for FakeTools {
             return Err(relation_not_found("secret-grant", rel));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::MAX_ACTION_VALUE_BYTES;
+
+    #[test]
+    fn action_set_refuses_what_the_real_tool_refuses() {
+        let tools = FakeTools::new("app", true);
+        let mut results = BTreeMap::new();
+        results.insert("small".to_string(), "1".to_string());
+        results.insert("big".to_string(), "x".repeat(MAX_ACTION_VALUE_BYTES));
+        let err = tools.action_set(&results).unwrap_err();
+        assert!(
+            matches!(err, ToolError::ValueTooLarge { ref key, .. } if key == "big"),
+            "{err:?}"
+        );
+        assert!(tools.state.borrow().action_results.is_empty());
+        assert_eq!(tools.count("action-set"), 0);
+        results.remove("big");
+        tools.action_set(&results).unwrap();
+        assert_eq!(tools.state.borrow().action_results["small"], "1");
     }
 }

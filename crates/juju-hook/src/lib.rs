@@ -12,5 +12,6 @@ pub use context::{Dispatch, HookContext};
 pub use error::ToolError;
 pub use tools::{
     Databag, HookTools, LogLevel, Member, RelationId, SecretInfo, SecretOptions, SecretOwner,
-    SecretRead, SecretRef, StatusName, StatusScope,
+    SecretRead, SecretRef, StatusName, StatusScope, MAX_ACTION_SET_ARGV_BYTES,
+    MAX_ACTION_VALUE_BYTES,
 };

@@ -8,11 +8,16 @@
 //! * Secret content goes in `key#file=<path>` temp files (mode 0600, in a private 0700 temp dir,
 //!   deleted as soon as the tool returns); it never appears on argv.
 //! * Free text (`status-set`, `juju-log`, `action-fail`, ...) follows `--`, so a message starting with
-//!   `-` is not taken for a flag.
+//!   `-` is not taken for a flag. It is cleaned first ([`clean_text`]): PEM private-key blocks are
+//!   redacted, whoever the caller is, and NUL bytes (which no argv can carry) are replaced.
+//! * `action-set` takes its results on argv (Juju offers no file or stdin for it): they are split over
+//!   several calls of at most [`MAX_ACTION_SET_ARGV_BYTES`], and a `key=value` over
+//!   [`MAX_ACTION_VALUE_BYTES`] is refused with [`ToolError::ValueTooLarge`] before anything runs.
 //!
 //! Processes are started through a [`CommandRunner`], so the exact argv and stdin of every call can be
 //! checked against the [`RecordingRunner`] in unit tests.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::path::PathBuf;
@@ -23,9 +28,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::ToolError;
+use crate::log::redact;
 use crate::tools::{
     Databag, HookTools, LogLevel, Member, RelationId, SecretInfo, SecretOptions, SecretOwner,
-    SecretRead, SecretRef, StatusName, StatusScope,
+    SecretRead, SecretRef, StatusName, StatusScope, MAX_ACTION_SET_ARGV_BYTES,
+    MAX_ACTION_VALUE_BYTES,
 };
 
 /// Juju rejects (and ops splits) `juju-log` messages longer than this many characters.
@@ -385,6 +392,54 @@ fn secret_ref_args(secret: &SecretRef) -> Vec<String> {
     }
 }
 
+/// Free text as it may go on argv: PEM private-key blocks redacted ([`redact`]) and NUL bytes (which
+/// cannot be passed in an argument) replaced by U+FFFD.
+pub fn clean_text(text: &str) -> Cow<'_, str> {
+    let text = redact(text);
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', "\u{FFFD}"))
+    } else {
+        text
+    }
+}
+
+/// The argv of each `action-set` call for `results`: `key=value` arguments in key order, grouped so
+/// that no call's arguments (bytes + NUL + pointer each) exceed [`MAX_ACTION_SET_ARGV_BYTES`]. A
+/// `key=value` longer than [`MAX_ACTION_VALUE_BYTES`] is [`ToolError::ValueTooLarge`] (checked for
+/// every result before any call is made). NUL bytes are replaced as in [`clean_text`].
+pub fn action_set_batches(
+    results: &BTreeMap<String, String>,
+) -> Result<Vec<Vec<String>>, ToolError> {
+    let mut batches = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut current_bytes = 0;
+    for (key, value) in results {
+        let mut arg = format!("{key}={value}");
+        if arg.contains('\0') {
+            arg = arg.replace('\0', "\u{FFFD}");
+        }
+        if arg.len() > MAX_ACTION_VALUE_BYTES {
+            return Err(ToolError::ValueTooLarge {
+                tool: "action-set".into(),
+                key: key.clone(),
+                bytes: arg.len(),
+                max: MAX_ACTION_VALUE_BYTES,
+            });
+        }
+        let cost = arg.len() + 1 + std::mem::size_of::<usize>();
+        if !current.is_empty() && current_bytes + cost > MAX_ACTION_SET_ARGV_BYTES {
+            batches.push(std::mem::take(&mut current));
+            current_bytes = 0;
+        }
+        current_bytes += cost;
+        current.push(arg);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    Ok(batches)
+}
+
 /// Splits `message` into pieces of at most [`MAX_LOG_LINE_LEN`] bytes, on character boundaries.
 pub fn split_log_message(message: &str) -> Vec<&str> {
     if message.len() <= MAX_LOG_LINE_LEN {
@@ -470,20 +525,22 @@ impl<R: CommandRunner> HookTools for ProcessTools<R> {
     }
 
     fn action_set(&self, results: &BTreeMap<String, String>) -> Result<(), ToolError> {
-        if results.is_empty() {
-            return Ok(());
+        // Juju merges the results of successive action-set calls.
+        for args in action_set_batches(results)? {
+            self.call("action-set", args, None)?;
         }
-        let args = results.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        self.call("action-set", args, None).map(drop)
+        Ok(())
     }
 
     fn action_fail(&self, message: &str) -> Result<(), ToolError> {
-        self.call("action-fail", vec!["--".into(), message.into()], None)
+        let message = clean_text(message).into_owned();
+        self.call("action-fail", vec!["--".into(), message], None)
             .map(drop)
     }
 
     fn action_log(&self, message: &str) -> Result<(), ToolError> {
-        self.call("action-log", vec!["--".into(), message.into()], None)
+        let message = clean_text(message).into_owned();
+        self.call("action-log", vec!["--".into(), message], None)
             .map(drop)
     }
 
@@ -497,7 +554,11 @@ impl<R: CommandRunner> HookTools for ProcessTools<R> {
         if scope == StatusScope::Application {
             args.push("--application".to_string());
         }
-        args.extend([status.as_str().to_string(), "--".into(), message.into()]);
+        args.extend([
+            status.as_str().to_string(),
+            "--".into(),
+            clean_text(message).into_owned(),
+        ]);
         self.call("status-set", args, None).map(drop)
     }
 
@@ -511,7 +572,8 @@ impl<R: CommandRunner> HookTools for ProcessTools<R> {
     }
 
     fn juju_log(&self, level: LogLevel, message: &str) -> Result<(), ToolError> {
-        for piece in split_log_message(message) {
+        let message = clean_text(message);
+        for piece in split_log_message(&message) {
             let args = vec![
                 "--log-level".to_string(),
                 level.as_juju().to_string(),
@@ -825,6 +887,184 @@ mod tests {
             vec!["ca-certificate=-----BEGIN CERT", "result.count=2"]
         );
         assert_eq!(call.tool, "action-set");
+    }
+
+    fn big_results(n: usize, value_len: usize) -> BTreeMap<String, String> {
+        (0..n)
+            .map(|i| {
+                let c = (b'a' + (i % 26) as u8) as char;
+                (format!("part-{i:02}"), c.to_string().repeat(value_len))
+            })
+            .collect()
+    }
+
+    fn argv_bytes(args: &[String]) -> usize {
+        args.iter()
+            .map(|a| a.len() + 1 + std::mem::size_of::<usize>())
+            .sum()
+    }
+
+    #[test]
+    fn action_set_splits_large_results_over_several_calls() {
+        let t = tools();
+        // 12 results of 100 KiB: 1.2 MiB in all, over the 1 MiB a call may take.
+        let results = big_results(12, 100 * 1024);
+        t.action_set(&results).unwrap();
+        let calls = t.runner().calls();
+        assert_eq!(
+            calls.len(),
+            2,
+            "{:?}",
+            calls.iter().map(|c| c.args.len()).collect::<Vec<_>>()
+        );
+        for call in &calls {
+            assert_eq!(call.tool, "action-set");
+            assert!(argv_bytes(&call.args) <= MAX_ACTION_SET_ARGV_BYTES);
+            assert!(call.args.iter().all(|a| a.len() <= MAX_ACTION_VALUE_BYTES));
+        }
+        // Every result exactly once, in key order.
+        let sent: Vec<String> = calls.iter().flat_map(|c| c.args.clone()).collect();
+        let expected: Vec<String> = results.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(sent, expected);
+    }
+
+    #[test]
+    fn action_set_small_results_are_one_call() {
+        let t = tools();
+        t.action_set(&big_results(5, 1000)).unwrap();
+        assert_eq!(t.runner().single().args.len(), 5);
+    }
+
+    #[test]
+    fn action_set_refuses_a_200_kib_value_and_runs_nothing() {
+        let t = tools();
+        let mut results = big_results(3, 10);
+        results.insert("requests".into(), "x".repeat(200 * 1024));
+        let err = t.action_set(&results).unwrap_err();
+        match &err {
+            ToolError::ValueTooLarge {
+                tool,
+                key,
+                bytes,
+                max,
+            } => {
+                assert_eq!((tool.as_str(), key.as_str()), ("action-set", "requests"));
+                assert_eq!(*bytes, "requests=".len() + 200 * 1024);
+                assert_eq!(*max, MAX_ACTION_VALUE_BYTES);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err.to_string().contains("\"requests\""), "{err}");
+        assert!(
+            t.runner().calls().is_empty(),
+            "nothing set, nothing spawned"
+        );
+        // Just under the limit is fine.
+        let mut results = BTreeMap::new();
+        results.insert("k".to_string(), "y".repeat(MAX_ACTION_VALUE_BYTES - 2));
+        t.action_set(&results).unwrap();
+        assert_eq!(t.runner().single().args[0].len(), MAX_ACTION_VALUE_BYTES);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn batches_really_run_where_one_argv_would_not() {
+        // The limits are real: a 200 KiB argument cannot even be exec'd...
+        let e = SystemRunner
+            .run("true", &["x".repeat(200 * 1024)], None)
+            .unwrap_err();
+        assert!(matches!(e, ToolError::Io { .. }), "{e:?}");
+        // ...while every batch of 2.4 MiB of results (over the ~2 MiB argv+env limit) runs.
+        struct ViaTrue(Mutex<usize>);
+        impl CommandRunner for ViaTrue {
+            fn run(
+                &self,
+                _: &str,
+                args: &[String],
+                stdin: Option<&[u8]>,
+            ) -> Result<Output, ToolError> {
+                *self.0.lock().unwrap() += 1;
+                SystemRunner.run("true", args, stdin)
+            }
+        }
+        let t = ProcessTools::with_runner(ViaTrue(Mutex::new(0)));
+        t.action_set(&big_results(24, 100 * 1024)).unwrap();
+        assert_eq!(*t.runner().0.lock().unwrap(), 3);
+    }
+
+    #[test]
+    fn action_set_replaces_nul_bytes() {
+        let t = tools();
+        let mut results = BTreeMap::new();
+        results.insert("a".to_string(), "x\0y".to_string());
+        t.action_set(&results).unwrap();
+        assert_eq!(t.runner().single().args, vec!["a=x\u{FFFD}y"]);
+    }
+
+    const KEY: &str =
+        "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIKEYMATERIALsecret\n-----END EC PRIVATE KEY-----";
+
+    #[test]
+    fn private_keys_never_reach_argv_of_free_text_tools() {
+        let t = tools();
+        let msg = format!("oops: {KEY} done");
+        t.juju_log(LogLevel::Error, &msg).unwrap();
+        t.status_set(StatusScope::Unit, StatusName::Blocked, &msg)
+            .unwrap();
+        t.status_set(StatusScope::Application, StatusName::Active, &msg)
+            .unwrap();
+        t.action_fail(&msg).unwrap();
+        t.action_log(&msg).unwrap();
+        // Unterminated, JSON-escaped, at the start of a long (split) log message.
+        let long = format!(
+            "-----BEGIN PRIVATE KEY-----\\nMIIEvKEYMATERIAL{}",
+            "z".repeat(MAX_LOG_LINE_LEN)
+        );
+        t.juju_log(LogLevel::Info, &long).unwrap();
+        let calls = t.runner().calls();
+        assert_eq!(calls.len(), 6, "the redacted long message fits one line");
+        for call in &calls {
+            assert!(
+                call.args
+                    .iter()
+                    .all(|a| !a.contains("KEYMATERIAL") && !a.contains("BEGIN")),
+                "{}",
+                call.argv()
+            );
+        }
+        assert_eq!(
+            calls[0].args,
+            vec![
+                "--log-level",
+                "ERROR",
+                "--",
+                "oops: [REDACTED PRIVATE KEY] done"
+            ]
+        );
+        assert_eq!(
+            calls[1].args,
+            vec!["blocked", "--", "oops: [REDACTED PRIVATE KEY] done"]
+        );
+        assert_eq!(
+            calls[3].argv(),
+            "action-fail -- oops: [REDACTED PRIVATE KEY] done"
+        );
+        assert_eq!(
+            calls[4].argv(),
+            "action-log -- oops: [REDACTED PRIVATE KEY] done"
+        );
+        assert_eq!(calls[5].args[3], "[REDACTED PRIVATE KEY]");
+        // Certificates and CSRs are not touched.
+        let cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
+        t.juju_log(LogLevel::Info, cert).unwrap();
+        assert_eq!(t.runner().calls()[6].args[3], cert);
+    }
+
+    #[test]
+    fn nul_bytes_in_free_text_are_replaced() {
+        let t = tools();
+        t.juju_log(LogLevel::Info, "a\0b").unwrap();
+        assert_eq!(t.runner().single().args[3], "a\u{FFFD}b");
     }
 
     #[test]

@@ -8,6 +8,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ToolError;
 
+/// The longest `key=value` argument `action-set` is given. Linux refuses a single argv string over
+/// 128 KiB (`MAX_ARG_STRLEN`) and Juju's `action-set` reads no file or stdin, so a larger result is
+/// refused with [`ToolError::ValueTooLarge`] before anything runs. Split big results (see the
+/// charm's chunked lists) to stay under it.
+pub const MAX_ACTION_VALUE_BYTES: usize = 120 * 1024;
+
+/// The most argv bytes (strings, their NULs and pointers) one `action-set` call is given; more results
+/// are set with several calls (the whole argv plus environment must stay under ~2 MiB).
+pub const MAX_ACTION_SET_ARGV_BYTES: usize = 1024 * 1024;
+
 /// A databag: Juju relation data and secret content are maps of strings.
 pub type Databag = BTreeMap<String, String>;
 
@@ -167,9 +177,11 @@ pub trait HookTools {
     fn config_get(&self) -> Result<serde_json::Map<String, serde_json::Value>, ToolError>;
     /// `action-get`: the action's parameters.
     fn action_get(&self) -> Result<serde_json::Map<String, serde_json::Value>, ToolError>;
-    /// `action-set k=v...`: keys may be dotted (`a.b`) to nest.
+    /// `action-set k=v...`: keys may be dotted (`a.b`) to nest. Results are set with as many calls
+    /// as needed to keep each argv under [`MAX_ACTION_SET_ARGV_BYTES`]; a `key=value` longer than
+    /// [`MAX_ACTION_VALUE_BYTES`] is refused with [`ToolError::ValueTooLarge`] and nothing is set.
     fn action_set(&self, results: &BTreeMap<String, String>) -> Result<(), ToolError>;
-    /// `action-fail -- <message>`.
+    /// `action-fail -- <message>` (private keys redacted, as for every free-text tool).
     fn action_fail(&self, message: &str) -> Result<(), ToolError>;
     /// `action-log -- <message>`.
     fn action_log(&self, message: &str) -> Result<(), ToolError>;
@@ -182,7 +194,9 @@ pub trait HookTools {
     ) -> Result<(), ToolError>;
     /// `application-version-set -- <version>`.
     fn application_version_set(&self, version: &str) -> Result<(), ToolError>;
-    /// `juju-log --log-level <LEVEL> -- <message>`.
+    /// `juju-log --log-level <LEVEL> -- <message>`. Implementations redact PEM private-key blocks
+    /// (see [`crate::log::redact`]) from this and every other free-text message (`status-set`,
+    /// `action-log`, `action-fail`), so no caller can leak a key through them.
     fn juju_log(&self, level: LogLevel, message: &str) -> Result<(), ToolError>;
     /// `secret-add [opts] key#file=...`: returns the new secret's id as Juju printed it.
     fn secret_add(&self, content: &Databag, opts: &SecretOptions) -> Result<String, ToolError>;
