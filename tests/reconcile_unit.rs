@@ -1156,6 +1156,67 @@ fn our_certificate_near_expiry_is_reissued_for_the_same_csr() {
     assert_ne!(w.certificates(1)[0].certificate, first);
 }
 
+/// A CSR with a registeredID SAN (`openssl req -addext subjectAltName=RID:<oid>`), made with the
+/// `openssl` command line like the reviewer's sample.
+fn csr_with_rid(oid: &str) -> String {
+    let dir = TempDir::new().unwrap();
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "k.pem",
+            "-out",
+            "r.csr",
+            "-subj",
+            "/CN=x",
+            "-addext",
+            &format!("subjectAltName=RID:{oid}"),
+        ])
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "{out:?}");
+    std::fs::read_to_string(dir.path().join("r.csr"))
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+#[test]
+fn registered_id_with_a_20_digit_arc_never_fails_the_hook() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    w.relate(2, "other", &["other/0"]);
+    let evil = csr_with_rid("1.2.18446744073709551615");
+    let good = csr("good.example.com");
+    let other = csr("other.example.com");
+    w.request(1, "req/0", &[(&evil, false), (&good, false)]);
+    w.request(2, "other/0", &[(&other, false)]);
+    let s = reconcile_at(
+        &w.ctx("update-status"),
+        &w.tools,
+        SystemTime::now(),
+        ReconcileOptions::default(),
+    )
+    .expect("one hostile CSR must not fail the hook");
+    assert_valid_entry(entry_for(&w.certificates(1), &good), false);
+    assert_valid_entry(entry_for(&w.certificates(2), &other), false);
+    let errors = w.errors(1);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["csr"], json!(evil));
+    assert_eq!(errors[0]["error"]["code"], json!(999));
+    let msg = errors[0]["error"]["message"].as_str().unwrap();
+    assert!(msg.starts_with("could not sign this CSR"), "{msg}");
+    assert_eq!(s.totals.issued, 2);
+    assert_eq!(s.totals.denied, 1);
+}
+
 // ------------------------------------------------------------------------------------------
 // Manual mode and certificates from other CAs
 // ------------------------------------------------------------------------------------------

@@ -16,8 +16,9 @@
 //!     kept while valid in manual mode;
 //!   - issued by any other CA (provided by an operator in manual mode): kept while valid.
 //! - otherwise, self-signed mode: policy (CA requests denied unless `allow-ca-requests`), then
-//!   `certificate-limit` (certificates already kept count first), then signed; manual mode: left
-//!   outstanding.
+//!   `certificate-limit` (certificates already kept count first), then signed (a CSR that cannot
+//!   be signed gets `request_errors` 999 and a note; the other requests are still served);
+//!   manual mode: left outstanding.
 //!
 //! CA rotation replaces each certificate in the same write instead of first publishing
 //! `revoked: true`: the reference provider's revoke-then-reissue makes v4 requirers delete their
@@ -43,7 +44,7 @@ use super::status;
 use super::{legacy, CharmError};
 use crate::pki::sign::{cert_to_pem, issue, IssueRequest};
 use crate::pki::verify;
-use crate::pki::{CsrError, Denial, DenialCode, ParsedCsr};
+use crate::pki::{Ca, CsrError, Denial, DenialCode, ParsedCsr, PkiError};
 use crate::protocol::modern::{ProviderAppData, ProviderCertificate};
 
 /// The unit status text of a non-leader.
@@ -429,6 +430,20 @@ fn reconcile_relation_cached(
     snap: &RelationSnapshot,
     cache: &mut KeepCache,
 ) -> Result<RelationOutcome, CharmError> {
+    reconcile_relation_signing(env, snap, cache, &issue)
+}
+
+/// How a certificate is signed (always [`issue`]; a parameter so tests can make one fail).
+type SignFn<'s> = dyn Fn(&Ca, &IssueRequest<'_>) -> Result<X509, PkiError> + 's;
+
+/// [`reconcile_relation_cached`] with the signing function. A signing failure is per request:
+/// it becomes a `request_errors` 999 entry and a note, never a hook failure.
+fn reconcile_relation_signing(
+    env: &ReconcileEnv<'_>,
+    snap: &RelationSnapshot,
+    cache: &mut KeepCache,
+    sign: &SignFn<'_>,
+) -> Result<RelationOutcome, CharmError> {
     let mut out = RelationOutcome::default();
     let requests = snap.requests();
     let (existing, own_notes) = snap.published();
@@ -524,7 +539,7 @@ fn reconcile_relation_cached(
                     ));
                     continue;
                 }
-                let cert = issue(
+                let signed = sign(
                     &ca.ca,
                     &IssueRequest {
                         csr: &csr,
@@ -532,7 +547,25 @@ fn reconcile_relation_cached(
                         validity_secs: env.config.certificate_validity,
                         now: env.now,
                     },
-                )?;
+                );
+                let cert = match signed {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // One request we cannot sign (e.g. content our encoder cannot
+                        // reproduce) must not fail the hook for every other request.
+                        desired.request_errors.push(publish::request_error(
+                            &req.csr,
+                            DenialCode::Other,
+                            format!("could not sign this CSR: {e}"),
+                        ));
+                        out.notes.push(format!(
+                            "relation {} {}: could not sign a CSR, refused it: {e}",
+                            snap.id,
+                            req.source.describe()
+                        ));
+                        continue;
+                    }
+                };
                 let chain = vec![cert_to_pem(&cert), ca.ca_pem.clone()];
                 let entry = ProviderCertificate {
                     ca: ca.ca_pem.clone(),
@@ -564,4 +597,106 @@ fn reconcile_relation_cached(
     out.issued = desired.certificates.len();
     out.denied = desired.request_errors.len();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use juju_hook::fake::FakeTools;
+    use juju_hook::{Databag, RelationId};
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::pki::{csr_to_pem, generate_csr, CaSubject, KeyAlgorithm};
+
+    fn csr(cn: &str) -> String {
+        let key = KeyAlgorithm::EcdsaP256.generate().unwrap();
+        csr_to_pem(&generate_csr(&key, cn, &[cn.to_string()]).unwrap()).unwrap()
+    }
+
+    /// A signing failure for one CSR (whatever its cause) is that request's 999 error; the hook
+    /// goes on and the other request is issued.
+    #[test]
+    fn a_csr_that_cannot_be_signed_gets_999_and_the_others_are_issued() {
+        let tools = FakeTools::new("tls-provider", true);
+        tools.add_relation(1, "certificates", "req", &["req/0"]);
+        let (good, bad) = (csr("good.example.com"), csr("bad.example.com"));
+        let list = json!([
+            {"certificate_signing_request": good, "ca": false},
+            {"certificate_signing_request": bad, "ca": false},
+        ]);
+        let bag = Databag::from([("certificate_signing_requests".to_string(), list.to_string())]);
+        tools
+            .state
+            .borrow_mut()
+            .relations
+            .get_mut(&RelationId(1))
+            .unwrap()
+            .remote_units
+            .insert("req/0".into(), bag);
+        let mut vars = BTreeMap::new();
+        vars.insert("JUJU_DISPATCH_PATH".into(), "hooks/update-status".into());
+        vars.insert("JUJU_UNIT_NAME".into(), "tls-provider/0".into());
+        let ctx = HookContext::from_vars(&vars).unwrap();
+        let config = Config::from_map(&serde_json::Map::new()).unwrap();
+        let ca = Ca::generate(
+            &CaSubject {
+                common_name: "Test CA".into(),
+                ..CaSubject::default()
+            },
+            KeyAlgorithm::EcdsaP256,
+            365 * 86_400,
+        )
+        .unwrap();
+        let stored = StoredCa {
+            ca_pem: ca.cert_pem(),
+            ca,
+            previous_pem: None,
+            previous: None,
+            rotate_at: None,
+        };
+        let env = ReconcileEnv {
+            ctx: &ctx,
+            tools: &tools,
+            config: &config,
+            ca: Some(&stored),
+            now: SystemTime::now(),
+        };
+        let snap = snapshot::read_relation(&ctx, &tools, RelationId(1))
+            .unwrap()
+            .unwrap();
+        let sign = |ca: &Ca, r: &IssueRequest<'_>| {
+            if r.csr.common_name.as_deref() == Some("bad.example.com") {
+                Err(PkiError::Invalid("simulated encoder failure".into()))
+            } else {
+                issue(ca, r)
+            }
+        };
+        let out =
+            reconcile_relation_signing(&env, &snap, &mut KeepCache::disabled(), &sign).unwrap();
+        assert_eq!((out.issued, out.denied, out.newly_issued), (1, 1, 1));
+        assert!(
+            out.notes
+                .iter()
+                .any(|n| n.contains("could not sign a CSR") && n.contains("unit req/0")),
+            "{:?}",
+            out.notes
+        );
+        let own = tools.state.borrow().relations[&RelationId(1)]
+            .local_app_bag
+            .clone();
+        let certs: Vec<ProviderCertificate> = serde_json::from_str(&own["certificates"]).unwrap();
+        assert_eq!(certs.len(), 1);
+        assert_eq!(certs[0].certificate_signing_request, good);
+        let errors: Vec<Value> = serde_json::from_str(&own["request_errors"]).unwrap();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0]["csr"], json!(bad));
+        assert_eq!(errors[0]["error"]["code"], json!(999));
+        let msg = errors[0]["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with("could not sign this CSR: ") && msg.contains("simulated"),
+            "{msg}"
+        );
+    }
 }
