@@ -493,6 +493,146 @@ fn get_certificate_request_requires_relation_id() {
 }
 
 // ------------------------------------------------------------------------------------------
+// Large listings: split into results that each fit one action-set argument
+// ------------------------------------------------------------------------------------------
+
+/// The whole list `key` of an action's results, joined from its parts (`key`, `key-2`, ...), with
+/// every part checked to be a JSON list within the chunk limit. Returns (entries, parts).
+fn joined_list(results: &BTreeMap<String, String>, key: &str) -> (Vec<Value>, usize) {
+    let parts: usize = results
+        .get(&format!("{key}-parts"))
+        .map_or(1, |n| n.parse().unwrap());
+    let mut all = Vec::new();
+    for n in 1..=parts {
+        let k = if n == 1 {
+            key.to_string()
+        } else {
+            format!("{key}-{n}")
+        };
+        let chunk = &results[&k];
+        assert!(
+            chunk.len() <= actions::MAX_LIST_CHUNK_BYTES,
+            "{k}: {} bytes",
+            chunk.len()
+        );
+        let list: Vec<Value> = serde_json::from_str(chunk).unwrap();
+        assert!(!list.is_empty(), "{k} is empty");
+        all.extend(list);
+    }
+    assert!(
+        !results.contains_key(&format!("{key}-{}", parts + 1)),
+        "no stray part"
+    );
+    // Every action-set argument fits the argv limits (the real tool would refuse otherwise).
+    let batches = juju_hook::process::action_set_batches(results).unwrap();
+    assert!(batches
+        .iter()
+        .flatten()
+        .all(|a| a.len() <= juju_hook::MAX_ACTION_VALUE_BYTES));
+    (all, parts)
+}
+
+/// `n` distinct CSRs (fresh EC keys) spread over units `req/0..req/2` of relation 1.
+fn many_requests(w: &World, n: usize) -> Vec<String> {
+    w.relate(1, "req", &["req/0", "req/1", "req/2"]);
+    let csrs: Vec<String> = (0..n)
+        .map(|i| new_csr(&format!("host-{i:03}.example.com")))
+        .collect();
+    for u in 0..3 {
+        let mine: Vec<(&str, bool)> = csrs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 == u)
+            .map(|(_, c)| (c.as_str(), false))
+            .collect();
+        w.request(1, &format!("req/{u}"), &mine);
+    }
+    csrs
+}
+
+#[test]
+fn three_hundred_outstanding_requests_are_listed_in_parts() {
+    let w = World::new("manual");
+    let csrs = many_requests(&w, 300);
+    let out = w.run("get-outstanding-certificate-requests", json!({}));
+    let results = out.ok();
+    assert_eq!(results["count"], "300");
+    let (list, parts) = joined_list(results, "requests");
+    assert!(parts >= 2, "{parts} part(s) for ~200 KB of requests");
+    assert_eq!(results["requests-parts"], parts.to_string());
+    let listed: Vec<&str> = list.iter().map(|r| r["csr"].as_str().unwrap()).collect();
+    let mut want: Vec<&str> = csrs.iter().map(String::as_str).collect();
+    let mut got = listed.clone();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "the parts together are exactly the requests");
+    assert_eq!(listed.len(), 300, "no request twice");
+    let message = &results["message"];
+    assert!(
+        message.starts_with("300 outstanding certificate requests"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "split into {parts} JSON lists (requests-parts={parts})"
+        )),
+        "{message}"
+    );
+
+    // get-certificate-request on the same relation: the same split, with has-certificate.
+    let out = w.run("get-certificate-request", json!({"relation-id": 1}));
+    let (list, parts2) = joined_list(out.ok(), "requests");
+    assert_eq!(list.len(), 300);
+    assert!(parts2 >= 2);
+    assert!(list.iter().all(|r| r["has-certificate"] == json!(false)));
+    assert!(out.ok()["message"].contains("requests-parts="));
+
+    // A small listing keeps the single `requests` result and no `requests-parts`.
+    let w = World::new("manual");
+    many_requests(&w, 3);
+    let out = w.run("get-outstanding-certificate-requests", json!({}));
+    assert_eq!(out.list("requests").len(), 3);
+    assert!(!out.ok().contains_key("requests-parts"));
+    assert!(!out.ok()["message"].contains("split"));
+}
+
+#[test]
+fn four_hundred_issued_certificates_are_listed_in_parts() {
+    let w = World::new("self-signed");
+    many_requests(&w, 400);
+    w.reconcile();
+    assert_eq!(w.certificates(1).len(), 400);
+    let out = w.run("get-issued-certificates", json!({}));
+    let results = out.ok();
+    assert_eq!(results["count"], "400");
+    let (list, parts) = joined_list(results, "certificates");
+    assert!(parts >= 2, "{parts}");
+    let mut serials: Vec<&str> = list.iter().map(|c| c["serial"].as_str().unwrap()).collect();
+    let mut want: Vec<String> = w
+        .certificates(1)
+        .iter()
+        .map(|c| {
+            let cert = X509::from_pem(c.certificate.as_bytes()).unwrap();
+            let hex = cert.serial_number().to_bn().unwrap().to_hex_str().unwrap();
+            hex.to_string()
+        })
+        .collect();
+    serials.sort();
+    want.sort();
+    let got: Vec<String> = serials
+        .iter()
+        .map(|s| s.to_uppercase().replace(':', ""))
+        .collect();
+    let want: Vec<String> = want.iter().map(|s| s.to_uppercase()).collect();
+    assert_eq!(got, want);
+    assert!(
+        results["message"].contains("certificates-parts="),
+        "{}",
+        results["message"]
+    );
+}
+
+// ------------------------------------------------------------------------------------------
 // provide-certificate: success
 // ------------------------------------------------------------------------------------------
 

@@ -17,6 +17,9 @@
 //!   `relation-id`, `application`, `unit` or `app-level`, `common-name`, `legacy`, and `note`
 //!   when the same certificate was already published (nothing written).
 //!
+//! Large lists are split (see `actions::set_json_list`): `requests`, `requests-2`, ...,
+//! `requests-parts=N` (likewise `unreadable-requests`), and the `message` says so.
+//!
 //! Request objects: `relation-id`, `application`, `unit` (absent for app-level requests),
 //! `app-level`, `common-name`, `dns-sans`, `ip-sans`, `oid-sans`, `is-ca`, `legacy`, `csr`, and
 //! when relevant `error` (why the request was refused) and `kind` (legacy requests: `server`,
@@ -52,7 +55,7 @@ use juju_hook::{HookContext, HookTools, LogLevel, Member, RelationId};
 use openssl::x509::{X509Req, X509};
 use serde_json::{json, Map, Value};
 
-use super::actions::{read_relations_for_action, relation_id_param};
+use super::actions::{read_relations_for_action, relation_id_param, set_json_list, split_note};
 use super::config::{Config, Mode};
 use super::reconcile::{self, ReconcileOptions};
 use super::snapshot::{RelationSnapshot, RequestSource};
@@ -294,12 +297,19 @@ pub fn list_requests(
     Ok(out)
 }
 
-fn json_list(items: &[&ListedRequest], with_has_certificate: bool) -> String {
+/// Sets list result `key` (chunked when large, see [`set_json_list`]); returns the note for the
+/// message when it was split.
+fn set_request_list(
+    results: &mut BTreeMap<String, String>,
+    items: &[&ListedRequest],
+    with_has_certificate: bool,
+) -> Option<String> {
     let list: Vec<Value> = items
         .iter()
         .map(|r| r.to_json(with_has_certificate))
         .collect();
-    serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
+    let parts = set_json_list(results, "requests", &list);
+    split_note("requests", parts)
 }
 
 fn provide_hint(app: &str) -> String {
@@ -326,7 +336,7 @@ pub fn get_outstanding_certificate_requests(
     let refused = outstanding.iter().filter(|r| r.error.is_some()).count();
     let mut results = BTreeMap::new();
     results.insert("count".to_string(), outstanding.len().to_string());
-    results.insert("requests".to_string(), json_list(&outstanding, false));
+    let requests_note = set_request_list(&mut results, &outstanding, false);
     let scope = only.map_or(String::new(), |id| format!(" in relation {id}"));
     let message = if outstanding.is_empty() {
         let mut m = format!("{NO_OUTSTANDING}{scope}");
@@ -352,13 +362,20 @@ pub fn get_outstanding_certificate_requests(
         m.push_str(&provide_hint(&ctx.app_name));
         m
     };
-    results.insert("message".to_string(), message);
-    if !listing.rejected.is_empty() {
-        results.insert(
-            "unreadable-requests".to_string(),
-            serde_json::to_string(&listing.rejected).unwrap_or_else(|_| "[]".into()),
-        );
+    let mut message = message;
+    if let Some(note) = requests_note {
+        message.push_str("; ");
+        message.push_str(&note);
     }
+    if !listing.rejected.is_empty() {
+        let rejected: Vec<Value> = listing.rejected.iter().map(|r| json!(r)).collect();
+        let parts = set_json_list(&mut results, "unreadable-requests", &rejected);
+        if let Some(note) = split_note("unreadable-requests", parts) {
+            message.push_str("; ");
+            message.push_str(&note);
+        }
+    }
+    results.insert("message".to_string(), message);
     tools.action_set(&results)?;
     Ok(())
 }
@@ -382,18 +399,20 @@ pub fn get_certificate_request(ctx: &HookContext, tools: &dyn HookTools) -> Resu
     results.insert("application".to_string(), application.clone());
     results.insert("count".to_string(), all.len().to_string());
     results.insert("outstanding".to_string(), outstanding.to_string());
-    results.insert("requests".to_string(), json_list(&all, true));
-    results.insert(
-        "message".to_string(),
-        if all.is_empty() {
-            format!("relation {id} ({application}) has no certificate requests")
-        } else {
-            format!(
-                "relation {id} ({application}): {} request(s), {outstanding} without a certificate",
-                all.len()
-            )
-        },
-    );
+    let requests_note = set_request_list(&mut results, &all, true);
+    let mut message = if all.is_empty() {
+        format!("relation {id} ({application}) has no certificate requests")
+    } else {
+        format!(
+            "relation {id} ({application}): {} request(s), {outstanding} without a certificate",
+            all.len()
+        )
+    };
+    if let Some(note) = requests_note {
+        message.push_str("; ");
+        message.push_str(&note);
+    }
+    results.insert("message".to_string(), message);
     tools.action_set(&results)?;
     Ok(())
 }
