@@ -99,19 +99,23 @@ pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Decodes OID content octets to dotted form. `None` when malformed.
+/// Decodes OID content octets to dotted form. `None` when malformed or when an arc does not fit
+/// in 128 bits (a 2.25 UUID arc does).
+///
+/// Every string this returns encodes back to the same octets with [`oid_from_string`] (both
+/// sides use `u128` arcs), so an OID read from a CSR can always be copied into the certificate.
 pub(crate) fn oid_to_string(content: &[u8]) -> Option<String> {
     if content.is_empty() || content.len() > 64 {
         return None;
     }
-    let mut arcs: Vec<u64> = Vec::new();
-    let mut value: u64 = 0;
+    let mut arcs: Vec<u128> = Vec::new();
+    let mut value: u128 = 0;
     let mut in_arc = false;
     for &b in content {
         if !in_arc && b == 0x80 {
             return None; // non-minimal encoding
         }
-        value = value.checked_mul(128)?.checked_add((b & 0x7f) as u64)?;
+        value = value.checked_mul(128)?.checked_add((b & 0x7f) as u128)?;
         in_arc = true;
         if b & 0x80 == 0 {
             arcs.push(value);
@@ -136,12 +140,14 @@ pub(crate) fn oid_to_string(content: &[u8]) -> Option<String> {
     Some(s)
 }
 
-/// Encodes a dotted OID to content octets. `None` when it is not a valid OID.
+/// Encodes a dotted OID to content octets. `None` when it is not a valid OID or an arc does not
+/// fit in 128 bits. Accepts everything [`oid_to_string`] produces.
 pub(crate) fn oid_from_string(s: &str) -> Option<Vec<u8>> {
-    let arcs: Vec<u64> = s
+    let arcs: Vec<u128> = s
         .split('.')
         .map(|a| {
-            if a.is_empty() || a.len() > 19 || !a.bytes().all(|c| c.is_ascii_digit()) {
+            // u128::MAX has 39 digits; parse() refuses larger values.
+            if a.is_empty() || a.len() > 39 || !a.bytes().all(|c| c.is_ascii_digit()) {
                 None
             } else {
                 a.parse().ok()
@@ -251,8 +257,10 @@ pub(crate) fn parse_sans(value: &[u8]) -> Result<Sans, String> {
                 sans.ip.push(ip);
             }
             GN_RID => {
-                let oid = oid_to_string(gn.content)
-                    .ok_or("subjectAltName has a malformed registeredID")?;
+                let oid = oid_to_string(gn.content).ok_or(
+                    "subjectAltName has a registeredID that is malformed or has an arc larger \
+                     than 128 bits",
+                )?;
                 sans.oid.push(oid);
             }
             _ => sans.other += 1,
@@ -349,8 +357,53 @@ mod tests {
             assert!(oid_from_string(bad).is_none(), "{bad}");
         }
         assert!(oid_to_string(&[]).is_none());
+        // 128-bit arcs (2.25 UUID OIDs) are the limit on both sides.
+        assert!(oid_from_string(&format!("1.2.{}", u128::MAX)).is_some());
+        assert!(oid_from_string("1.2.340282366920938463463374607431768211456").is_none());
         assert!(oid_to_string(&[0x2a, 0x86]).is_none());
         assert!(oid_to_string(&[0x2a, 0x80, 0x01]).is_none());
+    }
+
+    /// What `oid_to_string` reads, `oid_from_string` writes back byte for byte (a CSR's
+    /// registeredID is copied into the certificate through this pair).
+    #[test]
+    fn every_decoded_oid_encodes_back_to_the_same_octets() {
+        let mut samples: Vec<Vec<u8>> = vec![
+            // 1.2.18446744073709551615 (the reviewer's RID: a 20-digit arc, u64::MAX)
+            vec![
+                0x2a, 0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+            ],
+            oid_from_string("2.25.329800735698586629295641978511506172918").unwrap(),
+            oid_from_string(&format!("2.{}", u128::MAX - 80)).unwrap(),
+            oid_from_string(&format!("1.3.{}.{}", u64::MAX as u128 + 1, u128::MAX)).unwrap(),
+            vec![0x7f],
+            vec![0x81, 0x00],
+        ];
+        // Every arc length from 1 to 18 base-128 groups (126 bits).
+        for n in 1..=18 {
+            let mut v = vec![0x2a];
+            v.extend(std::iter::repeat_n(0xff, n - 1));
+            v.push(0x7f);
+            samples.push(v);
+        }
+        for enc in samples {
+            let text = oid_to_string(&enc).unwrap_or_else(|| panic!("{enc:02x?}"));
+            assert_eq!(oid_from_string(&text).as_deref(), Some(&enc[..]), "{text}");
+        }
+        assert_eq!(
+            oid_to_string(&[0x2a, 0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])
+                .unwrap(),
+            "1.2.18446744073709551615"
+        );
+        // 20 groups = more than 128 bits: refused when reading (so never signed).
+        let mut too_big = vec![0x2a, 0x84];
+        too_big.extend(std::iter::repeat_n(0x80, 18));
+        too_big.push(0x00);
+        assert!(oid_to_string(&too_big).is_none());
+        let sans = build_sans(&[], &[], &["1.2.18446744073709551615".into()]).unwrap();
+        assert_eq!(parse_sans(&sans).unwrap().oid, ["1.2.18446744073709551615"]);
+        let bad = tlv(TAG_SEQUENCE, &tlv(GN_RID, &too_big));
+        assert!(parse_sans(&bad).unwrap_err().contains("128 bits"));
     }
 
     #[test]

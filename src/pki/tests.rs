@@ -618,6 +618,55 @@ fn openssl_cli_rsa_csrs_parse() {
     }
 }
 
+/// registeredID SANs with long arcs (the reviewer's `RID:1.2.18446744073709551615`, a 2.25 UUID
+/// OID) are issued with the same RID; an arc beyond 128 bits is refused when the CSR is parsed.
+#[test]
+fn registered_ids_with_long_arcs_are_issued_or_refused_at_parse_time() {
+    let tmp = Tmp::new();
+    let ca = ca(KeyAlgorithm::EcdsaP256);
+    let make = |oid: &str| {
+        let csr_path = tmp.0.path().join("rid.csr");
+        let (ok, out) = openssl(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &s(&tmp.0.path().join("rid.key")),
+            "-out",
+            &s(&csr_path),
+            "-subj",
+            "/CN=x",
+            "-addext",
+            &format!("subjectAltName=RID:{oid}"),
+        ]);
+        assert!(ok, "{out}");
+        std::fs::read_to_string(&csr_path).unwrap()
+    };
+    for oid in [
+        "1.2.18446744073709551615",
+        "2.25.329800735698586629295641978511506172918",
+    ] {
+        let csr = ParsedCsr::parse(&make(oid)).unwrap_or_else(|e| panic!("{oid}: {e}"));
+        assert_eq!(csr.oid_sans, [oid]);
+        let cert = issue_leaf(&ca, &csr);
+        assert!(
+            x509_text(&cert).contains(&format!("Registered ID:{oid}")),
+            "{}",
+            x509_text(&cert)
+        );
+        assert_verifies(&ca.cert, &[], &cert, &[]);
+    }
+    let too_big = "1.2.340282366920938463463374607431768211456"; // 2^128
+    match ParsedCsr::parse(&make(too_big)) {
+        Err(CsrError::BadExtension(m)) => assert!(m.contains("128 bits"), "{m}"),
+        other => panic!("{:?}", other.map(|c| c.oid_sans)),
+    }
+}
+
 #[test]
 fn csr_asking_for_ca_in_its_own_extensions_still_gets_a_leaf() {
     // The CSR's basicConstraints / keyUsage / EKU are ignored: only the relation's `ca` flag
