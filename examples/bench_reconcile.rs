@@ -1,18 +1,29 @@
-//! Benchmark (not a test): hook time and hook-tool calls of one reconcile against the in-memory
-//! `FakeTools`, for 10, 100 and 1000 CSRs (one relation, 10 requirer units, CSRs spread evenly,
-//! EC P-256 requirer keys, default RSA 2048 CA).
+//! Benchmark (not a test): hook time and hook-tool calls of one reconcile for 10, 100 and 1000
+//! CSRs (one relation, 10 requirer units, CSRs spread evenly, EC P-256 requirer keys, default
+//! RSA 2048 CA), measured twice:
 //!
-//! Run: `cargo run --release --example bench_reconcile`
+//! 1. in process against the in-memory `FakeTools` (the reconcile alone);
+//! 2. the real release binary under the simulator (`jujusim`, a puppet requirer app): the
+//!    `duration` and `tool_calls` of the hook run as the simulator records them, so process
+//!    start-up and every hook-tool round trip over the socket are included.
 //!
-//! Three reconciles per size: `issue` (first hook: the CA is made and every CSR signed),
-//! `steady` (nothing changed: no write), `rotate` (rotate-private-key: new CA, everything
-//! reissued in the same hook).
+//! Run: `cargo build --release --workspace --bins && cargo run --release --example bench_reconcile`
+//! (the simulator part needs `target/release/{tls-provider,jujusim}`; it is skipped with that
+//! instruction when they are missing).
+//!
+//! Per size: `issue` (the first reconcile that sees the CSRs: the CA exists or is made, every
+//! CSR signed), `steady` (nothing changed: no write; `update-status` in the simulator),
+//! `rotate` (rotate-private-key: new CA, everything reissued in the same hook / action), then
+//! `steady` again.
 
 use std::collections::BTreeMap;
-use std::time::{Instant, SystemTime};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
 
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, HookContext, RelationId};
+use jujusim::{HookRun, Model};
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
@@ -74,21 +85,25 @@ fn run(tools: &FakeTools, ctx: &HookContext, label: &str, n: usize, opts: Reconc
     );
 }
 
-fn main() {
+/// The CSR list of requirer unit `u` when `n` CSRs are spread over [`UNITS`] units.
+fn unit_requests(n: usize, u: usize) -> String {
+    let list: Vec<Value> = (0..n / UNITS)
+        .map(|i| {
+            json!({"certificate_signing_request": csr(&format!("u{u}-{i}.example.com")), "ca": false})
+        })
+        .collect();
+    Value::Array(list).to_string()
+}
+
+fn fake_bench() {
     println!("reconcile against FakeTools: 1 relation, {UNITS} units, RSA 2048 CA, EC P-256 CSRs");
     for n in [10usize, 100, 1000] {
         let tools = FakeTools::new("tls-provider", true);
         tools.add_relation(1, "certificates", "req", &[]);
-        let per_unit = n / UNITS;
         for u in 0..UNITS {
-            let list: Vec<Value> = (0..per_unit)
-                .map(|i| {
-                    json!({"certificate_signing_request": csr(&format!("u{u}-{i}.example.com")), "ca": false})
-                })
-                .collect();
             let bag = Databag::from([(
                 "certificate_signing_requests".to_string(),
-                Value::Array(list).to_string(),
+                unit_requests(n, u),
             )]);
             tools
                 .state
@@ -112,4 +127,167 @@ fn main() {
         );
         run(&tools, &ctx, "steady", n, ReconcileOptions::default());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real binary under the simulator
+
+const PROVIDER: &str = "tls-provider";
+const REQUIRER_META: &str =
+    "name: req\nrequires:\n  certificates:\n    interface: tls-certificates\n";
+
+/// `target/<profile>/`: the example runs from `target/<profile>/examples/`.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/examples/<exe>")
+        .to_path_buf()
+}
+
+/// The charm dir as `make charm` packs it, with the release binary as `dispatch`.
+fn pack_charm(binary: &Path, dir: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(root.join("scripts/pack-charm.py"))
+        .arg("--binary")
+        .arg(binary)
+        .arg("--unpacked")
+        .arg(dir)
+        .output()
+        .expect("run python3 scripts/pack-charm.py");
+    assert!(
+        out.status.success(),
+        "pack-charm.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn count(run: &HookRun, tool: &str) -> usize {
+    run.tool_calls.iter().filter(|c| c.tool == tool).count()
+}
+
+fn published(m: &Model, rel: u32) -> usize {
+    m.relation_data(rel, PROVIDER)
+        .get("certificates")
+        .and_then(|raw| serde_json::from_str::<Vec<Value>>(raw).ok())
+        .map_or(0, |v| v.len())
+}
+
+fn print_run(n: usize, label: &str, run: &HookRun, published: usize) {
+    println!(
+        "{n:>5} CSRs  {label:<7} {:>9.1} ms  {:>3} tool calls ({} relation-set)  {:<38} published {published:>4}",
+        run.duration.as_secs_f64() * 1000.0,
+        run.tool_calls.len(),
+        count(run, "relation-set"),
+        format!("[{}]", run.hook),
+    );
+}
+
+/// The one run in `runs` matching `pred` (which must have exited 0).
+fn only<'a>(runs: &'a [HookRun], what: &str, pred: impl Fn(&HookRun) -> bool) -> &'a HookRun {
+    let found: Vec<&HookRun> = runs.iter().filter(|r| pred(r)).collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one {what} run, got {}",
+        found.len()
+    );
+    assert_eq!(found[0].exit_code, 0, "{what} run failed");
+    found[0]
+}
+
+fn sim_bench() {
+    let dir = profile_dir();
+    let binary = dir.join("tls-provider");
+    if !binary.is_file() || !dir.join("jujusim").is_file() {
+        println!(
+            "\nreal binary under jujusim: skipped, {} or {} missing: run \
+             `cargo build --release --workspace --bins` first",
+            binary.display(),
+            dir.join("jujusim").display()
+        );
+        return;
+    }
+    let charm = tempfile::TempDir::new().unwrap();
+    let charm_dir = charm.path().join(PROVIDER);
+    pack_charm(&binary, &charm_dir);
+    println!(
+        "\nreal binary ({}) under jujusim: 1 relation, {UNITS} puppet units, RSA 2048 CA, \
+         EC P-256 CSRs; hook run duration and tool calls as the simulator records them",
+        binary.display()
+    );
+    for n in [10usize, 100, 1000] {
+        let mut m = Model::new().expect("start the simulator");
+        m.set_hook_timeout(Duration::from_secs(600));
+        m.deploy(PROVIDER, &charm_dir, 1, Default::default())
+            .expect("deploy tls-provider");
+        m.deploy_puppet("req", REQUIRER_META, UNITS)
+            .expect("deploy puppet");
+        let rel = m.relate("req:certificates", PROVIDER).expect("relate");
+        m.settle().expect("settle deploy");
+        let leader = m.leader(PROVIDER).expect("leader");
+        for u in 0..UNITS {
+            let unit = format!("req/{u}");
+            let mut bag = m.relation_data(rel, &unit);
+            bag.insert(
+                "certificate_signing_requests".to_string(),
+                unit_requests(n, u),
+            );
+            m.set_relation_data(rel, &unit, bag).expect("write bag");
+        }
+
+        // Issue: the first provider hook after the writes signs everything; the other
+        // `-changed` runs of that settle are steady ones.
+        let settle_start = Instant::now();
+        let report = m.settle().expect("settle requests");
+        let settle_time = settle_start.elapsed();
+        let issuing = only(&report.runs, "issuing", |r| {
+            r.unit == leader && count(r, "relation-set") > 0
+        });
+        print_run(n, "issue", issuing, published(&m, rel));
+        let others = report
+            .runs
+            .iter()
+            .filter(|r| r.unit == leader && count(r, "relation-set") == 0)
+            .count();
+        println!(
+            "{n:>5} CSRs  (that settle: {:.1} ms wall, {} provider hook runs, {others} of them writing nothing)",
+            settle_time.as_secs_f64() * 1000.0,
+            report.runs.iter().filter(|r| r.unit == leader).count()
+        );
+
+        let steady = |m: &mut Model, label: &str| {
+            m.queue_hook(&leader, "update-status");
+            let report = m.settle().expect("settle update-status");
+            let run = only(&report.runs, "update-status", |r| {
+                r.unit == leader && r.hook == "update-status"
+            });
+            print_run(n, label, run, published(m, rel));
+        };
+        steady(&mut m, "steady");
+
+        let result = m
+            .run_action(&leader, "rotate-private-key", Default::default())
+            .expect("run rotate-private-key");
+        assert_eq!(
+            result.status, "completed",
+            "rotate-private-key: {}",
+            result.message
+        );
+        let runs = m.hook_runs();
+        let rotate = runs
+            .iter()
+            .rev()
+            .find(|r| r.unit == leader && r.hook == "actions/rotate-private-key")
+            .expect("rotate-private-key run");
+        print_run(n, "rotate", rotate, published(&m, rel));
+        m.settle().expect("settle after rotate");
+        steady(&mut m, "steady");
+    }
+}
+
+fn main() {
+    fake_bench();
+    sim_bench();
 }
