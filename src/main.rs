@@ -54,17 +54,15 @@ fn main() -> ExitCode {
 
     let tools = Arc::new(ProcessTools::new());
     juju_hook::log::install(tools.clone(), level_from_env(DEBUG_ENV));
-    // A panic: one `juju-log --log-level ERROR` line (private keys redacted), then exit 1.
-    juju_hook::log::install_panic_hook(tools.clone(), "tls-provider", ctx.name().to_string());
-
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        dispatch::run(&ctx, &*tools)
-    }));
-    match result {
-        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        // The panic hook has logged it.
-        Err(_) => ExitCode::from(1),
-    }
+    // A panic: one `juju-log --log-level ERROR` line (private keys redacted), then exit 1
+    // (tested in crates/juju-hook/tests/panic_hook.rs).
+    let code = juju_hook::log::run_catching_panics(
+        tools.clone(),
+        "tls-provider",
+        ctx.name().to_string(),
+        || dispatch::run(&ctx, &*tools),
+    );
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn flag_main(flag: &str) -> ExitCode {

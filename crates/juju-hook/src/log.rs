@@ -145,7 +145,7 @@ impl JujuLogLayer {
         }
         let message = redact(message);
         if IN_SINK.with(|f| f.get()) {
-            eprintln!("{} {}", level.as_juju(), message);
+            to_stderr(format_args!("{} {}", level.as_juju(), message));
             return;
         }
         if !self.sink_failed.load(Ordering::Relaxed) {
@@ -156,11 +156,13 @@ impl JujuLogLayer {
                 Ok(()) => return,
                 Err(e) => {
                     self.sink_failed.store(true, Ordering::Relaxed);
-                    eprintln!("juju-log failed, logging to stderr from now on: {e}");
+                    to_stderr(format_args!(
+                        "juju-log failed, logging to stderr from now on: {e}"
+                    ));
                 }
             }
         }
-        eprintln!("{} {}", level.as_juju(), message);
+        to_stderr(format_args!("{} {}", level.as_juju(), message));
     }
 }
 
@@ -249,13 +251,40 @@ pub fn panic_message(
 }
 
 /// Replaces the panic hook: a panic is written to stderr and sent to `sink` at ERROR (one call),
-/// both redacted. The default hook is not chained (it would print the unredacted message).
+/// both redacted. The default hook is not chained (it would print the unredacted message). A
+/// failing stderr or sink is ignored (a panic inside the hook would abort the process).
 pub fn install_panic_hook(sink: Arc<dyn LogSink>, program: &'static str, context: String) {
     std::panic::set_hook(Box::new(move |info| {
         let message = panic_message(program, &context, info.payload(), info.location());
-        eprintln!("{message}");
+        to_stderr(format_args!("{message}"));
         let _ = sink.log(LogLevel::Error, &message);
     }));
+}
+
+/// The exit code of a hook or action that panicked.
+pub const PANIC_EXIT_CODE: i32 = 1;
+
+/// Runs `f` (a whole hook or action, returning its exit code) as a charm's dispatch binary should:
+/// with [`install_panic_hook`] in place and any panic caught, so a panic becomes exactly one
+/// redacted ERROR line on `sink` (and on stderr) and exit code [`PANIC_EXIT_CODE`].
+pub fn run_catching_panics(
+    sink: Arc<dyn LogSink>,
+    program: &'static str,
+    context: String,
+    f: impl FnOnce() -> i32,
+) -> i32 {
+    install_panic_hook(sink, program, context);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(code) => code,
+        // The panic hook has logged it.
+        Err(_) => PANIC_EXIT_CODE,
+    }
+}
+
+/// Writes one line to stderr, ignoring errors (`eprintln!` panics when stderr is closed or full).
+fn to_stderr(line: fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 #[cfg(test)]
