@@ -1581,3 +1581,99 @@ fn secret_remove_hook_removes_the_unused_ca_revision() {
     .unwrap();
     assert_eq!(w.tools.count("secret-remove"), 0);
 }
+
+/// The CA secret is lost (removed, or its content unusable including the certificate): the new
+/// CA cannot know the old one, so every entry it did not issue is reissued in the same hook; the
+/// key of the lost CA must not stay behind certificates in relation data.
+#[test]
+fn lost_ca_secret_reissues_every_certificate_of_the_lost_ca() {
+    for how in ["removed", "garbage"] {
+        let w = World::new(true);
+        two_relations_five_units(&w);
+        w.reconcile();
+        let old_ca = w.ca_pem();
+        let before = w.certificates(1).len() + w.certificates(2).len();
+        assert!(before > 0);
+        {
+            let mut st = w.tools.state.borrow_mut();
+            let id = st
+                .secrets
+                .iter()
+                .find(|(_, s)| s.label.as_deref() == Some(CA_SECRET_LABEL))
+                .map(|(id, _)| id.clone())
+                .unwrap();
+            if how == "removed" {
+                st.secrets.remove(&id);
+            } else {
+                let s = st.secrets.get_mut(&id).unwrap();
+                let broken = Databag::from([
+                    ("ca-certificate".to_string(), "junk".to_string()),
+                    ("private-key".to_string(), "junk".to_string()),
+                ]);
+                s.revisions.push(broken);
+            }
+        }
+        let s = w.reconcile();
+        assert!(
+            matches!(
+                s.ca_rotated,
+                Some(
+                    tls_provider::charm::state::RotateReason::Missing
+                        | tls_provider::charm::state::RotateReason::Unreadable(_)
+                )
+            ),
+            "{how}: {:?}",
+            s.ca_rotated
+        );
+        assert_ne!(w.ca_pem(), old_ca, "{how}");
+        assert_eq!(s.totals.reissued, before, "{how}");
+        for id in [1, 2] {
+            assert_all_under_current_ca(&w, id);
+        }
+        // And it settles.
+        w.tools.reset_calls();
+        w.reconcile();
+        assert_eq!(w.relation_sets(), 0, "{how}");
+    }
+}
+
+/// Documented consequence: certificates an operator provided in manual mode, kept across the
+/// switch to self-signed, are replaced too when the CA is later lost (they cannot be told apart
+/// from the lost CA's). The first switch itself (no CA secret yet) keeps them.
+#[test]
+fn lost_ca_replaces_operator_certificates_kept_from_manual_mode() {
+    let w = World::new(true);
+    w.config("mode", json!("manual"));
+    w.relate(1, "req", &["req/0"]);
+    let a = csr("a.example.com");
+    w.request(1, "req/0", &[(&a, false)]);
+    w.reconcile();
+    let ctx = w.ctx("update-status");
+    let snap = snapshot::read_relation(&ctx, &w.tools, RelationId(1))
+        .unwrap()
+        .unwrap();
+    let provided = foreign_entry(&a);
+    assert!(publish::upsert_certificate(&w.tools, &snap, provided.clone()).unwrap());
+    w.config("mode", json!("self-signed"));
+    let s = w.reconcile();
+    assert_eq!(
+        s.ca_rotated,
+        Some(tls_provider::charm::state::RotateReason::Missing)
+    );
+    assert_eq!(
+        w.certificates(1),
+        vec![provided.clone()],
+        "first switch keeps it"
+    );
+
+    w.tools
+        .state
+        .borrow_mut()
+        .secrets
+        .retain(|_, s| s.label.as_deref() != Some(CA_SECRET_LABEL));
+    w.reconcile();
+    let certs = w.certificates(1);
+    assert_eq!(certs.len(), 1);
+    assert_ne!(certs[0], provided);
+    assert_all_under_current_ca(&w, 1);
+}

@@ -14,11 +14,23 @@
 //!     a `request_errors` entry) and more than a tenth of its lifetime left (else reissued);
 //!   - issued by the previous CA (after a rotation): reissued under the new CA in self-signed mode,
 //!     kept while valid in manual mode;
-//!   - issued by any other CA (provided by an operator in manual mode): kept while valid.
+//!   - issued by any other CA (provided by an operator in manual mode): kept while valid, except
+//!     in self-signed mode in the hook where the CA had to be made again because its secret was
+//!     missing or unreadable (the CA is lost, see below).
 //! - otherwise, self-signed mode: policy (CA requests denied unless `allow-ca-requests`), then
 //!   `certificate-limit` (certificates already kept count first), then signed (a CSR that cannot
 //!   be signed gets `request_errors` 999 and a note; the other requests are still served);
 //!   manual mode: left outstanding.
+//!
+//! Lost CA: when the CA secret is missing or unreadable in self-signed mode, a new CA is made
+//! without knowing the old one (unless the unusable secret still held its certificate, which then
+//! becomes the previous CA). Entries of a relation whose published `capabilities` were not
+//! `manual` are then all reissued under the new CA unless the new CA issued them, **including
+//! certificates an operator provided in manual mode and that were kept across a switch to
+//! self-signed**: they cannot be told apart from those of the lost CA, whose key is gone and
+//! which must not stay in relation data. A relation last published in manual mode (the first
+//! switch to self-signed, which also finds no CA secret) keeps its operator-provided certificates.
+//! This happens in the hook that makes the new CA only.
 //!
 //! CA rotation replaces each certificate in the same write instead of first publishing
 //! `revoked: true`: the reference provider's revoke-then-reissue makes v4 requirers delete their
@@ -65,6 +77,9 @@ pub struct ReconcileEnv<'a> {
     pub config: &'a Config,
     /// The CA; `None` in manual mode when no CA was ever made.
     pub ca: Option<&'a StoredCa>,
+    /// The CA was just made because its secret was missing or unreadable (see the module docs:
+    /// entries not issued by it are reissued).
+    pub ca_lost: bool,
     pub now: SystemTime,
 }
 
@@ -210,11 +225,19 @@ pub fn reconcile_at(
         summary.ca_rotated = Some(reason.clone());
     }
 
+    let ca_lost = matches!(
+        &ca,
+        Some(CaOutcome {
+            rotated: Some(RotateReason::Missing | RotateReason::Unreadable(_)),
+            ..
+        })
+    );
     let env = ReconcileEnv {
         ctx,
         tools,
         config: &config,
         ca: ca.as_ref().map(|o| &o.stored),
+        ca_lost,
         now,
     };
     let legacy_env = legacy::LegacyEnv {
@@ -362,11 +385,14 @@ enum Verdict {
 /// Less than this fraction of its lifetime left: a certificate of ours is reissued.
 const RENEW_FRACTION: u32 = 10;
 
+/// `replace_foreign`: the CA was lost and this relation was not last published in manual mode,
+/// so certificates of any other CA are reissued (module docs).
 fn judge(
     env: &ReconcileEnv<'_>,
     entry: &ProviderCertificate,
     req: &Request,
     csr: &ParsedCsr,
+    replace_foreign: bool,
 ) -> Verdict {
     if entry.revoked || !entry.looks_publishable() {
         return Verdict::Replace;
@@ -404,7 +430,7 @@ fn judge(
         .ca
         .and_then(|ca| ca.previous.as_ref())
         .is_some_and(|prev| verify::issued_by(&cert, prev));
-    if previous && self_signed {
+    if (previous || replace_foreign) && self_signed {
         return Verdict::Replace;
     }
     // Issued by another CA (an operator's, manual mode): kept while valid and matching.
@@ -458,6 +484,13 @@ fn reconcile_relation_signing(
     }
     out.rejected += requests.rejected.len();
 
+    let last_published_manual = existing
+        .capabilities
+        .as_ref()
+        .and_then(|c| c.provider_type.as_deref())
+        == Some("manual");
+    let replace_foreign =
+        env.ca_lost && env.config.mode == Mode::SelfSigned && !last_published_manual;
     let by_csr: HashMap<&str, &ProviderCertificate> = existing
         .certificates
         .iter()
@@ -500,7 +533,7 @@ fn reconcile_relation_signing(
                 continue;
             }
         };
-        match entry.map(|e| judge(env, e, req, &csr)) {
+        match entry.map(|e| judge(env, e, req, &csr, replace_foreign)) {
             Some(Verdict::Keep(until)) => {
                 desired.certificates.push(entry.expect("judged").clone());
                 if let Some(k) = cache_key {
@@ -661,6 +694,7 @@ mod tests {
             tools: &tools,
             config: &config,
             ca: Some(&stored),
+            ca_lost: false,
             now: SystemTime::now(),
         };
         let snap = snapshot::read_relation(&ctx, &tools, RelationId(1))
