@@ -986,3 +986,108 @@ fn manual_mode_counts_the_shared_client_once() {
         .unwrap()
         .contains("3 awaiting provide-certificate"));
 }
+
+/// Every store write makes a new revision of a secret holding generated private keys; Juju's
+/// `secret-remove` for an old revision of any store secret (first page or `-N`) removes it, in
+/// the leader's reconcile like the CA secret's. Other labels are left alone.
+#[test]
+fn secret_remove_removes_unused_revisions_of_the_legacy_store() {
+    use juju_hook::HookTools;
+    use juju_hook::{HookContext, SecretOptions, SecretOwner, SecretRef};
+    use tls_provider::charm::legacy::is_store_label;
+    use tls_provider::charm::reconcile::{reconcile_at, ReconcileOptions};
+
+    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let t = provider(&["etcd/0"]);
+    t.state
+        .borrow_mut()
+        .config
+        .insert("ca-key-algorithm".into(), serde_json::json!("ecdsa-p256"));
+    set_unit(
+        &t,
+        "etcd/0",
+        &[("unit_name", "etcd_0"), ("common_name", "a.example")],
+    );
+    reconcile_all(&t, &env(&ca, &policy)).unwrap();
+    set_unit(&t, "etcd/0", &[("common_name", "b.example")]);
+    reconcile_all(&t, &env(&ca, &policy)).unwrap();
+    let store_id = t
+        .secret_info_get(&SecretRef::Label(STORE_LABEL.into()))
+        .unwrap()
+        .id;
+    let revisions = |label: &str| {
+        t.state
+            .borrow()
+            .secrets
+            .values()
+            .find(|s| s.label.as_deref() == Some(label))
+            .map_or(0, |s| s.revisions.len())
+    };
+    assert!(revisions(STORE_LABEL) >= 2, "the store was rewritten");
+    let page2_id = t
+        .secret_add(
+            &Databag::from([("doc-000".to_string(), "x".to_string())]),
+            &SecretOptions {
+                label: Some(format!("{STORE_LABEL}-2")),
+                owner: SecretOwner::Application,
+                ..SecretOptions::default()
+            },
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hook = |id: &str, label: &str| {
+        let vars: BTreeMap<String, String> = [
+            ("JUJU_DISPATCH_PATH", "hooks/secret-remove"),
+            ("JUJU_UNIT_NAME", "tls-provider/0"),
+            ("JUJU_MODEL_NAME", "test"),
+            ("JUJU_CHARM_DIR", dir.path().to_str().unwrap()),
+            ("JUJU_SECRET_ID", id),
+            ("JUJU_SECRET_LABEL", label),
+            ("JUJU_SECRET_REVISION", "1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let ctx = HookContext::from_vars(&vars).unwrap();
+        t.reset_calls();
+        reconcile_at(&ctx, &t, SystemTime::now(), ReconcileOptions::default()).unwrap();
+        t.state
+            .borrow()
+            .calls
+            .iter()
+            .filter(|c| c.starts_with("secret-remove"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let bare = |id: &str| id.trim_start_matches("secret:").to_string();
+    assert_eq!(
+        hook(&format!("secret:{}", bare(&store_id)), STORE_LABEL),
+        vec![format!("secret-remove secret:{}", bare(&store_id))]
+    );
+    let page2 = format!("{STORE_LABEL}-2");
+    assert_eq!(
+        hook(&format!("secret:{}", bare(&page2_id)), &page2),
+        vec![format!("secret-remove secret:{}", bare(&page2_id))]
+    );
+    // The store is still there (only an old revision went).
+    assert!(revisions(STORE_LABEL) >= 2);
+    assert!(hook("secret:someoneelse", "tls-provider-legacyx").is_empty());
+    assert!(hook("secret:someoneelse", "other").is_empty());
+
+    for ok in [
+        STORE_LABEL,
+        "tls-provider-legacy-2",
+        "tls-provider-legacy-17",
+    ] {
+        assert!(is_store_label(ok), "{ok}");
+    }
+    for no in [
+        "tls-provider-legacy-",
+        "tls-provider-legacy-2a",
+        "tls-provider-legacyx",
+        "tls-provider-ca",
+        "",
+    ] {
+        assert!(!is_store_label(no), "{no}");
+    }
+}

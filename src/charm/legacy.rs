@@ -12,7 +12,8 @@
 //!   [`CHUNKS_PER_SECRET`] per secret, further pages in secrets labelled `tls-provider-legacy-2`,
 //!   `-3`, ...; sizes stay under Juju's older 8 KiB per value / 64 KiB per secret limits). Later
 //!   hooks and a new leader republish the same material. The secret is written only when the
-//!   document changes.
+//!   document changes; each write makes a new revision, and the revision Juju reports unused in
+//!   `secret-remove` is removed (it holds keys we generated).
 //! - **Regeneration.** A request gets a new key only when its sorted, de-duplicated SAN set (or
 //!   CN) changes; reordering does not count. A certificate is re-signed (same key) when it was not
 //!   issued by the current CA (CA rotation, or a certificate provided in manual mode before
@@ -197,6 +198,17 @@ struct Store {
     loaded: StoreDoc,
     /// Contents of the pages as loaded (index 0 = [`STORE_LABEL`]).
     pages: Vec<Databag>,
+}
+
+/// Whether `label` is one of the legacy store's secret labels ([`STORE_LABEL`] or
+/// `tls-provider-legacy-<n>`): their old revisions hold generated private keys and are removed in
+/// `secret-remove` (see `state::remove_unused_revision`).
+pub fn is_store_label(label: &str) -> bool {
+    label == STORE_LABEL
+        || label
+            .strip_prefix(STORE_LABEL)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn page_label(i: usize) -> String {

@@ -316,8 +316,10 @@ pub fn describe(stored: &StoredCa, config: &Config) -> String {
     )
 }
 
-/// In `secret-remove` for the CA secret, removes the revision Juju says nobody tracks any more
-/// (old CA keys do not linger). Returns whether it removed something.
+/// In `secret-remove` for the CA secret or one of the legacy store secrets
+/// ([`super::legacy::is_store_label`]), removes the revision Juju says nobody tracks any more
+/// (old CA keys and old generated legacy keys do not linger). Returns whether it removed
+/// something.
 pub fn remove_unused_revision(
     ctx: &HookContext,
     tools: &dyn HookTools,
@@ -328,7 +330,11 @@ pub fn remove_unused_revision(
     let Some(secret) = &ctx.secret else {
         return Ok(false);
     };
-    if secret.label.as_deref() != Some(CA_SECRET_LABEL) {
+    let ours = secret
+        .label
+        .as_deref()
+        .is_some_and(|l| l == CA_SECRET_LABEL || super::legacy::is_store_label(l));
+    if !ours {
         return Ok(false);
     }
     let Some(rev) = secret.revision else {
