@@ -159,8 +159,9 @@ impl LegacyOutcome {
 // The persistent store
 // ---------------------------------------------------------------------------------------------
 
-/// One generated key with its CSR and (once signed or provided) certificate.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One generated key with its CSR and (once signed or provided) certificate. Its `Debug` leaves
+/// the private key out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Entry {
     /// `None` for the shared client certificate.
     kind: Option<RequestKind>,
@@ -181,6 +182,23 @@ struct Entry {
     /// Manual mode: the chain the operator provided (leaf-first), for `chain`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     chain: Option<String>,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the private key.
+        f.debug_struct("Entry")
+            .field("kind", &self.kind)
+            .field("unit", &self.unit)
+            .field("cn", &self.cn)
+            .field("sans", &self.sans)
+            .field("key", &"<redacted>")
+            .field("csr", &self.csr)
+            .field("cert", &self.cert)
+            .field("ca", &self.ca)
+            .field("chain", &self.chain)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -1190,4 +1208,39 @@ fn csr_der(pem: &str) -> Option<Vec<u8>> {
         .ok()?
         .to_der()
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_debug_never_shows_the_private_key() {
+        let key = LEGACY_KEY_ALGORITHM.generate().unwrap();
+        let key_pem = private_key_to_pem(&key).unwrap();
+        let e = Entry {
+            kind: Some(RequestKind::Server),
+            unit: Some("etcd_0".into()),
+            cn: "a.example".into(),
+            sans: vec!["a.example".into()],
+            key: key_pem.clone(),
+            csr: "csr".into(),
+            cert: None,
+            ca: None,
+            chain: None,
+        };
+        let doc = StoreDoc {
+            client: Some(e.clone()),
+            relations: BTreeMap::from([(1, BTreeMap::from([("x".to_string(), e.clone())]))]),
+        };
+        for text in [format!("{e:?}"), format!("{e:#?}"), format!("{doc:?}")] {
+            assert!(!text.contains("PRIVATE KEY"), "{text}");
+            let body = key_pem.lines().nth(1).unwrap();
+            assert!(!text.contains(body), "{text}");
+            assert!(
+                text.contains("a.example") && text.contains("<redacted>"),
+                "{text}"
+            );
+        }
+    }
 }
