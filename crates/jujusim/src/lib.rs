@@ -160,8 +160,14 @@ pub struct SecretView {
     /// `"app"` for application-owned, `"app/0"` for unit-owned.
     pub owner: String,
     pub label: Option<String>,
-    /// Content of each revision, oldest first (index 0 = revision 1; removed revisions are empty).
+    /// Content of each revision, oldest first (index 0 = revision 1; removed revisions are empty,
+    /// so the index keeps matching the revision number and `last()` is the latest).
     pub revisions: Vec<Databag>,
+    /// Revisions whose content the owner deleted (`secret-remove <id> --revision N`), ascending.
+    pub removed_revisions: Vec<u32>,
+    /// Revisions Juju marked obsolete (older than the latest, tracked by no consumer) and
+    /// announced to the owner with a `secret-remove` hook, ascending; removed ones included.
+    pub obsolete_revisions: Vec<u32>,
     pub expire: Option<SystemTime>,
     pub rotate: Option<String>,
 }

@@ -873,20 +873,39 @@ impl Model {
                 return Ok(false);
             };
             // Skip events that no longer apply.
+            let mut hand_over = None;
             let skip = match &ev.kind {
                 Kind::Plain if ev.hook == "leader-elected" => !st.is_leader(unit),
                 Kind::Secret => match ev.secret.as_ref().and_then(|id| st.secrets.get(id)) {
                     None => true,
+                    // Already removed by the owner: nothing left to announce.
+                    Some(s)
+                        if ev.hook == "secret-remove"
+                            && !ev
+                                .secret_revision
+                                .is_some_and(|r| s.revisions.contains_key(&r)) =>
+                    {
+                        true
+                    }
                     Some(s) => {
-                        (ev.hook == "secret-rotate" || ev.hook == "secret-expired")
-                            && !s.owner_is_unit
-                            && !st.is_leader(unit)
+                        let owner_hook = ev.hook == "secret-rotate"
+                            || ev.hook == "secret-expired"
+                            || ev.hook == "secret-remove";
+                        let not_leader = owner_hook && !s.owner_is_unit && !st.is_leader(unit);
+                        if not_leader && ev.hook == "secret-remove" {
+                            // Leadership moved while it was queued: the new leader gets it.
+                            hand_over = st.secret_owner_unit(s);
+                        }
+                        not_leader
                     }
                 },
                 _ => false,
             };
             if skip {
                 st.units.get_mut(unit).expect("unit").queue.pop_front();
+                if let Some(leader) = hand_over.filter(|l| l != unit) {
+                    st.push(&leader, ev);
+                }
                 return Ok(false);
             }
             // Pre-hook bookkeeping.
@@ -1452,6 +1471,10 @@ impl Model {
                 revisions: (1..=s.latest)
                     .map(|r| s.revisions.get(&r).cloned().unwrap_or_default())
                     .collect(),
+                removed_revisions: (1..=s.latest)
+                    .filter(|r| !s.revisions.contains_key(r))
+                    .collect(),
+                obsolete_revisions: s.obsolete.iter().copied().collect(),
                 expire: s.expire,
                 rotate: s.rotate.clone(),
             })
@@ -1703,16 +1726,28 @@ fn commit(st: &mut State, unit: &str, ctx: &Ctx) {
     // Consumers are tracked per unit: keep other units' consumer records from the committed store
     // (a hook only changes its own unit's records).
     let mut merged = ctx.txn.secrets.clone();
+    // Secrets whose revisions may have become obsolete: a new revision, or this unit's consumer
+    // moved off the revision it tracked (`--refresh`).
+    let mut recheck: Vec<String> = Vec::new();
     for (id, s) in merged.iter_mut() {
-        if let Some(old) = st.secrets.get(id) {
+        let old = st.secrets.get(id);
+        if let Some(old) = old {
             for (c, info) in &old.consumers {
                 if c != unit {
                     s.consumers.insert(c.clone(), info.clone());
                 }
             }
+            s.obsolete.extend(old.obsolete.iter().copied());
+        }
+        let old_latest = old.map(|o| o.latest).unwrap_or(0);
+        let old_tracked = old.and_then(|o| o.consumers.get(unit)).map(|c| c.revision);
+        let new_tracked = s.consumers.get(unit).map(|c| c.revision);
+        if s.latest != old_latest || (old_tracked.is_some() && old_tracked != new_tracked) {
+            recheck.push(id.clone());
         }
     }
     st.secrets = merged;
+    queue_secret_remove(st, &recheck);
     for (c, id) in notify {
         st.push(
             &c,
@@ -1724,4 +1759,36 @@ fn commit(st: &mut State, unit: &str, ctx: &Ctx) {
         );
     }
     let _ = app;
+}
+
+/// Mark the revisions of `ids` that no consumer tracks any more (and are not the latest) obsolete,
+/// and queue `secret-remove` with `JUJU_SECRET_REVISION` for each on the owner (the leader for an
+/// application-owned secret). Each revision is announced once; identical queued events coalesce.
+fn queue_secret_remove(st: &mut State, ids: &[String]) {
+    for id in ids {
+        let Some(s) = st.secrets.get_mut(id) else {
+            continue;
+        };
+        let revs = s.newly_obsolete();
+        if revs.is_empty() {
+            continue;
+        }
+        s.obsolete.extend(revs.iter().copied());
+        let s = s.clone();
+        let Some(owner) = st.secret_owner_unit(&s) else {
+            continue;
+        };
+        for rev in revs {
+            st.push(&owner, secret_remove_event(id, rev));
+        }
+    }
+}
+
+fn secret_remove_event(id: &str, rev: u32) -> Event {
+    Event {
+        secret: Some(id.to_string()),
+        secret_revision: Some(rev),
+        kind: Kind::Secret,
+        ..Event::plain("secret-remove")
+    }
 }

@@ -128,6 +128,9 @@ pub(crate) struct Secret {
     pub grants: BTreeMap<String, u32>,
     /// Consumer unit -> tracking info.
     pub consumers: BTreeMap<String, Consumer>,
+    /// Revisions Juju marked obsolete (not the latest and tracked by no consumer); each got one
+    /// `secret-remove` on the owner. They stay until the owner runs `secret-remove --revision`.
+    pub obsolete: BTreeSet<u32>,
 }
 
 impl Secret {
@@ -140,6 +143,19 @@ impl Secret {
     }
     pub fn granted_to(&self, unit: &str) -> bool {
         self.grants.contains_key(unit) || self.grants.contains_key(app_of(unit))
+    }
+    /// Revisions that just became obsolete: stored, older than the latest, tracked by no consumer
+    /// and not marked before (ascending).
+    pub fn newly_obsolete(&self) -> Vec<u32> {
+        self.revisions
+            .keys()
+            .copied()
+            .filter(|r| {
+                *r < self.latest
+                    && !self.obsolete.contains(r)
+                    && !self.consumers.values().any(|c| c.revision == *r)
+            })
+            .collect()
     }
 }
 

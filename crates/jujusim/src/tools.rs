@@ -1,6 +1,6 @@
 //! Hook tool implementations, run by the server against the model state and the hook's context.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use base64::Engine;
@@ -1209,6 +1209,7 @@ fn secret_add(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
             next_rotate,
             grants: BTreeMap::new(),
             consumers: BTreeMap::new(),
+            obsolete: BTreeSet::new(),
         },
     );
     Ok(format!("secret:{id}\n"))

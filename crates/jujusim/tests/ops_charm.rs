@@ -118,6 +118,25 @@ fn ops_charm_relation_data_secrets_actions_status() {
         m.secret_consumer_revision(&up_secret(&m).id, "down/0"),
         Some(2)
     );
+    // Once no consumer tracks revision 1, the owner leader gets secret-remove for it and ops'
+    // `SecretRemoveEvent.remove_revision()` deletes its content.
+    let removes: Vec<(String, i32)> = m.hook_runs()[from..]
+        .iter()
+        .filter(|r| r.hook == "secret-remove")
+        .map(|r| (r.unit.clone(), r.exit_code))
+        .collect();
+    assert_eq!(removes, vec![("up/0".to_string(), 0)]);
+    let s = up_secret(&m);
+    assert_eq!(s.removed_revisions, vec![1]);
+    assert!(s.revisions[0].is_empty(), "{s:?}");
+    assert_eq!(s.revisions[1]["password"], "n3w");
+    assert!(
+        m.logs("up/0")
+            .iter()
+            .any(|l| l.contains("removing revision 1 of probe-secret")),
+        "{:?}",
+        m.logs("up/0")
+    );
 
     // Actions: nested results, logs, failure, reading the consumed secret.
     let r = m

@@ -40,9 +40,17 @@ pub fn quote(s: &str) -> String {
 }
 
 /// Put `script` (sh) in the unit's charm dir as `hook.sh`, queue `hook`, settle (errors allowed).
+/// The script runs only in `hook`: other hooks the settle runs on this unit (e.g. a `secret-remove`
+/// caused by the script's own `secret-set`) do nothing.
 pub fn run_script(m: &mut Model, unit: &str, hook: &str, script: &str) -> i32 {
     let dir = m.charm_dir(unit);
-    write_exec(&dir.join("hook.sh"), &format!("#!/bin/sh\n{script}\n"));
+    write_exec(
+        &dir.join("hook.sh"),
+        &format!(
+            "#!/bin/sh\nif [ \"$JUJU_HOOK_NAME\" != {} ]; then exit 0; fi\n{script}\n",
+            quote(hook)
+        ),
+    );
     m.queue_hook(unit, hook);
     let r = m.settle_allow_errors().unwrap();
     std::fs::remove_file(dir.join("hook.sh")).unwrap();

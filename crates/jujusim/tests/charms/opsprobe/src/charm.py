@@ -18,6 +18,7 @@ class ProbeCharm(ops.CharmBase):
         framework.observe(self.on.upstream_relation_changed, self._on_upstream_changed)
         framework.observe(self.on.upstream_relation_broken, self._on_upstream_broken)
         framework.observe(self.on.secret_changed, self._on_secret_changed)
+        framework.observe(self.on.secret_remove, self._on_secret_remove)
         framework.observe(self.on.echo_action, self._on_echo)
         framework.observe(self.on.fail_action, self._on_fail)
         framework.observe(self.on.show_secret_action, self._on_show_secret)
@@ -90,6 +91,10 @@ class ProbeCharm(ops.CharmBase):
     def _on_secret_changed(self, event):
         pw = event.secret.get_content(refresh=True).get("password")
         self.unit.status = ops.ActiveStatus(f"secret {pw}")
+
+    def _on_secret_remove(self, event):
+        logger.info("removing revision %s of %s", event.revision, event.secret.label)
+        event.remove_revision()
 
     def _on_echo(self, event):
         event.log("echoing")
