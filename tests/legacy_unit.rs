@@ -874,6 +874,7 @@ fn per_relation_api_reads_the_store_once() {
                 id,
                 units,
                 own_unit_bag: None,
+                own_app_bag: None,
             },
         )
         .unwrap();
@@ -924,6 +925,7 @@ fn certificate_limit_and_key_generation_budget() {
         id: REL,
         units: &units,
         own_unit_bag: None,
+        own_app_bag: None,
     };
     run.reconcile_relation(&t, &e, &input).unwrap();
     let out = run.finish(&t, &e, &[REL], false).unwrap();

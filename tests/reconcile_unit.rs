@@ -1677,3 +1677,45 @@ fn lost_ca_replaces_operator_certificates_kept_from_manual_mode() {
     assert_ne!(certs[0], provided);
     assert_all_under_current_ca(&w, 1);
 }
+
+/// A legacy relation: the modern keys a relation-joined reconcile may have left in our app
+/// databag are cleared using the snapshot's copy of that databag (read once per hook, not twice).
+#[test]
+fn legacy_relation_reads_our_app_databag_once_and_clears_modern_keys() {
+    let w = World::new(true);
+    w.relate(4, "etcd", &["etcd/0"]);
+    w.tools
+        .state
+        .borrow_mut()
+        .relations
+        .get_mut(&RelationId(4))
+        .unwrap()
+        .local_app_bag
+        .insert("capabilities".into(), "{}".into());
+    w.set_unit_bag(
+        4,
+        "etcd/0",
+        Databag::from([
+            ("unit_name".to_string(), "etcd_0".to_string()),
+            ("common_name".to_string(), "a.example".to_string()),
+        ]),
+    );
+    w.tools.reset_calls();
+    w.reconcile();
+    let app_reads = |w: &World| {
+        w.calls()
+            .iter()
+            .filter(|c| c.starts_with("relation-get -r 4 --app - tls-provider"))
+            .count()
+    };
+    assert_eq!(app_reads(&w), 1, "{:?}", w.calls());
+    assert!(w.own_bag(4).is_empty(), "modern keys cleared");
+    let unit_bag = w.tools.state.borrow().relations[&RelationId(4)]
+        .local_unit_bag
+        .clone();
+    assert!(unit_bag.contains_key("etcd_0.server.cert"));
+    w.tools.reset_calls();
+    w.reconcile();
+    assert_eq!(app_reads(&w), 1);
+    assert_eq!(w.relation_sets(), 0);
+}

@@ -100,6 +100,10 @@ pub struct RelationInput<'a> {
     /// Our own unit databag on this relation when the caller has read it; `None` makes us read
     /// it (one `relation-get`).
     pub own_unit_bag: Option<&'a Databag>,
+    /// Our own application databag on this relation when the caller has read it (the reconcile's
+    /// snapshot has it); `None` makes the leader read it (one `relation-get`) to clear modern
+    /// provider keys.
+    pub own_app_bag: Option<&'a Databag>,
 }
 
 /// What happened, for status and logs.
@@ -440,7 +444,7 @@ impl LegacyRun {
         }
         self.handled.insert(input.id.0);
         self.outcome.relations += 1;
-        clear_modern_app_keys(tools, env, input.id)?;
+        clear_modern_app_keys(tools, env, input.id, input.own_app_bag)?;
         let parsed = proto::parse_relation(input.units);
         for u in &parsed {
             for s in &u.skipped {
@@ -575,6 +579,7 @@ fn run_all(
                     id,
                     units: &units,
                     own_unit_bag: Some(&own),
+                    own_app_bag: None,
                 },
             )?;
         }
@@ -624,18 +629,26 @@ fn publish(
 }
 
 /// A legacy relation carries no modern provider data: the modern pass may have written
-/// `capabilities` before the requirer spoke (relation-joined). One `relation-get` of our app
-/// databag; a write only when such keys are there.
+/// `capabilities` before the requirer spoke (relation-joined). Reads our app databag (one
+/// `relation-get`) unless the caller already has it; a write only when such keys are there.
 fn clear_modern_app_keys(
     tools: &dyn HookTools,
     env: &LegacyEnv<'_>,
     id: RelationId,
+    known: Option<&Databag>,
 ) -> Result<(), CharmError> {
-    let app = env
-        .own_unit
-        .rsplit_once('/')
-        .map_or(env.own_unit, |(a, _)| a);
-    let bag = tools.relation_get(id, &Member::App(app.into()))?;
+    let read;
+    let bag = match known {
+        Some(b) => b,
+        None => {
+            let app = env
+                .own_unit
+                .rsplit_once('/')
+                .map_or(env.own_unit, |(a, _)| a);
+            read = tools.relation_get(id, &Member::App(app.into()))?;
+            &read
+        }
+    };
     let changes: Databag = crate::protocol::modern::PROVIDER_KEYS
         .iter()
         .filter(|k| bag.contains_key(**k))

@@ -274,6 +274,7 @@ pub fn reconcile_at(
                     id,
                     units: &snap.units,
                     own_unit_bag: None,
+                    own_app_bag: Some(&snap.own_app_bag),
                 },
             )?;
             continue;
