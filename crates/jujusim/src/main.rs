@@ -309,6 +309,9 @@ fn run_scenario(path: &Path, verbose: bool) -> Result<(), String> {
                             .unwrap_or_else(|| "-".into()),
                         sv.rotate.as_deref().unwrap_or("-"),
                     );
+                    if !sv.removed_revisions.is_empty() {
+                        println!("  removed revisions: {:?}", sv.removed_revisions);
+                    }
                     if let Some(last) = sv.revisions.last() {
                         let keys: Vec<&String> = last.keys().collect();
                         println!("  keys (latest revision): {keys:?}");

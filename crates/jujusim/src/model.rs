@@ -1733,7 +1733,9 @@ fn commit(st: &mut State, unit: &str, ctx: &Ctx) {
         let old = st.secrets.get(id);
         if let Some(old) = old {
             for (c, info) in &old.consumers {
-                if c != unit {
+                // ... unless this (owner) hook revoked that consumer's grant.
+                let revoked = old.granted_to(c) && !s.granted_to(c);
+                if c != unit && !revoked {
                     s.consumers.insert(c.clone(), info.clone());
                 }
             }

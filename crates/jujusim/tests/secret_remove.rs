@@ -255,3 +255,16 @@ fn a_revision_removed_before_its_hook_runs_is_not_announced() {
     assert_eq!(s.revisions[2]["key"], "three");
     assert_eq!(secret_log(&m, "prov/0"), "");
 }
+
+#[test]
+fn a_revoked_consumer_no_longer_keeps_its_revision() {
+    let (_t, mut m, rel) = setup(1, 1);
+    let id = add_secret(&mut m, "prov/0", "--label ca key=one");
+    step(&mut m, "prov/0", &format!("secret-grant {id} -r {rel}"));
+    step(&mut m, "req/0", &format!("secret-get {id} > got"));
+    assert_eq!(m.secret_consumer_revision(&id, "req/0"), Some(1));
+    step(&mut m, "prov/0", &format!("secret-revoke {id} --app req"));
+    assert_eq!(m.secret_consumer_revision(&id, "req/0"), None);
+    let runs = step(&mut m, "prov/0", &format!("secret-set {id} key=two"));
+    assert_eq!(runs, vec!["prov/0 update-status", "prov/0 secret-remove"]);
+}
