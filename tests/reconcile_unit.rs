@@ -1719,3 +1719,26 @@ fn legacy_relation_reads_our_app_databag_once_and_clears_modern_keys() {
     assert_eq!(app_reads(&w), 1);
     assert_eq!(w.relation_sets(), 0);
 }
+
+/// Requirer text quoted in refusal notes is capped: a near-1 MiB junk `ca` value does not make
+/// a near-1 MiB log line.
+#[test]
+fn hostile_text_in_refusals_is_capped_in_logs() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    let junk = "y".repeat(900_000);
+    let list = json!([{"certificate_signing_request": csr("a.example.com"), "ca": junk}]);
+    w.set_unit_bag(1, "req/0", raw_bag(&list.to_string()));
+    let s = w.reconcile();
+    assert_eq!(s.totals.rejected, 1);
+    let logs = w.tools.state.borrow().logs.clone();
+    assert!(
+        logs.iter()
+            .any(|(_, m)| m.contains("\"ca\" is") && m.contains('…')),
+        "{logs:?}"
+    );
+    for (_, m) in &logs {
+        assert!(m.len() < 2_000, "log line of {} bytes", m.len());
+    }
+    assert!(w.unit_status().1.len() < 2_000);
+}

@@ -71,6 +71,19 @@ pub struct RequirerRequests {
     pub refused: Vec<EntryRefusal>,
 }
 
+/// Longest piece of requirer text quoted in a refusal message (longer text is cut, with `…`),
+/// so a hostile requirer cannot make MiB-long log lines, statuses or action results.
+pub const MAX_QUOTED_CHARS: usize = 200;
+
+/// `s` cut to [`MAX_QUOTED_CHARS`] characters, with `…` when it was longer. For quoting
+/// untrusted text in messages.
+pub fn excerpt(s: &str) -> String {
+    match s.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => s.to_string(),
+        Some((end, _)) => format!("{}…", &s[..end]),
+    }
+}
+
 /// Reads the `ca` field leniently. `Err` carries a description of the junk.
 pub fn parse_ca_flag(v: Option<&Value>) -> Result<bool, String> {
     match v {
@@ -79,12 +92,18 @@ pub fn parse_ca_flag(v: Option<&Value>) -> Result<bool, String> {
         Some(Value::String(s)) => match s.trim() {
             "" | "false" | "False" | "FALSE" | "0" => Ok(false),
             "true" | "True" | "TRUE" | "1" => Ok(true),
-            _ => Err(format!("\"ca\" is {s:?}, expected true or false")),
+            _ => Err(format!(
+                "\"ca\" is {:?}, expected true or false",
+                excerpt(s)
+            )),
         },
         Some(Value::Number(n)) => match n.as_u64() {
             Some(0) => Ok(false),
             Some(1) => Ok(true),
-            _ => Err(format!("\"ca\" is {n}, expected true or false")),
+            _ => Err(format!(
+                "\"ca\" is {}, expected true or false",
+                excerpt(&n.to_string())
+            )),
         },
         Some(other) => Err(format!(
             "\"ca\" is {}, expected true or false",
@@ -404,6 +423,27 @@ mod tests {
 
     fn bag(v: &str) -> BTreeMap<String, String> {
         BTreeMap::from([(CSRS_KEY.to_string(), v.to_string())])
+    }
+
+    #[test]
+    fn quoted_requirer_text_is_capped() {
+        let huge = "y".repeat(MAX_REQUIRER_VALUE_BYTES - 1000);
+        let value = serde_json::json!([{"certificate_signing_request": CSR, "ca": huge}]);
+        let r = parse_requirer_value(&value.to_string()).unwrap();
+        let reason = &r.refused[0].reason;
+        assert!(reason.len() < 300, "{} bytes", reason.len());
+        assert!(
+            reason.contains(&format!("{}…", "y".repeat(200))),
+            "{reason}"
+        );
+        assert_eq!(
+            parse_ca_flag(Some(&Value::String("maybe".into()))),
+            Err("\"ca\" is \"maybe\", expected true or false".to_string())
+        );
+        // Multi-byte characters are cut on a character boundary.
+        let wide = "é".repeat(500);
+        assert_eq!(excerpt(&wide), format!("{}…", "é".repeat(200)));
+        assert_eq!(excerpt(&"é".repeat(200)), "é".repeat(200));
     }
 
     #[test]
