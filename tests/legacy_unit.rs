@@ -1093,3 +1093,91 @@ fn secret_remove_removes_unused_revisions_of_the_legacy_store() {
         assert!(!is_store_label(no), "{no}");
     }
 }
+
+/// Manual mode: `complete_csr` reads back what it published. When the requirer withdrew the
+/// request between listing and providing, the certificate is not published and it says so
+/// instead of reporting success.
+#[test]
+fn complete_csr_fails_when_the_certificate_is_not_published() {
+    let policy = Policy::default();
+    let outside = ca("Outside CA");
+    let t = provider(&["etcd/0"]);
+    set_unit(
+        &t,
+        "etcd/0",
+        &[("unit_name", "etcd_0"), ("common_name", "old.example.com")],
+    );
+    let manual = LegacyEnv {
+        own_unit: "tls-provider/0",
+        is_leader: true,
+        signer: Signer::Manual,
+        policy: &policy,
+        now: SystemTime::now(),
+    };
+    reconcile_all(&t, &manual).unwrap();
+    let csrs = list_csrs(&t).unwrap();
+    let server = csrs.iter().find(|c| c.kind == "server").unwrap();
+    let parsed = tls_provider::pki::ParsedCsr::parse(&server.csr_pem).unwrap();
+    let leaf = tls_provider::pki::issue(
+        &outside,
+        &tls_provider::pki::IssueRequest {
+            csr: &parsed,
+            is_ca: false,
+            validity_secs: 30 * DAY,
+            now: SystemTime::now(),
+        },
+    )
+    .unwrap();
+    let cert = tls_provider::pki::cert_to_pem(&leaf);
+
+    // The requirer now asks for another name: the listed CSR is no longer wanted.
+    set_unit(&t, "etcd/0", &[("common_name", "new.example.com")]);
+    let err = complete_csr(
+        &t,
+        &manual,
+        &server.csr_pem,
+        Some(REL),
+        &cert,
+        None,
+        &outside.cert_pem(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("could not be published on relation 7"),
+        "{err}"
+    );
+    assert!(!own_bag(&t).values().any(|v| v.contains(cert.trim())));
+
+    // Still asked for: published, and success.
+    reconcile_all(&t, &manual).unwrap();
+    let csrs = list_csrs(&t).unwrap();
+    let server = csrs
+        .iter()
+        .find(|c| c.kind == "server" && c.common_name == "new.example.com")
+        .unwrap();
+    let parsed = tls_provider::pki::ParsedCsr::parse(&server.csr_pem).unwrap();
+    let leaf = tls_provider::pki::issue(
+        &outside,
+        &tls_provider::pki::IssueRequest {
+            csr: &parsed,
+            is_ca: false,
+            validity_secs: 30 * DAY,
+            now: SystemTime::now(),
+        },
+    )
+    .unwrap();
+    let cert = tls_provider::pki::cert_to_pem(&leaf);
+    complete_csr(
+        &t,
+        &manual,
+        &server.csr_pem,
+        None,
+        &cert,
+        None,
+        &outside.cert_pem(),
+    )
+    .unwrap()
+    .expect("ours");
+    assert_eq!(own_bag(&t)["etcd_0.server.cert"], cert);
+}

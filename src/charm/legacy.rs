@@ -550,9 +550,19 @@ pub fn reconcile_all(
 fn run_all(
     tools: &dyn HookTools,
     env: &LegacyEnv<'_>,
-    mut run: LegacyRun,
+    run: LegacyRun,
     force_prune: bool,
 ) -> Result<LegacyOutcome, CharmError> {
+    Ok(run_all_served(tools, env, run, force_prune)?.0)
+}
+
+/// [`run_all`], plus the ids of the legacy relations served (leader).
+fn run_all_served(
+    tools: &dyn HookTools,
+    env: &LegacyEnv<'_>,
+    mut run: LegacyRun,
+    force_prune: bool,
+) -> Result<(LegacyOutcome, BTreeSet<u32>), CharmError> {
     let ids = tools.relation_ids(ENDPOINT)?;
     if !env.is_leader {
         // A non-leader only deletes legacy keys left from when it was leader.
@@ -566,7 +576,7 @@ fn run_all(
                 run.outcome.writes += 1;
             }
         }
-        return Ok(run.outcome);
+        return Ok((run.outcome, BTreeSet::new()));
     }
     for &id in &ids {
         let units = read_units(tools, id)?;
@@ -584,7 +594,8 @@ fn run_all(
             )?;
         }
     }
-    run.finish(tools, env, &ids, force_prune)
+    let served = run.handled.clone();
+    Ok((run.finish(tools, env, &ids, force_prune)?, served))
 }
 
 fn read_units(tools: &dyn HookTools, id: RelationId) -> Result<Vec<(String, Databag)>, CharmError> {
@@ -1111,6 +1122,10 @@ pub struct CompletedLegacy {
 /// refuses otherwise with `CharmError::ActionFailed`. The published certificate text is the leaf
 /// followed by any intermediates of the chain (certificates that are neither the leaf, the CA
 /// nor self-signed).
+///
+/// After the legacy pass it reads our unit databag back and fails with
+/// `CharmError::ActionFailed` when the certificate is not published there (the requirer withdrew
+/// the request or left meanwhile): never a success without the certificate in relation data.
 pub fn complete_csr(
     tools: &dyn HookTools,
     env: &LegacyEnv<'_>,
@@ -1198,7 +1213,7 @@ pub fn complete_csr(
             text.push_str(&cert_to_pem(c));
         }
     }
-    entry.cert = Some(text);
+    entry.cert = Some(text.clone());
     entry.ca = Some(cert_to_pem(&ca));
     entry.chain = if chain.is_empty() {
         None
@@ -1211,8 +1226,51 @@ pub fn complete_csr(
         kind: entry.kind.map_or("shared-client", RequestKind::as_str),
         common_name: entry.cn.clone(),
     };
-    run_all(tools, env, run, false)?;
+    let (_, served) = run_all_served(tools, env, run, false)?;
+    // Never report success without the certificate being there: read it back.
+    let check: Vec<u32> = match rel {
+        Some(id) => vec![id],
+        // The shared client certificate goes on every legacy relation (none yet: it is stored
+        // and published when one appears).
+        None => served.iter().copied().collect(),
+    };
+    for id in check {
+        let published = served.contains(&id)
+            && match tools.relation_get(RelationId(id), &Member::Unit(env.own_unit.into())) {
+                Ok(bag) => holds_certificate(&bag, &text),
+                Err(ToolError::RelationNotFound { .. }) => false,
+                Err(e) => return Err(e.into()),
+            };
+        if !published {
+            return Err(CharmError::ActionFailed(format!(
+                "the certificate could not be published on relation {id}: it is not in our \
+                 relation data after writing (the legacy requirer may have withdrawn this \
+                 request or left); list the current requests with \
+                 get-outstanding-certificate-requests, check `juju debug-log` and retry"
+            )));
+        }
+    }
     Ok(Some(done))
+}
+
+/// Whether one of the legacy provider values of `bag` publishes `cert` (a `*.server.cert` or
+/// `client.cert` value, or a `cert` inside a `processed_*` JSON map).
+fn holds_certificate(bag: &Databag, cert: &str) -> bool {
+    fn in_json(v: &serde_json::Value, cert: &str) -> bool {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.get("cert").and_then(|c| c.as_str()) == Some(cert)
+                    || m.values().any(|x| in_json(x, cert))
+            }
+            _ => false,
+        }
+    }
+    bag.iter()
+        .filter(|(k, _)| proto::is_provider_key(k))
+        .any(|(_, v)| {
+            v == cert
+                || serde_json::from_str::<serde_json::Value>(v).is_ok_and(|j| in_json(&j, cert))
+        })
 }
 
 fn csr_der(pem: &str) -> Option<Vec<u8>> {
