@@ -268,3 +268,44 @@ fn a_revoked_consumer_no_longer_keeps_its_revision() {
     let runs = step(&mut m, "prov/0", &format!("secret-set {id} key=two"));
     assert_eq!(runs, vec!["prov/0 update-status", "prov/0 secret-remove"]);
 }
+
+#[test]
+fn a_queued_app_secret_remove_follows_leadership() {
+    let (_t, mut m, _) = setup(2, 1);
+    let id = add_secret(&mut m, "prov/0", "--label ca key=one");
+    // update-status makes revision 1 obsolete; config-changed then fails, so the queued
+    // secret-remove is still waiting on prov/0 when leadership moves.
+    let dir = m.charm_dir("prov/0");
+    std::fs::write(
+        dir.join("update-status.sh"),
+        format!("secret-set {id} key=two\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("config-changed.sh"), "exit 1\n").unwrap();
+    let from = m.hook_runs().len();
+    m.queue_hook("prov/0", "update-status");
+    m.queue_hook("prov/0", "config-changed");
+    let r = m.settle_allow_errors().unwrap();
+    assert_eq!(
+        r.errors,
+        vec![("prov/0".to_string(), "config-changed".to_string())]
+    );
+    assert_eq!(m.queued("prov/0"), vec!["config-changed", "secret-remove"]);
+    m.set_leader("prov/1").unwrap();
+    m.resolve("prov/0", false).unwrap();
+    m.settle().unwrap();
+    assert_eq!(
+        runs_since(&m, from),
+        vec![
+            "prov/0 update-status",
+            "prov/0 config-changed",
+            "prov/1 leader-elected",
+            "prov/1 secret-remove"
+        ]
+    );
+    assert_eq!(
+        secret_log(&m, "prov/1"),
+        format!("secret-remove id=secret:{id} label=ca rev=1\n")
+    );
+    assert_eq!(secret_log(&m, "prov/0"), "");
+}
