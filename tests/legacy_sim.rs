@@ -13,9 +13,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
+use common::pki::verify_cert_and_key;
 use jujusim::Model;
 use serde_json::{json, Map, Value};
 
@@ -58,59 +56,11 @@ fn report(model: &mut Model, unit: &str) -> Value {
     serde_json::from_str(r.results["certificates"].as_str().expect("certificates")).unwrap()
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-/// `openssl verify` of `cert` against `ca` passes and `key` is the certificate's key. Returns the
-/// certificate's text dump.
-fn verify(ca: &str, cert: &str, key: Option<&str>) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), format!("{ca}\n")).unwrap();
-    std::fs::write(dir.path().join("cert.pem"), format!("{cert}\n")).unwrap();
-    let (ok, text) = openssl(
-        dir.path(),
-        &["verify", "-CAfile", "ca.pem", "-purpose", "any", "cert.pem"],
-    );
-    assert!(
-        ok && text.contains("cert.pem: OK"),
-        "openssl verify: {text}"
-    );
-    if let Some(key) = key {
-        std::fs::write(dir.path().join("key.pem"), format!("{key}\n")).unwrap();
-        let (ok1, cert_pub) = openssl(
-            dir.path(),
-            &["x509", "-in", "cert.pem", "-noout", "-pubkey"],
-        );
-        let (ok2, key_pub) = openssl(dir.path(), &["pkey", "-in", "key.pem", "-pubout"]);
-        assert!(
-            ok1 && ok2 && key_pub.contains("BEGIN PUBLIC KEY"),
-            "{cert_pub}{key_pub}"
-        );
-        assert_eq!(cert_pub, key_pub, "the key does not match the certificate");
-    }
-    let (ok, text) = openssl(dir.path(), &["x509", "-in", "cert.pem", "-noout", "-text"]);
-    assert!(ok, "{text}");
-    text
-}
-
 /// Every certificate a legacy requirer unit received verifies against its `ca`, with its key.
 /// Returns how many were checked (the shared client certificate included).
 fn verify_report(doc: &Value) -> usize {
     let ca = doc["ca"].as_str().expect("ca");
-    verify(
+    verify_cert_and_key(
         ca,
         doc["client-cert"].as_str().unwrap(),
         doc["client-key"].as_str(),
@@ -123,7 +73,7 @@ fn verify_report(doc: &Value) -> usize {
         "intermediate-certs",
     ] {
         for c in doc[list].as_array().unwrap() {
-            verify(ca, c["cert"].as_str().unwrap(), c["key"].as_str());
+            verify_cert_and_key(ca, c["cert"].as_str().unwrap(), c["key"].as_str());
             n += 1;
         }
     }
@@ -214,7 +164,7 @@ fn every_request_kind_with_two_provider_units() {
                 "peer.example.com"
             ]
         );
-        let text = verify(
+        let text = verify_cert_and_key(
             doc["ca"].as_str().unwrap(),
             server[0]["cert"].as_str().unwrap(),
             None,
@@ -231,7 +181,7 @@ fn every_request_kind_with_two_provider_units() {
         assert_eq!(by_cn["cn"], "Etcd Intermediate CA");
         assert_eq!(doc["intermediate-app-data"]["cert"], by_cn["cert"]);
         assert_eq!(doc["intermediate-app-data"]["key"], by_cn["key"]);
-        let text = verify(
+        let text = verify_cert_and_key(
             doc["ca"].as_str().unwrap(),
             by_cn["cert"].as_str().unwrap(),
             None,
@@ -245,7 +195,7 @@ fn every_request_kind_with_two_provider_units() {
         app_cert = Some(app);
     }
     let app = app_cert.unwrap();
-    let text = verify(
+    let text = verify_cert_and_key(
         model.relation_data(rel, &leader)["ca"].as_str(),
         app["cert"].as_str().unwrap(),
         None,
@@ -354,7 +304,7 @@ fn san_changes_reissue_only_that_certificate() {
     );
     assert_eq!(doc["changes"]["ca"], first["changes"]["ca"]);
     assert_eq!(doc["changes"]["client"], first["changes"]["client"]);
-    let text = verify(
+    let text = verify_cert_and_key(
         doc["ca"].as_str().unwrap(),
         doc["server-certs"][0]["cert"].as_str().unwrap(),
         doc["server-certs"][0]["key"].as_str(),
@@ -472,7 +422,7 @@ fn both_dialects_at_once_and_ca_rotation_reissues_both() {
             let certs = modern_certs(model, &unit);
             assert_eq!(certs.len(), 1, "{unit}");
             for (cert, ca) in &certs {
-                verify(ca, cert, None);
+                verify_cert_and_key(ca, cert, None);
             }
             modern.extend(certs);
         }
@@ -514,7 +464,7 @@ fn both_dialects_at_once_and_ca_rotation_reissues_both() {
     let (legacy3, modern3) = snapshot(&mut model);
     let ca3 = legacy3[0]["ca"].as_str().unwrap();
     assert_ne!(ca3, ca2);
-    let text = verify(ca3, ca3, None);
+    let text = verify_cert_and_key(ca3, ca3, None);
     assert!(text.contains("Rotated CA"), "{text}");
     assert_eq!(modern3[0].1.trim(), ca3.trim());
 }

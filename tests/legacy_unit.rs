@@ -1,11 +1,12 @@
 //! The legacy reactive dialect against the in-memory hook tools: real keys and certificates,
 //! checked with the `openssl` command line.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 use std::time::SystemTime;
 
+use common::pki::{openssl_cli, verify_cert_and_key};
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, LogLevel, RelationId};
 use tls_provider::charm::legacy::{
@@ -85,46 +86,10 @@ fn cert_key_at(bag: &Databag, key: &str, path: &[&str]) -> (String, String) {
     )
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 /// `openssl verify` against `ca_pem` passes and the key's public half is the certificate's.
 /// Returns `openssl x509 -text` of the certificate.
 fn check_pair(ca_pem: &str, cert: &str, key: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), format!("{ca_pem}\n")).unwrap();
-    std::fs::write(dir.path().join("cert.pem"), format!("{cert}\n")).unwrap();
-    std::fs::write(dir.path().join("key.pem"), format!("{key}\n")).unwrap();
-    let (ok, text) = openssl(
-        dir.path(),
-        &["verify", "-CAfile", "ca.pem", "-purpose", "any", "cert.pem"],
-    );
-    assert!(
-        ok && text.contains("cert.pem: OK"),
-        "openssl verify: {text}"
-    );
-    let (ok1, cert_pub) = openssl(
-        dir.path(),
-        &["x509", "-in", "cert.pem", "-noout", "-pubkey"],
-    );
-    let (ok2, key_pub) = openssl(dir.path(), &["pkey", "-in", "key.pem", "-pubout"]);
-    assert!(ok1 && ok2, "{cert_pub}{key_pub}");
-    assert!(key_pub.contains("BEGIN PUBLIC KEY"));
-    assert_eq!(cert_pub, key_pub, "the key does not match the certificate");
-    let (ok, text) = openssl(dir.path(), &["x509", "-in", "cert.pem", "-noout", "-text"]);
-    assert!(ok, "{text}");
-    text
+    verify_cert_and_key(ca_pem, cert, Some(key))
 }
 
 fn relation_sets(t: &FakeTools) -> usize {
@@ -763,7 +728,7 @@ fn manual_mode_lists_csrs_and_publishes_provided_certificates() {
     std::fs::write(dir.path().join("csr.pem"), &server.csr_pem).unwrap();
     std::fs::write(dir.path().join("ca.pem"), outside.cert_pem()).unwrap();
     std::fs::write(dir.path().join("ca.key"), outside.key_pem()).unwrap();
-    let (ok, text) = openssl(
+    let (ok, text) = openssl_cli(
         dir.path(),
         &[
             "x509",

@@ -11,10 +11,8 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
 use base64::Engine;
+use common::pki::{openssl_ok, openssl_req_p256};
 use jujusim::{ActionResult, Model};
 use serde_json::{json, Map, Value};
 
@@ -27,21 +25,6 @@ fn obj(v: Value) -> Map<String, Value> {
 
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "openssl {args:?} failed: {text}");
-    text
 }
 
 /// An outside CA made with the openssl command line: a self-signed root and an intermediate it
@@ -74,7 +57,7 @@ impl OutsideCa {
              subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
         )
         .unwrap();
-        openssl(
+        openssl_ok(
             d,
             &[
                 "req",
@@ -96,24 +79,15 @@ impl OutsideCa {
                 "keyUsage=critical,keyCertSign,cRLSign",
             ],
         );
-        openssl(
+        openssl_req_p256(
             d,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "int.key",
-                "-out",
-                "int.csr",
-                "-subj",
-                "/CN=Outside Intermediate CA/O=Example",
-            ],
+            &[],
+            "int.key",
+            "int.csr",
+            "/CN=Outside Intermediate CA/O=Example",
+            &[],
         );
-        openssl(
+        openssl_ok(
             d,
             &[
                 "x509",
@@ -161,7 +135,7 @@ impl OutsideCa {
         let serial = n.to_string();
         let csr_file = format!("{n}.csr");
         let out = format!("{n}.pem");
-        openssl(
+        openssl_ok(
             d,
             &[
                 "x509",
@@ -192,7 +166,7 @@ impl OutsideCa {
         let d = self.dir.path();
         std::fs::write(d.join("check-leaf.pem"), leaf).unwrap();
         std::fs::write(d.join("check-untrusted.pem"), untrusted).unwrap();
-        openssl(
+        openssl_ok(
             d,
             &[
                 "verify",

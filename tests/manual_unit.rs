@@ -4,10 +4,13 @@
 //! (OpenSSL-signed here, CSRs from the real requirer library in tests/fixtures/csr) and the
 //! `openssl verify` command line.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
+use common::pki::openssl_cli;
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, HookContext, RelationId};
 use openssl::x509::X509;
@@ -316,22 +319,13 @@ fn openssl_verify(root: &str, untrusted: Option<&str>, leaf: &str) -> (bool, Str
     let dir = TempDir::new().unwrap();
     std::fs::write(dir.path().join("root.pem"), root).unwrap();
     std::fs::write(dir.path().join("leaf.pem"), leaf).unwrap();
-    let mut cmd = std::process::Command::new("openssl");
-    cmd.current_dir(dir.path())
-        .args(["verify", "-CAfile", "root.pem"]);
+    let mut args = vec!["verify", "-CAfile", "root.pem"];
     if let Some(u) = untrusted {
         std::fs::write(dir.path().join("untrusted.pem"), u).unwrap();
-        cmd.args(["-untrusted", "untrusted.pem"]);
+        args.extend(["-untrusted", "untrusted.pem"]);
     }
-    let out = cmd.arg("leaf.pem").output().expect("run openssl");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    args.push("leaf.pem");
+    openssl_cli(dir.path(), &args)
 }
 
 // ------------------------------------------------------------------------------------------

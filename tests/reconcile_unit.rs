@@ -2,9 +2,12 @@
 //! `FakeTools` model, with real CSRs (OpenSSL-generated here, plus the requirer library's
 //! fixtures in tests/fixtures/csr) and real verification of what is published.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use common::pki::openssl_req_p256;
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, HookContext, LogLevel, RelationId, StatusName};
 use openssl::ec::{EcGroup, EcKey};
@@ -1160,28 +1163,14 @@ fn our_certificate_near_expiry_is_reissued_for_the_same_csr() {
 /// `openssl` command line like the reviewer's sample.
 fn csr_with_rid(oid: &str) -> String {
     let dir = TempDir::new().unwrap();
-    let out = std::process::Command::new("openssl")
-        .current_dir(dir.path())
-        .args([
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "k.pem",
-            "-out",
-            "r.csr",
-            "-subj",
-            "/CN=x",
-            "-addext",
-            &format!("subjectAltName=RID:{oid}"),
-        ])
-        .output()
-        .expect("openssl");
-    assert!(out.status.success(), "{out:?}");
+    openssl_req_p256(
+        dir.path(),
+        &["-new"],
+        "k.pem",
+        "r.csr",
+        "/CN=x",
+        &["-addext", &format!("subjectAltName=RID:{oid}")],
+    );
     std::fs::read_to_string(dir.path().join("r.csr"))
         .unwrap()
         .trim_end()

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,6 +20,8 @@ use openssl::stack::Stack;
 use openssl::x509::extension::SubjectAlternativeName;
 use openssl::x509::{X509Extension, X509Name, X509Req, X509ReqBuilder, X509};
 use serde_json::{json, Map, Value};
+
+pub use super::pki::openssl_cli;
 
 /// The provider application name used by the tests.
 pub const PROVIDER: &str = "tls-provider";
@@ -348,23 +350,6 @@ pub fn to_system(t: &openssl::asn1::Asn1TimeRef) -> SystemTime {
     let epoch = openssl::asn1::Asn1Time::from_unix(0).unwrap();
     let d = epoch.diff(t).expect("time diff");
     UNIX_EPOCH + Duration::from_secs(d.days as u64 * 86_400 + d.secs as u64)
-}
-
-/// Runs `openssl <args>` in `dir`; returns (success, stdout+stderr).
-pub fn openssl_cli(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 /// `openssl verify -x509_strict -CAfile ca cert`, asserting `OK`.

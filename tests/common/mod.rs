@@ -99,5 +99,8 @@ pub fn test_provider_charm_dir() -> PathBuf {
     built_test_charm("test-provider")
 }
 
+/// The `openssl` command line: verify, key/certificate match, new keys with CSRs.
+pub mod pki;
+
 /// Helpers of the simulator interop tests (`tests/interop_*.rs`, `tests/tls_handshake.rs`).
 pub mod interop;
