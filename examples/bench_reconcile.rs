@@ -22,7 +22,7 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use juju_hook::fake::FakeTools;
-use juju_hook::{Databag, HookContext, RelationId};
+use juju_hook::{Databag, HookContext};
 use jujusim::{HookRun, Model};
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
@@ -105,14 +105,7 @@ fn fake_bench() {
                 "certificate_signing_requests".to_string(),
                 unit_requests(n, u),
             )]);
-            tools
-                .state
-                .borrow_mut()
-                .relations
-                .get_mut(&RelationId(1))
-                .unwrap()
-                .remote_units
-                .insert(format!("req/{u}"), bag);
+            tools.set_remote_unit_bag(1, &format!("req/{u}"), bag);
         }
         let dir = tempfile::TempDir::new().unwrap();
         let ctx = ctx(dir.path());

@@ -453,13 +453,7 @@ fn departed_unit_keys_are_removed() {
     reconcile_all(&t, &e).unwrap();
     let before = own_bag(&t);
     assert!(before.contains_key("etcd_2.processed_application_requests"));
-    t.state
-        .borrow_mut()
-        .relations
-        .get_mut(&REL)
-        .unwrap()
-        .remote_units
-        .remove("etcd/2");
+    t.remove_remote_unit(REL.0, "etcd/2");
     let out = reconcile_all(&t, &e).unwrap();
     let after = own_bag(&t);
     assert!(!after.keys().any(|k| k.starts_with("etcd_2.")), "{after:?}");

@@ -101,35 +101,15 @@ impl World {
     }
 
     fn set_unit_bag(&self, id: u32, unit: &str, bag: Databag) {
-        self.tools
-            .state
-            .borrow_mut()
-            .relations
-            .get_mut(&RelationId(id))
-            .unwrap()
-            .remote_units
-            .insert(unit.into(), bag);
+        self.tools.set_remote_unit_bag(id, unit, bag);
     }
 
     fn remove_unit(&self, id: u32, unit: &str) {
-        self.tools
-            .state
-            .borrow_mut()
-            .relations
-            .get_mut(&RelationId(id))
-            .unwrap()
-            .remote_units
-            .remove(unit);
+        self.tools.remove_remote_unit(id, unit);
     }
 
     fn set_app_bag(&self, id: u32, bag: Databag) {
-        self.tools
-            .state
-            .borrow_mut()
-            .relations
-            .get_mut(&RelationId(id))
-            .unwrap()
-            .remote_app_bag = bag;
+        self.tools.set_remote_app_bag(id, bag);
     }
 
     /// Puts requests (csr, ca) in a unit databag as the requirer library would.

@@ -661,14 +661,7 @@ mod tests {
             {"certificate_signing_request": bad, "ca": false},
         ]);
         let bag = Databag::from([("certificate_signing_requests".to_string(), list.to_string())]);
-        tools
-            .state
-            .borrow_mut()
-            .relations
-            .get_mut(&RelationId(1))
-            .unwrap()
-            .remote_units
-            .insert("req/0".into(), bag);
+        tools.set_remote_unit_bag(1, "req/0", bag);
         let mut vars = BTreeMap::new();
         vars.insert("JUJU_DISPATCH_PATH".into(), "hooks/update-status".into());
         vars.insert("JUJU_UNIT_NAME".into(), "tls-provider/0".into());

@@ -96,6 +96,37 @@ impl FakeTools {
             .insert(RelationId(id), rel);
     }
 
+    /// Sets the databag of remote unit `unit` in relation `id` (adding the unit if it is new).
+    /// Panics if there is no such relation.
+    pub fn set_remote_unit_bag(&self, id: u32, unit: &str, bag: Databag) {
+        self.relation_mut(id, |rel| {
+            rel.remote_units.insert(unit.to_string(), bag);
+        });
+    }
+
+    /// Removes remote unit `unit` (and its databag) from relation `id`. Panics if there is no
+    /// such relation.
+    pub fn remove_remote_unit(&self, id: u32, unit: &str) {
+        self.relation_mut(id, |rel| {
+            rel.remote_units.remove(unit);
+        });
+    }
+
+    /// Sets the remote application's databag of relation `id`. Panics if there is no such
+    /// relation.
+    pub fn set_remote_app_bag(&self, id: u32, bag: Databag) {
+        self.relation_mut(id, |rel| rel.remote_app_bag = bag);
+    }
+
+    fn relation_mut(&self, id: u32, f: impl FnOnce(&mut FakeRelation)) {
+        let mut st = self.state.borrow_mut();
+        let rel = st
+            .relations
+            .get_mut(&RelationId(id))
+            .unwrap_or_else(|| panic!("no relation {id}"));
+        f(rel);
+    }
+
     /// Number of calls made to `tool` so far.
     pub fn count(&self, tool: &str) -> usize {
         let prefix = format!("{tool} ");
