@@ -644,17 +644,22 @@ pub fn py_json<T: Serialize + ?Sized>(value: &T) -> String {
 
 struct PyFormatter;
 
+/// Python's item separator `", "`, written before every array value and object key but the first.
+fn py_separator<W: ?Sized + std::io::Write>(writer: &mut W, first: bool) -> std::io::Result<()> {
+    if first {
+        Ok(())
+    } else {
+        writer.write_all(b", ")
+    }
+}
+
 impl serde_json::ser::Formatter for PyFormatter {
     fn begin_array_value<W: ?Sized + std::io::Write>(
         &mut self,
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        py_separator(writer, first)
     }
 
     fn begin_object_key<W: ?Sized + std::io::Write>(
@@ -662,11 +667,7 @@ impl serde_json::ser::Formatter for PyFormatter {
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        py_separator(writer, first)
     }
 
     fn begin_object_value<W: ?Sized + std::io::Write>(
