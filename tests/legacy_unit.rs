@@ -6,29 +6,17 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use common::pki::{openssl_cli, verify_cert_and_key};
+use common::pki::{ec_ca, openssl_cli, verify_cert_and_key};
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, LogLevel, RelationId};
 use tls_provider::charm::legacy::{
     complete_csr, list_csrs, reconcile_all, LegacyEnv, LegacyRun, RelationInput, Signer,
     STORE_LABEL,
 };
-use tls_provider::pki::{Ca, CaSubject, KeyAlgorithm, Policy};
+use tls_provider::pki::{Ca, Policy};
 
 const DAY: u64 = 86_400;
 const REL: RelationId = RelationId(7);
-
-fn ca(name: &str) -> Ca {
-    Ca::generate(
-        &CaSubject {
-            common_name: name.into(),
-            ..CaSubject::default()
-        },
-        KeyAlgorithm::EcdsaP256,
-        365 * DAY,
-    )
-    .expect("CA")
-}
 
 fn env<'a>(ca: &'a Ca, policy: &'a Policy) -> LegacyEnv<'a> {
     LegacyEnv {
@@ -103,7 +91,7 @@ fn secret_writes(t: &FakeTools) -> usize {
 #[test]
 fn shared_client_certificate_without_requests() {
     // Case 28: the requirer only announced itself.
-    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
     let t = provider(&["etcd/0"]);
     set_unit(&t, "etcd/0", &[("unit_name", "etcd_0")]);
     let out = reconcile_all(&t, &env(&ca, &policy)).unwrap();
@@ -171,7 +159,7 @@ fn full_request_set(t: &FakeTools) {
 #[test]
 fn every_request_kind_is_answered_with_verified_pairs() {
     // Cases 29-32.
-    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
     let t = provider(&["etcd/0", "etcd/1", "etcd/2"]);
     full_request_set(&t);
     let out = reconcile_all(&t, &env(&ca, &policy)).unwrap();
@@ -245,7 +233,7 @@ fn every_request_kind_is_answered_with_verified_pairs() {
 
 #[test]
 fn second_run_changes_nothing() {
-    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
     let t = provider(&["etcd/0", "etcd/1", "etcd/2"]);
     full_request_set(&t);
     let e = env(&ca, &policy);
@@ -265,7 +253,7 @@ fn second_run_changes_nothing() {
 #[test]
 fn san_change_reissues_only_that_certificate_and_reorder_does_not() {
     // Case 34.
-    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
     let t = provider(&["etcd/0", "etcd/1", "etcd/2"]);
     full_request_set(&t);
     let e = env(&ca, &policy);
@@ -312,7 +300,7 @@ fn san_change_reissues_only_that_certificate_and_reorder_does_not() {
 #[test]
 fn intermediate_needs_allow_ca_requests_and_is_published_twice() {
     // Case 33.
-    let ca = ca("Legacy CA");
+    let ca = ec_ca("Legacy CA");
     let t = provider(&["vault/0"]);
     set_unit(
         &t,
@@ -366,7 +354,7 @@ fn intermediate_needs_allow_ca_requests_and_is_published_twice() {
 #[test]
 fn ca_rotation_reissues_everything_with_the_same_keys() {
     let policy = Policy::default();
-    let (old_ca, new_ca) = (ca("Old CA"), ca("New CA"));
+    let (old_ca, new_ca) = (ec_ca("Old CA"), ec_ca("New CA"));
     let t = provider(&["etcd/0", "etcd/1", "etcd/2"]);
     full_request_set(&t);
     reconcile_all(&t, &env(&old_ca, &policy)).unwrap();
@@ -398,7 +386,7 @@ fn ca_rotation_reissues_everything_with_the_same_keys() {
 
 #[test]
 fn a_new_leader_republishes_the_same_material() {
-    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
     let t = provider(&["etcd/0", "etcd/1", "etcd/2"]);
     full_request_set(&t);
     reconcile_all(&t, &env(&ca, &policy)).unwrap();
@@ -446,7 +434,7 @@ fn a_new_leader_republishes_the_same_material() {
 #[test]
 fn departed_unit_keys_are_removed() {
     // Case 37.
-    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
     let t = provider(&["etcd/0", "etcd/1", "etcd/2"]);
     full_request_set(&t);
     let e = env(&ca, &policy);
@@ -471,7 +459,7 @@ fn departed_unit_keys_are_removed() {
 
 #[test]
 fn removed_relation_is_pruned_from_the_store() {
-    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
     let t = provider(&["etcd/0"]);
     full_request_set(&t);
     t.state
@@ -494,7 +482,7 @@ fn removed_relation_is_pruned_from_the_store() {
 
 #[test]
 fn malformed_requests_are_skipped_with_a_log_line() {
-    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
     let t = provider(&["bad/0", "good/0"]);
     let huge = format!(r#"{{"a.example": {{"sans": ["{}"]}}}}"#, "x".repeat(70_000));
     let many: BTreeMap<String, serde_json::Value> = (0..150)
@@ -563,7 +551,7 @@ fn malformed_requests_are_skipped_with_a_log_line() {
 
 #[test]
 fn policy_refusals_are_logged_and_not_published() {
-    let ca = ca("Legacy CA");
+    let ca = ec_ca("Legacy CA");
     let policy = Policy {
         allowed_domains: vec!["example.com".into()],
         allow_ip_sans: false,
@@ -595,20 +583,13 @@ fn policy_refusals_are_logged_and_not_published() {
         processed.as_object().unwrap().keys().collect::<Vec<_>>(),
         vec!["ok.example.com"]
     );
-    let warnings = t
-        .state
-        .borrow()
-        .logs
-        .iter()
-        .filter(|(l, _)| *l == LogLevel::Warning)
-        .count();
-    assert_eq!(warnings, 2);
+    assert_eq!(t.log_count(LogLevel::Warning), 2);
 }
 
 #[test]
 fn cross_model_unit_name_is_used() {
     // Case 35: the remote unit is an alias; keys follow unit_name.
-    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
     let t = provider(&["remote-0a1b2c/0"]);
     set_unit(
         &t,
@@ -626,7 +607,7 @@ fn cross_model_unit_name_is_used() {
 
 #[test]
 fn large_stores_are_paged_across_secrets() {
-    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
     let t = provider(&["big/0"]);
     let reqs: BTreeMap<String, serde_json::Value> = (0..30)
         .map(|i| (format!("h{i}.example.com"), serde_json::json!({"sans": []})))
@@ -686,7 +667,7 @@ fn large_stores_are_paged_across_secrets() {
 #[test]
 fn manual_mode_lists_csrs_and_publishes_provided_certificates() {
     let policy = Policy::default();
-    let outside = ca("Outside CA");
+    let outside = ec_ca("Outside CA");
     let t = provider(&["etcd/0"]);
     set_unit(
         &t,
@@ -796,7 +777,7 @@ fn manual_mode_lists_csrs_and_publishes_provided_certificates() {
     t.reset_calls();
     reconcile_all(&t, &manual).unwrap();
     assert_eq!(relation_sets(&t), 0);
-    let builtin = ca("Built-in CA");
+    let builtin = ec_ca("Built-in CA");
     let out = reconcile_all(&t, &env(&builtin, &policy)).unwrap();
     assert_eq!(out.issued, 2);
     let bag2 = own_bag(&t);
@@ -811,7 +792,7 @@ fn manual_mode_lists_csrs_and_publishes_provided_certificates() {
 
 #[test]
 fn per_relation_api_reads_the_store_once() {
-    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
     let t = FakeTools::new("tls-provider", true);
     t.add_relation(1, "certificates", "a", &["a/0"]);
     t.add_relation(2, "certificates", "b", &["b/0"]);
@@ -855,7 +836,7 @@ fn per_relation_api_reads_the_store_once() {
 
 #[test]
 fn certificate_limit_and_key_generation_budget() {
-    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
     let t = provider(&["big/0"]);
     let reqs: BTreeMap<String, serde_json::Value> = (0..55)
         .map(|i| {
@@ -958,7 +939,7 @@ fn secret_remove_removes_unused_revisions_of_the_legacy_store() {
     use tls_provider::charm::legacy::is_store_label;
     use tls_provider::charm::reconcile::{reconcile_at, ReconcileOptions};
 
-    let (ca, policy) = (ca("Legacy CA"), Policy::default());
+    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
     let t = provider(&["etcd/0"]);
     t.state
         .borrow_mut()
@@ -1059,7 +1040,7 @@ fn secret_remove_removes_unused_revisions_of_the_legacy_store() {
 #[test]
 fn complete_csr_fails_when_the_certificate_is_not_published() {
     let policy = Policy::default();
-    let outside = ca("Outside CA");
+    let outside = ec_ca("Outside CA");
     let t = provider(&["etcd/0"]);
     set_unit(
         &t,

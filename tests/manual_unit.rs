@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
-use common::pki::openssl_cli;
+use common::pki::{ec_ca, openssl_cli};
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, HookContext, RelationId};
 use openssl::x509::X509;
@@ -20,7 +20,7 @@ use tempfile::TempDir;
 use tls_provider::charm::reconcile::{reconcile_at, ReconcileOptions, Summary};
 use tls_provider::charm::{actions, dispatch, manual};
 use tls_provider::pki::sign::{cert_to_pem, issue, IssueRequest};
-use tls_provider::pki::{csr_to_pem, generate_csr, Ca, CaSubject, KeyAlgorithm, ParsedCsr};
+use tls_provider::pki::{csr_to_pem, generate_csr, Ca, KeyAlgorithm, ParsedCsr};
 use tls_provider::protocol::modern::ProviderCertificate;
 
 const APP: &str = "tls-provider";
@@ -30,18 +30,6 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/csr"
 // ------------------------------------------------------------------------------------------
 // PKI helpers: an outside root CA, an intermediate, leaves
 // ------------------------------------------------------------------------------------------
-
-fn root(name: &str) -> Ca {
-    Ca::generate(
-        &CaSubject {
-            common_name: name.into(),
-            ..CaSubject::default()
-        },
-        KeyAlgorithm::EcdsaP256,
-        365 * DAY,
-    )
-    .unwrap()
-}
 
 fn intermediate(root: &Ca, name: &str) -> Ca {
     let key = KeyAlgorithm::EcdsaP256.generate().unwrap();
@@ -82,7 +70,7 @@ struct Outside {
 
 impl Outside {
     fn new() -> Outside {
-        let root = root("Outside Root CA");
+        let root = ec_ca("Outside Root CA");
         let int = intermediate(&root, "Outside Intermediate CA");
         Outside { root, int }
     }
@@ -1013,7 +1001,7 @@ fn refuses_a_certificate_for_another_key() {
 fn refuses_a_certificate_not_signed_by_ca_certificate() {
     let (w, a, _) = manual_world();
     let o = Outside::new();
-    let other = root("Some Other CA");
+    let other = ec_ca("Some Other CA");
     w.fails(
         "provide-certificate",
         Value::Object(provide_params(&a, &o.leaf(&a), &other.cert_pem())),

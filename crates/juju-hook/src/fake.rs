@@ -137,6 +137,12 @@ impl FakeTools {
             .count()
     }
 
+    /// Number of lines logged at `level` so far.
+    pub fn log_count(&self, level: LogLevel) -> usize {
+        let st = self.state.borrow();
+        st.logs.iter().filter(|(l, _)| *l == level).count()
+    }
+
     /// Forgets the recorded calls.
     pub fn reset_calls(&self) {
         self.state.borrow_mut().calls.clear();
