@@ -16,7 +16,6 @@
 //! `rotate` (rotate-private-key: new CA, everything reissued in the same hook / action), then
 //! `steady` again.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
@@ -59,15 +58,12 @@ fn csr(cn: &str) -> String {
 }
 
 fn ctx(dir: &std::path::Path) -> HookContext {
-    let vars: BTreeMap<String, String> = [
-        ("JUJU_DISPATCH_PATH", "hooks/update-status".to_string()),
-        ("JUJU_UNIT_NAME", "tls-provider/0".to_string()),
-        ("JUJU_CHARM_DIR", dir.to_string_lossy().into_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    HookContext::from_vars(&vars).unwrap()
+    HookContext::from_pairs(&[
+        ("JUJU_DISPATCH_PATH", "hooks/update-status"),
+        ("JUJU_UNIT_NAME", "tls-provider/0"),
+        ("JUJU_CHARM_DIR", dir.to_str().expect("utf-8 path")),
+    ])
+    .unwrap()
 }
 
 fn run(tools: &FakeTools, ctx: &HookContext, label: &str, n: usize, opts: ReconcileOptions) {

@@ -978,7 +978,7 @@ fn secret_remove_removes_unused_revisions_of_the_legacy_store() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let hook = |id: &str, label: &str| {
-        let vars: BTreeMap<String, String> = [
+        let ctx = HookContext::from_pairs(&[
             ("JUJU_DISPATCH_PATH", "hooks/secret-remove"),
             ("JUJU_UNIT_NAME", "tls-provider/0"),
             ("JUJU_MODEL_NAME", "test"),
@@ -986,11 +986,8 @@ fn secret_remove_removes_unused_revisions_of_the_legacy_store() {
             ("JUJU_SECRET_ID", id),
             ("JUJU_SECRET_LABEL", label),
             ("JUJU_SECRET_REVISION", "1"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let ctx = HookContext::from_vars(&vars).unwrap();
+        ])
+        .unwrap();
         t.reset_calls();
         reconcile_at(&ctx, &t, SystemTime::now(), ReconcileOptions::default()).unwrap();
         t.state

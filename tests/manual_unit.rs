@@ -143,14 +143,15 @@ impl World {
     }
 
     fn ctx(&self, dispatch: &str) -> HookContext {
-        let mut vars: BTreeMap<String, String> = BTreeMap::new();
-        vars.insert("JUJU_DISPATCH_PATH".into(), dispatch.into());
-        vars.insert("JUJU_UNIT_NAME".into(), format!("{APP}/0"));
-        vars.insert(
-            "JUJU_CHARM_DIR".into(),
-            self.dir.path().to_string_lossy().into_owned(),
-        );
-        HookContext::from_vars(&vars).unwrap()
+        HookContext::from_pairs(&[
+            ("JUJU_DISPATCH_PATH", dispatch),
+            ("JUJU_UNIT_NAME", &format!("{APP}/0")),
+            (
+                "JUJU_CHARM_DIR",
+                self.dir.path().to_str().expect("utf-8 path"),
+            ),
+        ])
+        .unwrap()
     }
 
     fn reconcile(&self) -> Summary {

@@ -56,18 +56,18 @@ impl World {
     }
 
     fn ctx_for(&self, dispatch: &str, extra: &[(&str, &str)]) -> HookContext {
-        let mut vars: BTreeMap<String, String> = BTreeMap::new();
-        vars.insert("JUJU_DISPATCH_PATH".into(), dispatch.into());
-        vars.insert("JUJU_UNIT_NAME".into(), format!("{APP}/0"));
-        vars.insert("JUJU_MODEL_NAME".into(), "test".into());
-        vars.insert(
-            "JUJU_CHARM_DIR".into(),
-            self.dir.path().to_string_lossy().into_owned(),
-        );
-        for (k, v) in extra {
-            vars.insert(k.to_string(), v.to_string());
-        }
-        HookContext::from_vars(&vars).unwrap()
+        let unit = format!("{APP}/0");
+        let mut vars = vec![
+            ("JUJU_DISPATCH_PATH", dispatch),
+            ("JUJU_UNIT_NAME", &unit),
+            ("JUJU_MODEL_NAME", "test"),
+            (
+                "JUJU_CHARM_DIR",
+                self.dir.path().to_str().expect("utf-8 path"),
+            ),
+        ];
+        vars.extend_from_slice(extra);
+        HookContext::from_pairs(&vars).unwrap()
     }
 
     fn ctx(&self, hook: &str) -> HookContext {

@@ -635,8 +635,6 @@ fn reconcile_relation_signing(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use juju_hook::fake::FakeTools;
     use juju_hook::{Databag, RelationId};
     use serde_json::{json, Value};
@@ -662,10 +660,11 @@ mod tests {
         ]);
         let bag = Databag::from([("certificate_signing_requests".to_string(), list.to_string())]);
         tools.set_remote_unit_bag(1, "req/0", bag);
-        let mut vars = BTreeMap::new();
-        vars.insert("JUJU_DISPATCH_PATH".into(), "hooks/update-status".into());
-        vars.insert("JUJU_UNIT_NAME".into(), "tls-provider/0".into());
-        let ctx = HookContext::from_vars(&vars).unwrap();
+        let ctx = HookContext::from_pairs(&[
+            ("JUJU_DISPATCH_PATH", "hooks/update-status"),
+            ("JUJU_UNIT_NAME", "tls-provider/0"),
+        ])
+        .unwrap();
         let config = Config::from_map(&serde_json::Map::new()).unwrap();
         let ca = Ca::generate(
             &CaSubject {

@@ -168,6 +168,18 @@ impl HookContext {
         })
     }
 
+    /// Reads the context from (name, value) pairs of environment variables: [`from_vars`]
+    /// for a literal list, as tests and benchmarks write one.
+    ///
+    /// [`from_vars`]: HookContext::from_vars
+    pub fn from_pairs(vars: &[(&str, &str)]) -> Result<HookContext, ContextError> {
+        let vars: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        HookContext::from_vars(&vars)
+    }
+
     /// The hook or action name.
     pub fn name(&self) -> &str {
         match &self.dispatch {
@@ -238,6 +250,28 @@ mod tests {
         v.insert("JUJU_REMOTE_UNIT".into(), remote_unit.into());
         v.insert("JUJU_REMOTE_APP".into(), remote_app.into());
         v
+    }
+
+    #[test]
+    fn from_pairs_reads_like_from_vars() {
+        let v = relation_vars(
+            "certificates-relation-changed",
+            "certificates:3",
+            "r/1",
+            "r",
+        );
+        let pairs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let ctx = HookContext::from_pairs(&pairs).unwrap();
+        assert_eq!(ctx, HookContext::from_vars(&v).unwrap());
+        assert_eq!(ctx.relation.as_ref().unwrap().id, RelationId(3));
+        // A later pair replaces an earlier one of the same name.
+        let ctx = HookContext::from_pairs(&[
+            ("JUJU_DISPATCH_PATH", "hooks/install"),
+            ("JUJU_UNIT_NAME", "x/0"),
+            ("JUJU_UNIT_NAME", "y/1"),
+        ])
+        .unwrap();
+        assert_eq!(ctx.unit_name, "y/1");
     }
 
     #[test]
