@@ -14,10 +14,10 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::actions::join_list_parts;
 use common::interop::*;
 use jujusim::{ActionResult, Model};
 use serde_json::{json, Map, Value};
-use tls_provider::charm::actions::MAX_LIST_CHUNK_BYTES;
 
 const UNITS: usize = 4;
 const PER_UNIT: usize = 100;
@@ -43,21 +43,8 @@ fn text<'a>(results: &'a Map<String, Value>, key: &str) -> &'a str {
 /// List `key` joined from its parts; every part a non-empty JSON list within the chunk limit.
 fn joined(results: &Map<String, Value>, key: &str) -> (Vec<Value>, usize) {
     let parts: usize = text(results, &format!("{key}-parts")).parse().unwrap();
-    let mut all = Vec::new();
-    for n in 1..=parts {
-        let k = if n == 1 {
-            key.to_string()
-        } else {
-            format!("{key}-{n}")
-        };
-        let chunk = text(results, &k);
-        assert!(chunk.len() <= MAX_LIST_CHUNK_BYTES, "{k}: {}", chunk.len());
-        let list: Vec<Value> = serde_json::from_str(chunk).unwrap();
-        assert!(!list.is_empty(), "{k}");
-        all.extend(list);
-    }
-    assert!(!results.contains_key(&format!("{key}-{}", parts + 1)));
-    (all, parts)
+    let get = |k: &str| results.contains_key(k).then(|| text(results, k));
+    (join_list_parts(get, key, parts), parts)
 }
 
 #[test]

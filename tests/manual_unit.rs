@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
+use common::actions::join_list_parts;
 use common::pki::{ec_ca, openssl_cli};
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, HookContext, RelationId};
@@ -485,27 +486,7 @@ fn joined_list(results: &BTreeMap<String, String>, key: &str) -> (Vec<Value>, us
     let parts: usize = results
         .get(&format!("{key}-parts"))
         .map_or(1, |n| n.parse().unwrap());
-    let mut all = Vec::new();
-    for n in 1..=parts {
-        let k = if n == 1 {
-            key.to_string()
-        } else {
-            format!("{key}-{n}")
-        };
-        let chunk = &results[&k];
-        assert!(
-            chunk.len() <= actions::MAX_LIST_CHUNK_BYTES,
-            "{k}: {} bytes",
-            chunk.len()
-        );
-        let list: Vec<Value> = serde_json::from_str(chunk).unwrap();
-        assert!(!list.is_empty(), "{k} is empty");
-        all.extend(list);
-    }
-    assert!(
-        !results.contains_key(&format!("{key}-{}", parts + 1)),
-        "no stray part"
-    );
+    let all = join_list_parts(|k| results.get(k).map(String::as_str), key, parts);
     // Every action-set argument fits the argv limits (the real tool would refuse otherwise).
     let batches = juju_hook::process::action_set_batches(results).unwrap();
     assert!(batches

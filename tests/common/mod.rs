@@ -102,5 +102,8 @@ pub fn test_provider_charm_dir() -> PathBuf {
 /// The `openssl` command line: verify, key/certificate match, new keys with CSRs.
 pub mod pki;
 
+/// Action results split into parts.
+pub mod actions;
+
 /// Helpers of the simulator interop tests (`tests/interop_*.rs`, `tests/tls_handshake.rs`).
 pub mod interop;
