@@ -56,7 +56,7 @@ fn set_unit(t: &FakeTools, unit: &str, pairs: &[(&str, &str)]) {
 }
 
 fn own_bag(t: &FakeTools) -> Databag {
-    t.state.borrow().relations[&REL].local_unit_bag.clone()
+    t.local_unit_bag(REL.0)
 }
 
 fn json(v: &str) -> serde_json::Value {

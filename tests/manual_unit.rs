@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use common::actions::join_list_parts;
+use common::modern::published_certificates;
 use common::pki::{ec_ca, openssl_cli};
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, HookContext, RelationId};
@@ -191,16 +192,11 @@ impl World {
     }
 
     fn own_bag(&self, id: u32) -> Databag {
-        self.tools.state.borrow().relations[&RelationId(id)]
-            .local_app_bag
-            .clone()
+        self.tools.local_app_bag(id)
     }
 
     fn certificates(&self, id: u32) -> Vec<ProviderCertificate> {
-        match self.own_bag(id).get("certificates") {
-            None => Vec::new(),
-            Some(v) => serde_json::from_str(v).unwrap(),
-        }
+        published_certificates(&self.own_bag(id))
     }
 
     /// Everything an action could change: relation data and secrets.
@@ -1283,9 +1279,7 @@ fn legacy_requests_are_listed_and_provided_through_the_legacy_store() {
     );
     assert_eq!(out.ok()["legacy"], "true");
     assert_eq!(out.ok()["unit"], "etcd_0");
-    let own = w.tools.state.borrow().relations[&RelationId(5)]
-        .local_unit_bag
-        .clone();
+    let own = w.tools.local_unit_bag(5);
     assert!(
         own.values()
             .any(|v| v.contains(leaf.lines().nth(1).unwrap())),

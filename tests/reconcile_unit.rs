@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use common::modern::published_certificates;
 use common::pki::openssl_req_p256;
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, HookContext, LogLevel, RelationId, StatusName};
@@ -118,16 +119,11 @@ impl World {
     }
 
     fn own_bag(&self, id: u32) -> Databag {
-        self.tools.state.borrow().relations[&RelationId(id)]
-            .local_app_bag
-            .clone()
+        self.tools.local_app_bag(id)
     }
 
     fn certificates(&self, id: u32) -> Vec<ProviderCertificate> {
-        match self.own_bag(id).get("certificates") {
-            None => vec![],
-            Some(v) => serde_json::from_str(v).unwrap(),
-        }
+        published_certificates(&self.own_bag(id))
     }
 
     fn errors(&self, id: u32) -> Vec<Value> {
@@ -1675,9 +1671,7 @@ fn legacy_relation_reads_our_app_databag_once_and_clears_modern_keys() {
     };
     assert_eq!(app_reads(&w), 1, "{:?}", w.calls());
     assert!(w.own_bag(4).is_empty(), "modern keys cleared");
-    let unit_bag = w.tools.state.borrow().relations[&RelationId(4)]
-        .local_unit_bag
-        .clone();
+    let unit_bag = w.tools.local_unit_bag(4);
     assert!(unit_bag.contains_key("etcd_0.server.cert"));
     w.tools.reset_calls();
     w.reconcile();

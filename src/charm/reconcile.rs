@@ -710,9 +710,7 @@ mod tests {
             "{:?}",
             out.notes
         );
-        let own = tools.state.borrow().relations[&RelationId(1)]
-            .local_app_bag
-            .clone();
+        let own = tools.local_app_bag(1);
         let certs: Vec<ProviderCertificate> = serde_json::from_str(&own["certificates"]).unwrap();
         assert_eq!(certs.len(), 1);
         assert_eq!(certs[0].certificate_signing_request, good);

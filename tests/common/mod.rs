@@ -105,5 +105,8 @@ pub mod pki;
 /// Action results split into parts.
 pub mod actions;
 
+/// The modern provider databag of the unit tests.
+pub mod modern;
+
 /// Helpers of the simulator interop tests (`tests/interop_*.rs`, `tests/tls_handshake.rs`).
 pub mod interop;

@@ -118,6 +118,24 @@ impl FakeTools {
         self.relation_mut(id, |rel| rel.remote_app_bag = bag);
     }
 
+    /// Our application's databag in relation `id`. Panics if there is no such relation.
+    pub fn local_app_bag(&self, id: u32) -> Databag {
+        self.relation(id).local_app_bag.clone()
+    }
+
+    /// Our unit's databag in relation `id`. Panics if there is no such relation.
+    pub fn local_unit_bag(&self, id: u32) -> Databag {
+        self.relation(id).local_unit_bag.clone()
+    }
+
+    fn relation(&self, id: u32) -> std::cell::Ref<'_, FakeRelation> {
+        std::cell::Ref::map(self.state.borrow(), |st| {
+            st.relations
+                .get(&RelationId(id))
+                .unwrap_or_else(|| panic!("no relation {id}"))
+        })
+    }
+
     fn relation_mut(&self, id: u32, f: impl FnOnce(&mut FakeRelation)) {
         let mut st = self.state.borrow_mut();
         let rel = st
