@@ -6,7 +6,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use common::pki::{ec_ca, openssl_cli, verify_cert_and_key};
+use common::ca::ec_ca;
+use common::pki::{openssl_cli, verify_cert_and_key};
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, LogLevel, RelationId};
 use tls_provider::charm::legacy::{

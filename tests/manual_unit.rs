@@ -11,8 +11,9 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use common::actions::join_list_parts;
+use common::ca::ec_ca;
 use common::modern::published_certificates;
-use common::pki::{ec_ca, openssl_cli};
+use common::pki::openssl_cli;
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, HookContext, RelationId};
 use openssl::x509::X509;

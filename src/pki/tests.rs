@@ -4,7 +4,6 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openssl::ec::{EcGroup, EcKey};
@@ -15,6 +14,13 @@ use openssl::rsa::Rsa;
 use openssl::x509::{X509NameBuilder, X509Req, X509};
 
 use super::*;
+
+/// The integration tests' `openssl` command line helpers.
+#[allow(dead_code)]
+#[path = "../../tests/common/pki.rs"]
+mod cli;
+
+use cli::{openssl_cli, openssl_req_p256};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -61,20 +67,6 @@ impl Tmp {
     }
 }
 
-/// Runs the `openssl` CLI; returns (success, stdout + stderr).
-fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("the openssl command line tool is needed by these tests");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 /// `openssl verify -CAfile root [-untrusted chain] [extra...] leaf`.
 fn openssl_verify(root: &X509, untrusted: &[&X509], leaf: &X509, extra: &[&str]) -> (bool, String) {
     let tmp = Tmp::new();
@@ -89,7 +81,7 @@ fn openssl_verify(root: &X509, untrusted: &[&X509], leaf: &X509, extra: &[&str])
     args.extend(extra.iter().map(|a| a.to_string()));
     args.push(s(&leaf_p));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    openssl(&refs)
+    openssl_cli(tmp.0.path(), &refs)
 }
 
 fn assert_verifies(root: &X509, untrusted: &[&X509], leaf: &X509, extra: &[&str]) {
@@ -100,7 +92,7 @@ fn assert_verifies(root: &X509, untrusted: &[&X509], leaf: &X509, extra: &[&str]
 fn x509_text(cert: &X509) -> String {
     let tmp = Tmp::new();
     let p = tmp.write("c.pem", &cert_to_pem(cert));
-    let (ok, out) = openssl(&["x509", "-noout", "-text", "-in", &s(&p)]);
+    let (ok, out) = openssl_cli(tmp.0.path(), &["x509", "-noout", "-text", "-in", &s(&p)]);
     assert!(ok, "{out}");
     out
 }
@@ -592,21 +584,24 @@ fn openssl_cli_rsa_csrs_parse() {
     for (bits, alg) in [(2048, KeyAlgorithm::Rsa2048), (3072, KeyAlgorithm::Rsa3072)] {
         let csr_path = tmp.0.path().join(format!("{bits}.csr"));
         let key_path = tmp.0.path().join(format!("{bits}.key"));
-        let (ok, out) = openssl(&[
-            "req",
-            "-new",
-            "-newkey",
-            &format!("rsa:{bits}"),
-            "-nodes",
-            "-keyout",
-            &s(&key_path),
-            "-out",
-            &s(&csr_path),
-            "-subj",
-            "/CN=cli.example.com/O=CLI",
-            "-addext",
-            "subjectAltName=DNS:cli.example.com,IP:172.16.0.1,RID:1.2.840.1",
-        ]);
+        let (ok, out) = openssl_cli(
+            tmp.0.path(),
+            &[
+                "req",
+                "-new",
+                "-newkey",
+                &format!("rsa:{bits}"),
+                "-nodes",
+                "-keyout",
+                &s(&key_path),
+                "-out",
+                &s(&csr_path),
+                "-subj",
+                "/CN=cli.example.com/O=CLI",
+                "-addext",
+                "subjectAltName=DNS:cli.example.com,IP:172.16.0.1,RID:1.2.840.1",
+            ],
+        );
         assert!(ok, "{out}");
         let pem = std::fs::read_to_string(&csr_path).unwrap();
         let c = ParsedCsr::parse(&pem).unwrap();
@@ -625,26 +620,15 @@ fn registered_ids_with_long_arcs_are_issued_or_refused_at_parse_time() {
     let tmp = Tmp::new();
     let ca = ca(KeyAlgorithm::EcdsaP256);
     let make = |oid: &str| {
-        let csr_path = tmp.0.path().join("rid.csr");
-        let (ok, out) = openssl(&[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &s(&tmp.0.path().join("rid.key")),
-            "-out",
-            &s(&csr_path),
-            "-subj",
+        openssl_req_p256(
+            tmp.0.path(),
+            &["-new"],
+            "rid.key",
+            "rid.csr",
             "/CN=x",
-            "-addext",
-            &format!("subjectAltName=RID:{oid}"),
-        ]);
-        assert!(ok, "{out}");
-        std::fs::read_to_string(&csr_path).unwrap()
+            &["-addext", &format!("subjectAltName=RID:{oid}")],
+        );
+        std::fs::read_to_string(tmp.0.path().join("rid.csr")).unwrap()
     };
     for oid in [
         "1.2.18446744073709551615",
@@ -672,30 +656,22 @@ fn csr_asking_for_ca_in_its_own_extensions_still_gets_a_leaf() {
     // The CSR's basicConstraints / keyUsage / EKU are ignored: only the relation's `ca` flag
     // (IssueRequest::is_ca) decides.
     let tmp = Tmp::new();
-    let csr_path = tmp.0.path().join("ca.csr");
-    let key_path = tmp.0.path().join("ca.key");
-    let (ok, out) = openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        &s(&key_path),
-        "-out",
-        &s(&csr_path),
-        "-subj",
+    openssl_req_p256(
+        tmp.0.path(),
+        &["-new"],
+        "ca.key",
+        "ca.csr",
         "/CN=sneaky.example.com",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign",
-        "-addext",
-        "extendedKeyUsage=codeSigning",
-    ]);
-    assert!(ok, "{out}");
+        &[
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+            "-addext",
+            "extendedKeyUsage=codeSigning",
+        ],
+    );
+    let csr_path = tmp.0.path().join("ca.csr");
     let csr = ParsedCsr::parse(&std::fs::read_to_string(&csr_path).unwrap()).unwrap();
     let ca = ca(KeyAlgorithm::EcdsaP256);
     let cert = issue_leaf(&ca, &csr);
@@ -758,7 +734,10 @@ fn generate_csr_helper_round_trips() {
         // openssl agrees it is well formed
         let tmp = Tmp::new();
         let p = tmp.write("r.csr", &pem);
-        let (ok, out) = openssl(&["req", "-in", &s(&p), "-noout", "-verify", "-text"]);
+        let (ok, out) = openssl_cli(
+            tmp.0.path(),
+            &["req", "-in", &s(&p), "-noout", "-verify", "-text"],
+        );
         assert!(ok, "{out}");
         assert!(
             out.contains(

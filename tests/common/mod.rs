@@ -99,6 +99,9 @@ pub fn test_provider_charm_dir() -> PathBuf {
     built_test_charm("test-provider")
 }
 
+/// CAs made with this crate.
+pub mod ca;
+
 /// The `openssl` command line: verify, key/certificate match, new keys with CSRs.
 pub mod pki;
 

@@ -1,24 +1,11 @@
-//! PKI helpers of the integration tests: a CA made with this crate, and the `openssl` command
-//! line: running it, `openssl verify` of a certificate against a CA, comparing a key's public half
-//! with a certificate's, and new P-256 keys with a CSR or a self-signed certificate.
+//! The `openssl` command line for the tests: running it, `openssl verify` of a certificate
+//! against a CA, comparing a key's public half with a certificate's, and new P-256 keys with a CSR
+//! or a self-signed certificate.
+//!
+//! Uses only std and `tempfile`, so the lib's own tests (`src/pki/tests.rs`) include it too.
 
 use std::path::Path;
 use std::process::{Command, Output};
-
-use tls_provider::pki::{Ca, CaSubject, KeyAlgorithm};
-
-/// A self-signed EC P-256 CA named `name`, valid for 365 days.
-pub fn ec_ca(name: &str) -> Ca {
-    Ca::generate(
-        &CaSubject {
-            common_name: name.into(),
-            ..CaSubject::default()
-        },
-        KeyAlgorithm::EcdsaP256,
-        365 * 86_400,
-    )
-    .expect("generate a CA")
-}
 
 /// A finished command's (success, stdout+stderr).
 pub fn cli_result(out: &Output) -> (bool, String) {
