@@ -20,7 +20,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use common::interop::*;
-use jujusim::{Databag, Model};
+use jujusim::{Databag, Model, SecretView};
 use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
 use openssl::hash::MessageDigest;
@@ -1071,13 +1071,18 @@ fn case22_renewal_on_secret_expiry_new_csr_same_key_issued_old_entry_gone() {
     assert_eq!(csr_der(&stored[0].csr), csr_der(&new.pem));
 }
 
-/// The provider's CA secret content (latest revision).
-fn ca_secret(model: &Model) -> Databag {
-    let s = model
+/// The provider's CA secret (label `tls-provider-ca`).
+fn ca_secret_view(model: &Model) -> SecretView {
+    model
         .secrets()
         .into_iter()
         .find(|s| s.label.as_deref() == Some("tls-provider-ca"))
-        .expect("CA secret");
+        .expect("CA secret")
+}
+
+/// The provider's CA secret content (latest revision).
+fn ca_secret(model: &Model) -> Databag {
+    let s = ca_secret_view(model);
     assert_eq!(s.owner, PROVIDER, "the CA secret is application-owned");
     s.revisions.last().cloned().unwrap()
 }
@@ -1184,14 +1189,8 @@ fn case23_ca_rotation_by_config_reissues_same_csrs_under_new_ca() {
 
 /// Requirer-owned certificate secrets of the model: id -> number of revisions.
 fn requirer_certificate_secrets(model: &Model) -> BTreeMap<String, usize> {
-    model
-        .secrets()
+    secrets_labelled(model, &format!("{LIBID}-certificate"))
         .into_iter()
-        .filter(|s| {
-            s.label
-                .as_deref()
-                .is_some_and(|l| l.starts_with(&format!("{LIBID}-certificate")))
-        })
         .map(|s| (s.id, s.revisions.len()))
         .collect()
 }
@@ -1241,11 +1240,7 @@ fn ca_rotation_by_action_and_near_expiry_via_secret_expired() {
     assert_eq!(der(&ca_secret(&m)["previous-ca-certificate"]), der(&ca0));
 
     // Near expiry: the CA secret expires at notAfter - certificate-validity.
-    let s = m
-        .secrets()
-        .into_iter()
-        .find(|s| s.label.as_deref() == Some("tls-provider-ca"))
-        .unwrap();
+    let s = ca_secret_view(&m);
     let expire = s.expire.expect("the CA secret has an expiry");
     let ca1_cert = parse_cert(&ca1);
     let not_after = to_system(ca1_cert.not_after());
@@ -1763,11 +1758,7 @@ fn invalid_config_blocks_naming_options_and_keeps_published_data() {
     settle(&mut m);
     assert_eq!(leader_status(&m).0, "active");
     assert_eq!(provider_bag(&m, rel), bag);
-    let s = m
-        .secrets()
-        .into_iter()
-        .find(|s| s.label.as_deref() == Some("tls-provider-ca"))
-        .unwrap();
+    let s = ca_secret_view(&m);
     let ca = parse_cert(&s.revisions.last().unwrap()["ca-certificate"]);
     assert_eq!(
         der(&ca_before["ca-certificate"]),

@@ -13,6 +13,7 @@
 
 mod common;
 
+use common::interop::secrets_labelled;
 use common::pki::verify_cert_and_key;
 use jujusim::Model;
 use serde_json::{json, Map, Value};
@@ -340,14 +341,8 @@ fn departed_unit_keys_are_removed() {
 
     // The relation goes: nothing is left in the legacy store for it (the shared client stays).
     let stored = |model: &Model| -> String {
-        model
-            .secrets()
+        secrets_labelled(model, "tls-provider-legacy")
             .into_iter()
-            .filter(|s| {
-                s.label
-                    .as_deref()
-                    .is_some_and(|l| l.starts_with("tls-provider-legacy"))
-            })
             .filter_map(|s| s.revisions.last().cloned())
             .flat_map(|bag| bag.into_values())
             .collect()

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jujusim::{Databag, HookRun, Model};
+use jujusim::{Databag, HookRun, Model, SecretView};
 use openssl::asn1::{Asn1Object, Asn1OctetString};
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
@@ -505,17 +505,20 @@ pub struct Stored {
     pub expire: Option<SystemTime>,
 }
 
-/// The certificate secrets `owner` (`"app/0"` unit-owned, `"app"` app-owned) holds.
-pub fn stored_certificates(model: &Model, owner: &str) -> Vec<Stored> {
+/// The model's secrets whose label starts with `prefix`.
+pub fn secrets_labelled(model: &Model, prefix: &str) -> Vec<SecretView> {
     model
         .secrets()
         .into_iter()
+        .filter(|s| s.label.as_deref().is_some_and(|l| l.starts_with(prefix)))
+        .collect()
+}
+
+/// The certificate secrets `owner` (`"app/0"` unit-owned, `"app"` app-owned) holds.
+pub fn stored_certificates(model: &Model, owner: &str) -> Vec<Stored> {
+    secrets_labelled(model, &format!("{LIBID}-certificate"))
+        .into_iter()
         .filter(|s| s.owner == owner)
-        .filter(|s| {
-            s.label
-                .as_deref()
-                .is_some_and(|l| l.starts_with(&format!("{LIBID}-certificate")))
-        })
         .filter_map(|s| {
             let latest = s.revisions.last()?.clone();
             Some(Stored {
