@@ -301,32 +301,13 @@ fn parse_top_level(unit: &str, bag: &Databag, out: &mut UnitRequests) {
     }
     let sans = match bag.get(SANS_KEY) {
         None => Vec::new(),
-        Some(raw) => {
-            if raw.len() > MAX_VALUE_BYTES {
-                skip(
-                    out,
-                    format!(
-                        "sans is {} bytes, more than the {MAX_VALUE_BYTES} allowed",
-                        raw.len()
-                    ),
-                );
+        Some(raw) => match bounded_json("sans", raw).and_then(|v| parse_sans(&v)) {
+            Ok(s) => s,
+            Err(why) => {
+                skip(out, why);
                 return;
             }
-            let value: Value = match serde_json::from_str(raw) {
-                Ok(v) => v,
-                Err(e) => {
-                    skip(out, format!("sans is not valid JSON: {e}"));
-                    return;
-                }
-            };
-            match parse_sans(&value) {
-                Ok(s) => s,
-                Err(why) => {
-                    skip(out, why);
-                    return;
-                }
-            }
-        }
+        },
     };
     out.requests.push(LegacyRequest {
         kind: RequestKind::TopLevelServer,
@@ -348,20 +329,10 @@ fn parse_request_map(unit: &str, bag: &Databag, kind: RequestKind, out: &mut Uni
             reason,
         })
     };
-    if raw.len() > MAX_VALUE_BYTES {
-        skip_all(
-            out,
-            format!(
-                "the value is {} bytes, more than the {MAX_VALUE_BYTES} allowed",
-                raw.len()
-            ),
-        );
-        return;
-    }
-    let value: Value = match serde_json::from_str(raw) {
+    let value = match bounded_json("the value", raw) {
         Ok(v) => v,
-        Err(e) => {
-            skip_all(out, format!("the value is not valid JSON: {e}"));
+        Err(why) => {
+            skip_all(out, why);
             return;
         }
     };
@@ -444,6 +415,18 @@ fn check_cn(cn: &str) -> Result<(), String> {
 }
 
 /// `sans`: a JSON list of strings, or null (= empty). Returns them sorted and de-duplicated.
+/// A requirer value parsed as JSON, refused (with the reason, naming it `what`) when it is larger
+/// than [`MAX_VALUE_BYTES`] or not JSON.
+fn bounded_json(what: &str, raw: &str) -> Result<Value, String> {
+    if raw.len() > MAX_VALUE_BYTES {
+        return Err(format!(
+            "{what} is {} bytes, more than the {MAX_VALUE_BYTES} allowed",
+            raw.len()
+        ));
+    }
+    serde_json::from_str(raw).map_err(|e| format!("{what} is not valid JSON: {e}"))
+}
+
 fn parse_sans(value: &Value) -> Result<Vec<String>, String> {
     let list = match value {
         Value::Null => return Ok(Vec::new()),
@@ -846,6 +829,24 @@ mod tests {
         assert!(reasons[2].contains("more than the 65536"), "{}", reasons[2]);
         assert!(reasons[3].contains("101 requests"), "{}", reasons[3]);
         assert!(reasons[4].contains("found a list"), "{}", reasons[4]);
+    }
+
+    #[test]
+    fn top_level_sans_too_large_or_not_json_are_skipped_naming_sans() {
+        let huge = format!("[\"{}\"]", "x".repeat(70_000));
+        for (sans, want) in [
+            ("{not json", "sans is not valid JSON".to_string()),
+            (
+                huge.as_str(),
+                format!("sans is {} bytes, more than the 65536 allowed", huge.len()),
+            ),
+        ] {
+            let r = parse_unit("u/0", &bag(&[("common_name", "a.example"), ("sans", sans)]));
+            assert!(r.requests.is_empty());
+            assert_eq!(r.skipped.len(), 1);
+            let reason = r.skipped[0].to_string();
+            assert!(reason.contains(&want), "{reason}");
+        }
     }
 
     #[test]
