@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use common::ca::ec_ca;
+use common::ca::{ec_ca, sign_with};
 use common::pki::{openssl_cli, verify_cert_and_key};
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, LogLevel, RelationId};
@@ -1056,17 +1056,8 @@ fn complete_csr_fails_when_the_certificate_is_not_published() {
     let csrs = list_csrs(&t).unwrap();
     let server = csrs.iter().find(|c| c.kind == "server").unwrap();
     let parsed = tls_provider::pki::ParsedCsr::parse(&server.csr_pem).unwrap();
-    let leaf = tls_provider::pki::issue(
-        &outside,
-        &tls_provider::pki::IssueRequest {
-            csr: &parsed,
-            is_ca: false,
-            validity_secs: 30 * DAY,
-            now: SystemTime::now(),
-        },
-    )
-    .unwrap();
-    let cert = tls_provider::pki::cert_to_pem(&leaf);
+    let cert =
+        tls_provider::pki::cert_to_pem(&sign_with(&outside, &parsed, false, SystemTime::now()));
 
     // The requirer now asks for another name: the listed CSR is no longer wanted.
     set_unit(&t, "etcd/0", &[("common_name", "new.example.com")]);
@@ -1095,17 +1086,8 @@ fn complete_csr_fails_when_the_certificate_is_not_published() {
         .find(|c| c.kind == "server" && c.common_name == "new.example.com")
         .unwrap();
     let parsed = tls_provider::pki::ParsedCsr::parse(&server.csr_pem).unwrap();
-    let leaf = tls_provider::pki::issue(
-        &outside,
-        &tls_provider::pki::IssueRequest {
-            csr: &parsed,
-            is_ca: false,
-            validity_secs: 30 * DAY,
-            now: SystemTime::now(),
-        },
-    )
-    .unwrap();
-    let cert = tls_provider::pki::cert_to_pem(&leaf);
+    let cert =
+        tls_provider::pki::cert_to_pem(&sign_with(&outside, &parsed, false, SystemTime::now()));
     complete_csr(
         &t,
         &manual,

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use common::actions::join_list_parts;
-use common::ca::ec_ca;
+use common::ca::{ec_ca, sign_with};
 use common::modern::published_certificates;
 use common::pki::openssl_cli;
 use juju_hook::fake::FakeTools;
@@ -22,7 +22,7 @@ use tempfile::TempDir;
 
 use tls_provider::charm::reconcile::{reconcile_at, ReconcileOptions, Summary};
 use tls_provider::charm::{actions, dispatch, manual};
-use tls_provider::pki::sign::{cert_to_pem, issue, IssueRequest};
+use tls_provider::pki::sign::cert_to_pem;
 use tls_provider::pki::{csr_to_pem, generate_csr, Ca, KeyAlgorithm, ParsedCsr};
 use tls_provider::protocol::modern::ProviderCertificate;
 
@@ -40,19 +40,6 @@ fn intermediate(root: &Ca, name: &str) -> Ca {
     let parsed = ParsedCsr::parse(&csr_to_pem(&req).unwrap()).unwrap();
     let cert = sign_with(root, &parsed, true, SystemTime::now());
     Ca { cert, key }
-}
-
-fn sign_with(ca: &Ca, csr: &ParsedCsr, is_ca: bool, now: SystemTime) -> X509 {
-    issue(
-        ca,
-        &IssueRequest {
-            csr,
-            is_ca,
-            validity_secs: 30 * DAY,
-            now,
-        },
-    )
-    .unwrap()
 }
 
 /// A fresh CSR (EC P-256) for `cn`, PEM without trailing newline (as the requirer writes it).
