@@ -75,6 +75,28 @@ impl World {
         self.ctx_for(&format!("hooks/{hook}"), &[])
     }
 
+    /// The context of `hook` (e.g. `secret-expired`) for revision 1 of the CA secret, the first
+    /// secret of the model.
+    fn ca_secret_hook(&self, hook: &str) -> HookContext {
+        let id = self
+            .tools
+            .state
+            .borrow()
+            .secrets
+            .keys()
+            .next()
+            .expect("the CA secret")
+            .clone();
+        self.ctx_for(
+            &format!("hooks/{hook}"),
+            &[
+                ("JUJU_SECRET_ID", &format!("secret:{id}")),
+                ("JUJU_SECRET_LABEL", CA_SECRET_LABEL),
+                ("JUJU_SECRET_REVISION", "1"),
+            ],
+        )
+    }
+
     fn config(&self, key: &str, value: Value) {
         self.tools
             .state
@@ -1078,23 +1100,7 @@ fn secret_expired_hook_for_the_ca_secret_rotates() {
     w.request(1, "req/0", &[(&csr("a.x"), false)]);
     w.reconcile();
     let first = w.ca_pem();
-    let id = w
-        .tools
-        .state
-        .borrow()
-        .secrets
-        .keys()
-        .next()
-        .unwrap()
-        .clone();
-    let ctx = w.ctx_for(
-        "hooks/secret-expired",
-        &[
-            ("JUJU_SECRET_ID", &format!("secret:{id}")),
-            ("JUJU_SECRET_LABEL", CA_SECRET_LABEL),
-            ("JUJU_SECRET_REVISION", "1"),
-        ],
-    );
+    let ctx = w.ca_secret_hook("secret-expired");
     let s = reconcile_at(
         &ctx,
         &w.tools,
@@ -1496,23 +1502,8 @@ fn unreadable_ca_secret_is_replaced_by_a_new_ca() {
 fn secret_remove_hook_removes_the_unused_ca_revision() {
     let w = World::new(true);
     w.reconcile();
-    let id = w
-        .tools
-        .state
-        .borrow()
-        .secrets
-        .keys()
-        .next()
-        .unwrap()
-        .clone();
-    let ctx = w.ctx_for(
-        "hooks/secret-remove",
-        &[
-            ("JUJU_SECRET_ID", &format!("secret:{id}")),
-            ("JUJU_SECRET_LABEL", CA_SECRET_LABEL),
-            ("JUJU_SECRET_REVISION", "1"),
-        ],
-    );
+    let ctx = w.ca_secret_hook("secret-remove");
+    let id = ctx.secret.as_ref().expect("secret context").id.clone(); // secret:<id>
     w.tools.reset_calls();
     reconcile_at(
         &ctx,
@@ -1522,7 +1513,7 @@ fn secret_remove_hook_removes_the_unused_ca_revision() {
     )
     .unwrap();
     assert_eq!(w.tools.count("secret-remove"), 1);
-    assert!(w.calls().contains(&format!("secret-remove secret:{id}")));
+    assert!(w.calls().contains(&format!("secret-remove {id}")));
     // Other secrets' removals are not ours to handle.
     let ctx = w.ctx_for(
         "hooks/secret-remove",
