@@ -548,18 +548,8 @@ fn case09_critical_unknown_extension_refused_with_999_deterministically() {
         cn: Some("fine.example.com"),
         ..Default::default()
     });
-    m.set_relation_data(
-        rel,
-        "crafted/0",
-        csr_bag(json!([{"certificate_signing_request": bad.pem, "ca": false}])),
-    )
-    .unwrap();
-    m.set_relation_data(
-        rel,
-        "crafted/1",
-        csr_bag(json!([{"certificate_signing_request": good.pem, "ca": false}])),
-    )
-    .unwrap();
+    request_leaf(&mut m, rel, "crafted/0", &bad.pem);
+    request_leaf(&mut m, rel, "crafted/1", &good.pem);
     settle(&mut m);
     assert_provider_hooks_ok(&m);
     let bag = provider_bag(&m, rel);
@@ -665,12 +655,7 @@ fn case12_crlf_and_trailing_newline_echoed_byte_identical() {
     });
     let crlf = format!("{}\r\n", c.pem.replace('\n', "\r\n"));
     assert!(crlf.contains("\r\n") && crlf.ends_with("-----\r\n"));
-    m.set_relation_data(
-        rel,
-        "crafted/0",
-        csr_bag(json!([{"certificate_signing_request": crlf, "ca": false}])),
-    )
-    .unwrap();
+    request_leaf(&mut m, rel, "crafted/0", &crlf);
     settle(&mut m);
     let published = certificates(&provider_bag(&m, rel));
     assert_eq!(published.len(), 1);
@@ -710,12 +695,7 @@ fn case13_malformed_csr_skipped_not_echoed_others_served() {
         ])),
     )
     .unwrap();
-    m.set_relation_data(
-        rel,
-        "crafted/1",
-        csr_bag(json!([{"certificate_signing_request": good.pem, "ca": false}])),
-    )
-    .unwrap();
+    request_leaf(&mut m, rel, "crafted/1", &good.pem);
     settle(&mut m);
     assert_provider_hooks_ok(&m);
     let bag = provider_bag(&m, rel);
@@ -748,18 +728,8 @@ fn case14_non_json_and_non_object_databags_skipped_others_served() {
         .unwrap();
     m.set_relation_data(rel, "crafted/1", raw_bag(r#"[1, "x", null, []]"#))
         .unwrap();
-    m.set_relation_data(
-        rel,
-        "crafted/2",
-        csr_bag(json!([{"certificate_signing_request": good.pem, "ca": false}])),
-    )
-    .unwrap();
-    m.set_relation_data(
-        rel,
-        "crafted",
-        csr_bag(json!([{"certificate_signing_request": app.pem, "ca": false}])),
-    )
-    .unwrap();
+    request_leaf(&mut m, rel, "crafted/2", &good.pem);
+    request_leaf(&mut m, rel, "crafted", &app.pem);
     settle(&mut m);
     assert_provider_hooks_ok(&m);
     let published = certificates(&provider_bag(&m, rel));
@@ -871,12 +841,7 @@ fn case17_never_null_never_bad_pem_never_malformed_capabilities() {
     .unwrap();
     m.set_relation_data(rel, "crafted/1", raw_bag("null"))
         .unwrap();
-    m.set_relation_data(
-        rel,
-        "crafted/2",
-        csr_bag(json!([{"certificate_signing_request": good.pem, "ca": false}])),
-    )
-    .unwrap();
+    request_leaf(&mut m, rel, "crafted/2", &good.pem);
     settle(&mut m);
     assert_provider_hooks_ok(&m);
     let bag = provider_bag(&m, rel);
@@ -939,12 +904,7 @@ fn case19_error_then_success_and_success_then_error() {
         dns: &["a.example.com"],
         ..Default::default()
     });
-    m.set_relation_data(
-        rel,
-        "crafted/0",
-        csr_bag(json!([{"certificate_signing_request": c.pem, "ca": false}])),
-    )
-    .unwrap();
+    request_leaf(&mut m, rel, "crafted/0", &c.pem);
     settle(&mut m);
     let bag = provider_bag(&m, rel);
     assert!(certificates(&bag).is_empty());
@@ -973,12 +933,7 @@ fn case20_capabilities_advertised_follow_policy_and_delivery_unaffected() {
         cn: Some("caps.example.com"),
         ..Default::default()
     });
-    m.set_relation_data(
-        rel,
-        "crafted/0",
-        csr_bag(json!([{"certificate_signing_request": c.pem, "ca": false}])),
-    )
-    .unwrap();
+    request_leaf(&mut m, rel, "crafted/0", &c.pem);
     settle(&mut m);
     let bag = provider_bag(&m, rel);
     let view = library_view(std::slice::from_ref(&bag)).remove(0);
@@ -1278,12 +1233,7 @@ fn case24_unit_departure_and_relation_removal_leave_nothing_behind() {
         cn: Some("keep.example.com"),
         ..Default::default()
     });
-    m.set_relation_data(
-        other,
-        "keep/0",
-        csr_bag(json!([{"certificate_signing_request": kc.pem, "ca": false}])),
-    )
-    .unwrap();
+    request_leaf(&mut m, other, "keep/0", &kc.pem);
     settle(&mut m);
     let keep_bag = provider_bag(&m, other);
     assert_eq!(certificates(&keep_bag).len(), 1);
@@ -1633,12 +1583,7 @@ fn checks_reject_wrong_provider_answers() {
         dns: &["self.example.com"],
         ..Default::default()
     });
-    m.set_relation_data(
-        rel,
-        "crafted/0",
-        csr_bag(json!([{"certificate_signing_request": c.pem, "ca": false}])),
-    )
-    .unwrap();
+    request_leaf(&mut m, rel, "crafted/0", &c.pem);
     settle(&mut m);
     let bag = provider_bag(&m, rel);
     let entry = certificates(&bag).remove(0);
@@ -1717,12 +1662,7 @@ fn invalid_config_blocks_naming_options_and_keeps_published_data() {
         cn: Some("cfg.example.com"),
         ..Default::default()
     });
-    m.set_relation_data(
-        rel,
-        "crafted/0",
-        csr_bag(json!([{"certificate_signing_request": c.pem, "ca": false}])),
-    )
-    .unwrap();
+    request_leaf(&mut m, rel, "crafted/0", &c.pem);
     settle(&mut m);
     let bag = provider_bag(&m, rel);
     check_issued(&certificates(&bag)[0], &c.pem, false);
@@ -1782,12 +1722,7 @@ fn app_scope_request_survives_requirer_unit_churn() {
         cn: Some("app.example.com"),
         ..Default::default()
     });
-    m.set_relation_data(
-        rel,
-        "crafted",
-        csr_bag(json!([{"certificate_signing_request": app.pem, "ca": false}])),
-    )
-    .unwrap();
+    request_leaf(&mut m, rel, "crafted", &app.pem);
     settle(&mut m);
     let bag = provider_bag(&m, rel);
     check_issued(&certificates(&bag)[0], &app.pem, false);

@@ -742,3 +742,14 @@ pub fn raw_bag(csrs_json: &str) -> Databag {
 pub fn csr_bag(entries: Value) -> Databag {
     raw_bag(&serde_json::to_string(&entries).unwrap())
 }
+
+/// Sets `owner`'s requests in relation `rel` to the one non-CA request `csr`.
+pub fn request_leaf(model: &mut Model, rel: u32, owner: &str, csr: &str) {
+    model
+        .set_relation_data(
+            rel,
+            owner,
+            csr_bag(json!([{"certificate_signing_request": csr, "ca": false}])),
+        )
+        .unwrap();
+}
