@@ -19,17 +19,26 @@ use tls_provider::pki::{Ca, Policy};
 const DAY: u64 = 86_400;
 const REL: RelationId = RelationId(7);
 
-fn env<'a>(ca: &'a Ca, policy: &'a Policy) -> LegacyEnv<'a> {
+/// The leader `tls-provider/0` signing with `signer`, now.
+fn env_with<'a>(signer: Signer<'a>, policy: &'a Policy) -> LegacyEnv<'a> {
     LegacyEnv {
         own_unit: "tls-provider/0",
         is_leader: true,
-        signer: Signer::BuiltIn {
+        signer,
+        policy,
+        now: SystemTime::now(),
+    }
+}
+
+/// The leader signing with the built-in CA `ca` (90-day certificates).
+fn env<'a>(ca: &'a Ca, policy: &'a Policy) -> LegacyEnv<'a> {
+    env_with(
+        Signer::BuiltIn {
             ca,
             validity_secs: 90 * DAY,
         },
         policy,
-        now: SystemTime::now(),
-    }
+    )
 }
 
 fn provider(units: &[&str]) -> FakeTools {
@@ -678,13 +687,7 @@ fn manual_mode_lists_csrs_and_publishes_provided_certificates() {
             ("common_name", "etcd0.example.com"),
         ],
     );
-    let manual = LegacyEnv {
-        own_unit: "tls-provider/0",
-        is_leader: true,
-        signer: Signer::Manual,
-        policy: &policy,
-        now: SystemTime::now(),
-    };
+    let manual = env_with(Signer::Manual, &policy);
     let out = reconcile_all(&t, &manual).unwrap();
     assert_eq!(out.pending, 2);
     assert_eq!(out.issued, 0);
@@ -913,13 +916,7 @@ fn manual_mode_counts_the_shared_client_once() {
             .unwrap()
             .insert("common_name".into(), format!("{app}.example.com"));
     }
-    let manual = LegacyEnv {
-        own_unit: "tls-provider/0",
-        is_leader: true,
-        signer: Signer::Manual,
-        policy: &policy,
-        now: SystemTime::now(),
-    };
+    let manual = env_with(Signer::Manual, &policy);
     let out = reconcile_all(&t, &manual).unwrap();
     // Two server requests and the shared client.
     assert_eq!(out.pending, 3);
@@ -1045,13 +1042,7 @@ fn complete_csr_fails_when_the_certificate_is_not_published() {
         "etcd/0",
         &[("unit_name", "etcd_0"), ("common_name", "old.example.com")],
     );
-    let manual = LegacyEnv {
-        own_unit: "tls-provider/0",
-        is_leader: true,
-        signer: Signer::Manual,
-        policy: &policy,
-        now: SystemTime::now(),
-    };
+    let manual = env_with(Signer::Manual, &policy);
     reconcile_all(&t, &manual).unwrap();
     let csrs = list_csrs(&t).unwrap();
     let server = csrs.iter().find(|c| c.kind == "server").unwrap();
