@@ -7,37 +7,29 @@
 //! Needs the built test charms: run `make test-charms` first. A missing build fails the test with
 //! that instruction (it is never skipped).
 
+mod common;
+
 use std::path::PathBuf;
 
+use common::interop::{cn_of, obj, requirer_csrs, CSRS};
 use jujusim::Model;
-use openssl::nid::Nid;
 use openssl::pkey::{Id, PKey, Public};
-use openssl::x509::{X509Req, X509};
+use openssl::x509::X509;
 use serde_json::{json, Map, Value};
 
 const REQ: &str = "tls-requirer";
 const PROV: &str = "test-provider";
-const CSRS: &str = "certificate_signing_requests";
 
-/// `build/charms/<name>`, built by `make test-charms`; panics with that instruction if missing.
-fn built_test_charm(name: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("build/charms").join(name);
-    assert!(
-        dir.join("metadata.yaml").is_file() && dir.join("dispatch").is_file(),
-        "test charm {name} is not built at {}: run `make test-charms` first",
-        dir.display()
-    );
+/// `dir` (a test charm `common` found built by `make test-charms`), once the venv its Python runs
+/// with is there too; panics with that instruction if it is missing.
+fn with_venv(dir: PathBuf) -> PathBuf {
+    let root = common::repo_root();
     assert!(
         root.join(".venv/bin/python3").is_file(),
         "{}/.venv is missing: run `make test-charms` (scripts/setup-venv.sh) first",
         root.display()
     );
     dir
-}
-
-fn obj(v: Value) -> Map<String, Value> {
-    v.as_object().expect("config object").clone()
 }
 
 /// One `certificate_signing_requests` entry, parsed and signature-checked.
@@ -48,37 +40,19 @@ struct Csr {
     cn: String,
 }
 
-fn cn_of(name: &openssl::x509::X509NameRef) -> String {
-    name.entries_by_nid(Nid::COMMONNAME)
-        .next()
-        .map(|e| e.data().to_string().expect("utf-8 CN"))
-        .unwrap_or_default()
-}
-
 fn csrs(model: &Model, rel: u32, owner: &str) -> Vec<Csr> {
-    let bag = model.relation_data(rel, owner);
-    let Some(raw) = bag.get(CSRS) else {
-        return Vec::new();
-    };
-    let list: Value = serde_json::from_str(raw).expect("certificate_signing_requests is JSON");
-    list.as_array()
-        .expect("certificate_signing_requests is a list")
-        .iter()
+    requirer_csrs(model, rel, owner)
+        .into_iter()
         .map(|entry| {
-            let pem = entry["certificate_signing_request"]
-                .as_str()
-                .expect("CSR string")
-                .to_string();
-            let req = X509Req::from_pem(pem.as_bytes()).expect("CSR parses");
-            let key = req.public_key().expect("CSR public key");
+            let key = entry.key();
             assert!(
-                req.verify(&key).expect("verify CSR"),
+                entry.req.verify(&key).expect("verify CSR"),
                 "CSR self-signature of {owner}"
             );
             Csr {
-                ca: entry["ca"].as_bool().expect("ca is a bool"),
-                cn: cn_of(req.subject_name()),
-                pem,
+                ca: entry.ca.as_bool().expect("ca is a bool"),
+                cn: entry.cn().unwrap_or_default(),
+                pem: entry.pem,
                 key,
             }
         })
@@ -87,8 +61,8 @@ fn csrs(model: &Model, rel: u32, owner: &str) -> Vec<Csr> {
 
 /// Deploy the requirer (`units` units, `config`) and the provider, relate them, settle.
 fn deploy_and_relate(config: Value, units: usize) -> (Model, u32) {
-    let requirer = built_test_charm(REQ);
-    let provider = built_test_charm(PROV);
+    let requirer = with_venv(common::requirer_charm_dir());
+    let provider = with_venv(common::test_provider_charm_dir());
     let mut model = Model::new().expect("start simulator");
     model
         .deploy(REQ, &requirer, units, obj(config))
@@ -171,7 +145,7 @@ fn assert_received(entry: &Value, csr: &Csr, issued: &[Value]) {
         cert.public_key().unwrap().public_eq(&csr.key),
         "certificate key is the CSR key"
     );
-    assert_eq!(cn_of(cert.subject_name()), csr.cn);
+    assert_eq!(cn_of(cert.subject_name()).unwrap_or_default(), csr.cn);
 }
 
 #[test]
@@ -349,7 +323,7 @@ fn app_mode_ecdsa_p384_only_the_leader_requests_and_receives() {
 /// view of both provider units and reports a disagreement between them.
 #[test]
 fn legacy_requirer_publishes_reactive_keys_and_reads_merged_provider_data() {
-    let dir = built_test_charm("legacy-requirer");
+    let dir = with_venv(common::legacy_requirer_charm_dir());
     let mut model = Model::new().expect("start simulator");
     let config = json!({
         "common-name": "etcd.example.com",
