@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::interop::secrets_labelled;
+use common::interop::{obj, secrets_labelled};
 use common::pki::verify_cert_and_key;
 use jujusim::Model;
 use serde_json::{json, Map, Value};
@@ -21,10 +21,6 @@ use serde_json::{json, Map, Value};
 const PROV: &str = "tls-provider";
 const LEG: &str = "etcd";
 const MOD: &str = "webapp";
-
-fn obj(v: Value) -> Map<String, Value> {
-    v.as_object().expect("config object").clone()
-}
 
 fn deploy(model: &mut Model, provider_units: usize, provider_config: Value) {
     model

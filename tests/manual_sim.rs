@@ -12,16 +12,13 @@
 mod common;
 
 use base64::Engine;
+use common::interop::obj;
 use common::pki::{openssl_ok, openssl_req_p256};
 use jujusim::{ActionResult, Model};
 use serde_json::{json, Map, Value};
 
 const PROV: &str = "tls-provider";
 const REQ: &str = "tls-requirer";
-
-fn obj(v: Value) -> Map<String, Value> {
-    v.as_object().expect("object").clone()
-}
 
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
