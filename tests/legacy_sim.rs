@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::interop::{obj, secrets_labelled};
+use common::interop::{deploy_provider, obj, secrets_labelled};
 use common::pki::verify_cert_and_key;
 use jujusim::Model;
 use serde_json::{json, Map, Value};
@@ -21,17 +21,6 @@ use serde_json::{json, Map, Value};
 const PROV: &str = "tls-provider";
 const LEG: &str = "etcd";
 const MOD: &str = "webapp";
-
-fn deploy(model: &mut Model, provider_units: usize, provider_config: Value) {
-    model
-        .deploy(
-            PROV,
-            &common::provider_charm_dir(),
-            provider_units,
-            obj(provider_config),
-        )
-        .expect("deploy tls-provider");
-}
 
 fn deploy_legacy(model: &mut Model, app: &str, units: usize, config: Value) {
     model
@@ -105,7 +94,7 @@ fn full_config() -> Value {
 fn every_request_kind_with_two_provider_units() {
     // Cases 28-33 and 36.
     let mut model = Model::new().expect("start simulator");
-    deploy(&mut model, 2, json!({"allow-ca-requests": true}));
+    deploy_provider(&mut model, 2, json!({"allow-ca-requests": true}));
     deploy_legacy(&mut model, LEG, 3, full_config());
     model.settle().expect("settle after deploy");
     let rel = model.relate(LEG, PROV).expect("relate");
@@ -214,7 +203,7 @@ fn every_request_kind_with_two_provider_units() {
 fn no_requests_still_gets_ca_and_client_certificate() {
     // Case 28.
     let mut model = Model::new().expect("start simulator");
-    deploy(&mut model, 1, json!({}));
+    deploy_provider(&mut model, 1, json!({}));
     deploy_legacy(&mut model, LEG, 1, json!({}));
     model.settle().unwrap();
     let rel = model.relate(LEG, PROV).unwrap();
@@ -236,7 +225,7 @@ fn no_requests_still_gets_ca_and_client_certificate() {
 fn san_changes_reissue_only_that_certificate() {
     // Cases 34 and 35.
     let mut model = Model::new().expect("start simulator");
-    deploy(&mut model, 1, json!({}));
+    deploy_provider(&mut model, 1, json!({}));
     deploy_legacy(
         &mut model,
         LEG,
@@ -313,7 +302,7 @@ fn san_changes_reissue_only_that_certificate() {
 fn departed_unit_keys_are_removed() {
     // Case 37.
     let mut model = Model::new().expect("start simulator");
-    deploy(&mut model, 1, json!({}));
+    deploy_provider(&mut model, 1, json!({}));
     deploy_legacy(
         &mut model,
         LEG,
@@ -379,7 +368,7 @@ fn modern_certs(model: &mut Model, unit: &str) -> Vec<(String, String)> {
 #[test]
 fn both_dialects_at_once_and_ca_rotation_reissues_both() {
     let mut model = Model::new().expect("start simulator");
-    deploy(&mut model, 1, json!({}));
+    deploy_provider(&mut model, 1, json!({}));
     deploy_legacy(
         &mut model,
         LEG,
@@ -463,7 +452,7 @@ fn both_dialects_at_once_and_ca_rotation_reissues_both() {
 #[test]
 fn leader_change_republishes_the_same_material() {
     let mut model = Model::new().expect("start simulator");
-    deploy(&mut model, 2, json!({}));
+    deploy_provider(&mut model, 2, json!({}));
     deploy_legacy(
         &mut model,
         LEG,
@@ -511,7 +500,7 @@ fn leader_change_republishes_the_same_material() {
 #[test]
 fn malformed_legacy_requests_are_skipped_and_hooks_succeed() {
     let mut model = Model::new().expect("start simulator");
-    deploy(&mut model, 1, json!({}));
+    deploy_provider(&mut model, 1, json!({}));
     let huge = format!(
         r#"{{"a.example.com": {{"sans": ["{}"]}}}}"#,
         "x".repeat(70_000)

@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::interop::{cn_of, obj, requirer_csrs, CSRS};
 use jujusim::Model;
 use openssl::pkey::{Id, PKey, Public};
@@ -19,18 +17,6 @@ use serde_json::{json, Map, Value};
 
 const REQ: &str = "tls-requirer";
 const PROV: &str = "test-provider";
-
-/// `dir` (a test charm `common` found built by `make test-charms`), once the venv its Python runs
-/// with is there too; panics with that instruction if it is missing.
-fn with_venv(dir: PathBuf) -> PathBuf {
-    let root = common::repo_root();
-    assert!(
-        root.join(".venv/bin/python3").is_file(),
-        "{}/.venv is missing: run `make test-charms` (scripts/setup-venv.sh) first",
-        root.display()
-    );
-    dir
-}
 
 /// One `certificate_signing_requests` entry, parsed and signature-checked.
 struct Csr {
@@ -61,8 +47,8 @@ fn csrs(model: &Model, rel: u32, owner: &str) -> Vec<Csr> {
 
 /// Deploy the requirer (`units` units, `config`) and the provider, relate them, settle.
 fn deploy_and_relate(config: Value, units: usize) -> (Model, u32) {
-    let requirer = with_venv(common::requirer_charm_dir());
-    let provider = with_venv(common::test_provider_charm_dir());
+    let requirer = common::with_venv(common::requirer_charm_dir());
+    let provider = common::with_venv(common::test_provider_charm_dir());
     let mut model = Model::new().expect("start simulator");
     model
         .deploy(REQ, &requirer, units, obj(config))
@@ -323,7 +309,7 @@ fn app_mode_ecdsa_p384_only_the_leader_requests_and_receives() {
 /// view of both provider units and reports a disagreement between them.
 #[test]
 fn legacy_requirer_publishes_reactive_keys_and_reads_merged_provider_data() {
-    let dir = with_venv(common::legacy_requirer_charm_dir());
+    let dir = common::with_venv(common::legacy_requirer_charm_dir());
     let mut model = Model::new().expect("start simulator");
     let config = json!({
         "common-name": "etcd.example.com",

@@ -40,13 +40,7 @@ pub fn obj(v: Value) -> Map<String, Value> {
 
 /// The Python requirer charm dir; fails (never skips) with the build instruction when missing.
 pub fn requirer_dir() -> PathBuf {
-    let venv = super::repo_root().join(".venv/bin/python3");
-    assert!(
-        venv.is_file(),
-        "{} is missing: run `make test-charms` first",
-        venv.display()
-    );
-    super::requirer_charm_dir()
+    super::with_venv(super::requirer_charm_dir())
 }
 
 /// A new simulated model with a bounded hook timeout.

@@ -84,6 +84,18 @@ fn built_test_charm(name: &str) -> PathBuf {
     dir
 }
 
+/// `dir` (a Python test charm), once the repository's `.venv`, which its dispatch runs with, is
+/// there too; fails (never skips) with the build instruction when it is missing.
+pub fn with_venv(dir: PathBuf) -> PathBuf {
+    let venv = repo_root().join(".venv/bin/python3");
+    assert!(
+        venv.is_file(),
+        "{} is missing: run `make test-charms` (scripts/setup-venv.sh) first",
+        venv.display()
+    );
+    dir
+}
+
 /// The modern Python requirer (ops + charmlibs TLSCertificatesRequiresV4).
 pub fn requirer_charm_dir() -> PathBuf {
     built_test_charm("tls-requirer")
