@@ -43,11 +43,11 @@ use juju_hook::{
     Databag, HookTools, LogLevel, Member, RelationId, SecretOptions, SecretOwner, SecretRead,
     SecretRef, ToolError,
 };
-use openssl::x509::{X509Req, X509};
+use openssl::x509::X509;
 use serde::{Deserialize, Serialize};
 
 use super::{CharmError, ENDPOINT};
-use crate::pki::csr::{csr_to_pem, generate_csr};
+use crate::pki::csr::{csr_der, csr_to_pem, generate_csr};
 use crate::pki::keys::{private_key_from_pem, private_key_to_pem};
 use crate::pki::sign::{cert_to_pem, issue, IssueRequest};
 use crate::pki::verify::{issued_by, parse_certs};
@@ -1271,14 +1271,6 @@ fn holds_certificate(bag: &Databag, cert: &str) -> bool {
             v == cert
                 || serde_json::from_str::<serde_json::Value>(v).is_ok_and(|j| in_json(&j, cert))
         })
-}
-
-fn csr_der(pem: &str) -> Option<Vec<u8>> {
-    let normalised = pem.replace("\r\n", "\n");
-    X509Req::from_pem(normalised.trim().as_bytes())
-        .ok()?
-        .to_der()
-        .ok()
 }
 
 #[cfg(test)]

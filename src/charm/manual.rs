@@ -52,7 +52,7 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 use juju_hook::{HookContext, HookTools, LogLevel, Member, RelationId};
-use openssl::x509::{X509Req, X509};
+use openssl::x509::X509;
 use serde_json::{json, Map, Value};
 
 use super::actions::{read_relations_for_action, relation_id_param, set_json_list, split_note};
@@ -61,7 +61,7 @@ use super::reconcile::{self, ReconcileOptions};
 use super::snapshot::{RelationSnapshot, RequestSource};
 use super::{clock, legacy, publish, status, CharmError};
 use crate::pki::sign::cert_to_pem;
-use crate::pki::{verify, CsrError, ParsedCsr, MAX_CERTS_PEM_BYTES, MAX_CSR_PEM_BYTES};
+use crate::pki::{csr_der, verify, CsrError, ParsedCsr, MAX_CERTS_PEM_BYTES, MAX_CSR_PEM_BYTES};
 use crate::protocol::json_type;
 use crate::protocol::modern::{ProviderAppData, ProviderCertificate};
 
@@ -538,14 +538,6 @@ impl Location {
             None => format!("{rel} (app-level request of {})", self.application),
         }
     }
-}
-
-fn csr_der(text: &str) -> Option<Vec<u8>> {
-    let normalised = text.replace("\r\n", "\n");
-    X509Req::from_pem(normalised.trim().as_bytes())
-        .ok()?
-        .to_der()
-        .ok()
 }
 
 /// `unit-name` matches `unit` (also in the legacy `app_0` spelling).

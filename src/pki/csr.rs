@@ -174,6 +174,16 @@ impl ParsedCsr {
     }
 }
 
+/// The DER of a PEM certificate request, without verifying it: for telling whether two CSR texts
+/// are the same request regardless of CRLF line endings and surrounding whitespace.
+pub fn csr_der(pem: &str) -> Option<Vec<u8>> {
+    let normalised = pem.replace("\r\n", "\n");
+    X509Req::from_pem(normalised.trim().as_bytes())
+        .ok()?
+        .to_der()
+        .ok()
+}
+
 /// Finds the request block and decodes its base64.
 fn extract_der(pem: &str) -> Result<Vec<u8>, CsrError> {
     let found: Vec<(usize, &str)> = BEGIN_MARKERS

@@ -12,7 +12,7 @@ pub mod verify;
 mod tests;
 
 pub use ca::{Ca, CaSubject};
-pub use csr::{csr_to_pem, generate_csr, CsrError, ParsedCsr, MAX_CSR_PEM_BYTES};
+pub use csr::{csr_der, csr_to_pem, generate_csr, CsrError, ParsedCsr, MAX_CSR_PEM_BYTES};
 pub use keys::{key_matches, private_key_from_pem, private_key_to_pem, KeyAlgorithm};
 pub use policy::{Denial, DenialCode, Policy};
 pub use sign::{cert_to_pem, chain_pems, issue, IssueRequest};
