@@ -12,7 +12,9 @@
 
 use juju_hook::{Dispatch, HookContext, HookTools};
 
-use super::{actions, reconcile, CharmError, ENDPOINT};
+use super::hook::Hook;
+use super::reconcile::{self, ReconcileOptions};
+use super::{actions, CharmError, ENDPOINT};
 
 /// The non-relation hooks that run reconcile.
 pub const HOOKS: &[&str] = &[
@@ -84,10 +86,14 @@ pub fn handler_for(dispatch: &Dispatch) -> Handler {
 
 /// Runs the handler for `ctx` and returns the process exit code.
 pub fn run(ctx: &HookContext, tools: &dyn HookTools) -> i32 {
+    let hook = Hook::new(ctx, tools);
     match handler_for(&ctx.dispatch) {
-        Handler::Reconcile => hook_outcome(ctx.name(), reconcile::reconcile(ctx, tools)),
+        Handler::Reconcile => {
+            let result = reconcile::reconcile(&hook, ReconcileOptions::default());
+            hook_outcome(ctx.name(), result.map(|_| ()))
+        }
         Handler::Action(name) => {
-            let result = actions::run(&name, ctx, tools);
+            let result = actions::run(&name, &hook);
             action_outcome(&name, result, tools)
         }
         Handler::Ignore => {
@@ -125,7 +131,7 @@ pub fn action_outcome(name: &str, result: Result<(), CharmError>, tools: &dyn Ho
     let (message, tools_failed) = match result {
         Ok(()) => return EXIT_OK,
         Err(CharmError::UnknownAction(n)) => (unknown_action_message(&n), false),
-        Err(CharmError::ActionFailed(msg)) => (msg, false),
+        Err(CharmError::Action(e)) => (e.to_string(), false),
         Err(err @ CharmError::Tool(_)) => {
             tracing::error!("action {name} failed: hook tool error: {err}");
             (format!("{name} failed: {err}"), true)
@@ -216,7 +222,7 @@ mod tests {
         let tools = FakeTools::new("tls-provider", false);
         let code = action_outcome(
             "get-ca-certificate",
-            Err(CharmError::ActionFailed("run it on the leader".into())),
+            Err(actions::fail("run it on the leader")),
             &tools,
         );
         assert_eq!(code, EXIT_OK);
@@ -256,7 +262,7 @@ mod tests {
             "action-fail",
             Output::fail(1, "ERROR not running an action"),
         );
-        let code = action_outcome("x", Err(CharmError::ActionFailed("nope".into())), &tools);
+        let code = action_outcome("x", Err(actions::fail("nope")), &tools);
         assert_eq!(code, EXIT_FAILED);
         assert_eq!(tools.runner().calls()[0].argv(), "action-fail -- nope");
     }

@@ -8,9 +8,10 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
-use juju_hook::{HookContext, HookTools, LogLevel, StatusName, StatusScope};
+use juju_hook::{HookContext, LogLevel, StatusName, StatusScope};
 use serde::{Deserialize, Serialize};
 
+use super::hook::Hook;
 use super::CharmError;
 
 pub const CACHE_FILE: &str = ".tls-provider-status";
@@ -52,12 +53,12 @@ pub fn invalidate(ctx: &HookContext) {
 /// Sets the unit status unless it is already `status`/`message`, and logs `notes` (warnings about
 /// rejected input) unless the same notes were logged last time. Returns whether `status-set` ran.
 pub fn set(
-    ctx: &HookContext,
-    tools: &dyn HookTools,
+    hook: &Hook<'_>,
     status: StatusName,
     message: &str,
     notes: &[String],
 ) -> Result<bool, CharmError> {
+    let (ctx, tools) = (hook.ctx, hook.tools);
     let old = read_cache(ctx);
     let new = Cache {
         status: status.as_str().to_string(),
@@ -66,10 +67,10 @@ pub fn set(
     };
     if new.notes != old.notes {
         for n in notes.iter().take(MAX_NOTE_LINES) {
-            let _ = tools.juju_log(LogLevel::Warning, n);
+            hook.log(LogLevel::Warning, n);
         }
         if notes.len() > MAX_NOTE_LINES {
-            let _ = tools.juju_log(
+            hook.log(
                 LogLevel::Warning,
                 &format!(
                     "... and {} more rejected inputs",
@@ -88,9 +89,4 @@ pub fn set(
         }
     }
     Ok(changed)
-}
-
-/// Logs one line (errors from `juju-log` are ignored: logging never fails a hook).
-pub fn log(tools: &dyn HookTools, level: LogLevel, message: &str) {
-    let _ = tools.juju_log(level, message);
 }

@@ -125,3 +125,6 @@ pub mod modern;
 
 /// Helpers of the simulator interop tests (`tests/interop_*.rs`, `tests/tls_handshake.rs`).
 pub mod interop;
+
+/// The state-in/state-out harness of the charm's unit tests.
+pub mod world;

@@ -21,9 +21,12 @@ use juju_hook::{
 };
 use openssl::x509::X509;
 
-use super::clock;
-use super::config::{format_duration, Config};
-use super::CharmError;
+pub mod revisions;
+
+pub use self::revisions::remove_unused_revision;
+use crate::charm::clock;
+use crate::charm::config::{format_duration, Config};
+use crate::charm::CharmError;
 use crate::pki::Ca;
 
 pub const CA_SECRET_LABEL: &str = "tls-provider-ca";
@@ -314,35 +317,4 @@ pub fn describe(stored: &StoredCa, config: &Config) -> String {
         clock::rfc3339(stored.ca.not_after()),
         stored.rotate_at.as_deref().unwrap_or("?"),
     )
-}
-
-/// In `secret-remove` for the CA secret or one of the legacy store secrets
-/// ([`super::legacy::is_store_label`]), removes the revision Juju says nobody tracks any more
-/// (old CA keys and old generated legacy keys do not linger). Returns whether it removed
-/// something.
-pub fn remove_unused_revision(
-    ctx: &HookContext,
-    tools: &dyn HookTools,
-) -> Result<bool, CharmError> {
-    if ctx.name() != "secret-remove" {
-        return Ok(false);
-    }
-    let Some(secret) = &ctx.secret else {
-        return Ok(false);
-    };
-    let ours = secret
-        .label
-        .as_deref()
-        .is_some_and(|l| l == CA_SECRET_LABEL || super::legacy::is_store_label(l));
-    if !ours {
-        return Ok(false);
-    }
-    let Some(rev) = secret.revision else {
-        return Ok(false);
-    };
-    match tools.secret_remove(&secret.id, Some(rev)) {
-        Ok(()) => Ok(true),
-        Err(e) if e.is_not_found() => Ok(false),
-        Err(e) => Err(e.into()),
-    }
 }

@@ -20,8 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use juju_hook::HookContext;
 use openssl::sha::Sha256;
 
-use super::config::Config;
-use super::state::StoredCa;
+use crate::charm::ca::StoredCa;
+use crate::charm::config::Config;
 use crate::protocol::modern::ProviderCertificate;
 
 pub const CACHE_FILE: &str = ".tls-provider-keep";

@@ -1,14 +1,14 @@
-//! Writing our application databag on a relation: validated, canonical order, only the changed
-//! keys, one `relation-set --app` (or none).
+//! What the modern dialect publishes in our application databag: `capabilities`,
+//! `request_errors` entries, and the changes to write (validated, canonical order, only the
+//! changed keys).
 
 use std::collections::HashSet;
 
-use juju_hook::HookTools;
+use juju_hook::Databag;
 use openssl::x509::X509;
 
-use super::config::{Config, Mode};
-use super::snapshot::RelationSnapshot;
-use super::CharmError;
+use crate::charm::config::{Config, Mode};
+use crate::charm::reconcile::snapshot::RelationSnapshot;
 use crate::pki::DenialCode;
 use crate::protocol::modern::{
     Capabilities, ProviderAppData, ProviderCertificate, RequestError, RequestErrorDetail,
@@ -79,20 +79,19 @@ fn entry_is_valid_memo(entry: &ProviderCertificate, good: &mut HashSet<String>) 
     true
 }
 
-/// Writes `desired` to our app databag on `snapshot`'s relation: sorts it, and when anything
-/// changed drops (and reports) entries that would not parse, then sets only the keys whose text
-/// changed (empty value = delete) in one `relation-set --app`.
-/// Returns whether a `relation-set` was made, and descriptions of dropped entries.
-pub fn write(
-    tools: &dyn HookTools,
+/// The changes that make our app databag on `snapshot`'s relation hold `desired`: sorts it, and
+/// when anything changed drops (and reports) entries that would not parse, then keeps only the
+/// keys whose text changed (empty value = delete). Returns the changes (empty when equal) and
+/// descriptions of dropped entries.
+pub fn changes(
     snapshot: &RelationSnapshot,
     desired: &mut ProviderAppData,
-) -> Result<(bool, Vec<String>), CharmError> {
+) -> (Databag, Vec<String>) {
     let mut dropped = Vec::new();
     desired.sort();
-    let mut changes = desired.changes_from(&snapshot.own_app_bag);
+    let changes = desired.changes_from(&snapshot.own_app_bag);
     if changes.is_empty() {
-        return Ok((false, dropped));
+        return (changes, dropped);
     }
     // Validate only when writing: the steady state costs nothing here. The CA (in every entry)
     // and the leaf (also chain[0]) are parsed once each.
@@ -101,38 +100,13 @@ pub fn write(
     desired
         .certificates
         .retain(|e| entry_is_valid_memo(e, &mut good));
-    if desired.certificates.len() != before {
-        dropped.push(format!(
-            "relation {}: not publishing {} entr(y/ies) whose certificate, ca or chain does not parse",
-            snapshot.id,
-            before - desired.certificates.len()
-        ));
-        changes = desired.changes_from(&snapshot.own_app_bag);
-        if changes.is_empty() {
-            return Ok((false, dropped));
-        }
+    if desired.certificates.len() == before {
+        return (changes, dropped);
     }
-    tools.relation_set(snapshot.id, true, &changes)?;
-    Ok((true, dropped))
-}
-
-/// For manual mode (`provide-certificate`): puts `entry` into the relation's published data in
-/// place of any certificate or error for the same CSR, keeps everything else as published, and
-/// writes it (leader only). Returns whether the databag changed. The entry is validated first; an
-/// invalid one is an error (never written).
-pub fn upsert_certificate(
-    tools: &dyn HookTools,
-    snapshot: &RelationSnapshot,
-    entry: ProviderCertificate,
-) -> Result<bool, CharmError> {
-    if !entry_is_valid(&entry) {
-        return Err(CharmError::ActionFailed(
-            "the certificate entry does not parse (certificate, ca and every chain element must be PEM certificates)"
-                .to_string(),
-        ));
-    }
-    let (mut data, _notes) = snapshot.published();
-    data.upsert_certificate(entry);
-    let (wrote, _) = write(tools, snapshot, &mut data)?;
-    Ok(wrote)
+    dropped.push(format!(
+        "relation {}: not publishing {} entr(y/ies) whose certificate, ca or chain does not parse",
+        snapshot.id,
+        before - desired.certificates.len()
+    ));
+    (desired.changes_from(&snapshot.own_app_bag), dropped)
 }

@@ -5,13 +5,14 @@
 //! `JUJU_REMOTE_APP`, so no extra `relation-list --app` unless the relation has no units and the
 //! hook is not for it).
 //!
-//! Used by reconcile and by the manual-mode and legacy code.
+//! Used by reconcile and by the actions.
 
 use std::collections::HashSet;
 
-use juju_hook::{Databag, HookContext, HookTools, Member, RelationId, ToolError};
+use juju_hook::{Databag, HookContext, Member, RelationId, ToolError};
 
-use super::{CharmError, ENDPOINT};
+use crate::charm::hook::Hook;
+use crate::charm::CharmError;
 use crate::protocol::modern::{self, ProviderAppData, ProviderParseNotes};
 
 /// Everything we read of one relation, once per hook.
@@ -25,6 +26,8 @@ pub struct RelationSnapshot {
     pub remote_app_bag: Databag,
     /// Our application databag on this relation (leader-readable only).
     pub own_app_bag: Databag,
+    /// Our unit databag, read only for dialects that publish there.
+    pub own_unit_bag: Option<Databag>,
 }
 
 /// Where a request came from.
@@ -87,22 +90,18 @@ pub fn app_of_unit(unit: &str) -> &str {
 
 /// Reads one relation. `Ok(None)` when the relation is gone (broken, or removed under us).
 pub fn read_relation(
-    ctx: &HookContext,
-    tools: &dyn HookTools,
+    hook: &Hook<'_>,
     id: RelationId,
 ) -> Result<Option<RelationSnapshot>, CharmError> {
-    match read_relation_inner(ctx, tools, id) {
+    match read_relation_inner(hook, id) {
         Ok(s) => Ok(Some(s)),
         Err(ToolError::RelationNotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
-fn read_relation_inner(
-    ctx: &HookContext,
-    tools: &dyn HookTools,
-    id: RelationId,
-) -> Result<RelationSnapshot, ToolError> {
+fn read_relation_inner(hook: &Hook<'_>, id: RelationId) -> Result<RelationSnapshot, ToolError> {
+    let (ctx, tools) = (hook.ctx, hook.tools);
     let unit_names = tools.relation_list(id)?;
     let mut units = Vec::with_capacity(unit_names.len());
     for u in unit_names {
@@ -131,35 +130,34 @@ fn read_relation_inner(
         units,
         remote_app_bag,
         own_app_bag,
+        own_unit_bag: None,
     })
 }
 
-/// Whether this hook is the `-relation-broken` of relation `id` (whose data must not be touched).
-pub fn is_broken_in_this_hook(ctx: &HookContext, id: RelationId) -> bool {
+/// Whether this hook is the `-relation-broken` of relation `id` of `endpoint` (whose data must
+/// not be touched).
+pub fn is_broken_in_this_hook(ctx: &HookContext, endpoint: &str, id: RelationId) -> bool {
     ctx.relation
         .as_ref()
-        .is_some_and(|r| r.id == id && r.endpoint == ENDPOINT)
-        && ctx.name() == format!("{ENDPOINT}-relation-broken")
+        .is_some_and(|r| r.id == id && r.endpoint == endpoint)
+        && ctx.name() == format!("{endpoint}-relation-broken")
 }
 
-/// The live `certificates` relation ids (without the one being broken in this hook).
-pub fn relation_ids(
-    ctx: &HookContext,
-    tools: &dyn HookTools,
-) -> Result<Vec<RelationId>, CharmError> {
-    let mut ids = tools.relation_ids(ENDPOINT)?;
-    ids.retain(|id| !is_broken_in_this_hook(ctx, *id));
+/// The live relation ids of `endpoint` (without the one being broken in this hook).
+pub fn relation_ids(hook: &Hook<'_>, endpoint: &str) -> Result<Vec<RelationId>, CharmError> {
+    let mut ids = hook.tools.relation_ids(endpoint)?;
+    ids.retain(|id| !is_broken_in_this_hook(hook.ctx, endpoint, *id));
     Ok(ids)
 }
 
-/// Reads every live `certificates` relation (leader only: reads our app bags).
+/// Reads the relations `ids` (leader only: reads our app bags), skipping those that are gone.
 pub fn read_relations(
-    ctx: &HookContext,
-    tools: &dyn HookTools,
+    hook: &Hook<'_>,
+    ids: &[RelationId],
 ) -> Result<Vec<RelationSnapshot>, CharmError> {
-    let mut out = Vec::new();
-    for id in relation_ids(ctx, tools)? {
-        if let Some(s) = read_relation(ctx, tools, id)? {
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        if let Some(s) = read_relation(hook, id)? {
             out.push(s);
         }
     }

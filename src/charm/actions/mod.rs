@@ -1,0 +1,99 @@
+//! Action handlers. Each action either sets results or fails with a message saying what to do.
+//!
+//! Every action runs on the leader only; elsewhere it fails with
+//! `run this action on the leader unit: juju run <app>/leader <action>`. Handlers return an
+//! [`ActionError`] (built with [`fail`], or a family's own enum such as
+//! [`provide::ProvideError`]); the dispatcher turns it into `action-fail`.
+//!
+//! - [`ca`]: `get-ca-certificate`, `rotate-private-key`.
+//! - [`listing`]: `get-issued-certificates`, `get-outstanding-certificate-requests`,
+//!   `get-certificate-request`.
+//! - [`provide`]: `provide-certificate`.
+//!
+//! Shared pieces: [`params`] (decoding parameters) and [`results`] (large list results).
+
+pub mod ca;
+pub mod listing;
+pub mod params;
+pub mod provide;
+pub mod results;
+
+pub use self::results::MAX_LIST_CHUNK_BYTES;
+use super::hook::Hook;
+use super::CharmError;
+
+/// Why an action failed, for `action-fail`: the message says what is wrong and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("{0}")]
+    Failed(String),
+    #[error(transparent)]
+    Provide(#[from] provide::ProvideError),
+}
+
+impl From<provide::ProvideError> for CharmError {
+    fn from(e: provide::ProvideError) -> CharmError {
+        CharmError::Action(ActionError::Provide(e))
+    }
+}
+
+/// The one failure helper: an action failure with `msg`.
+pub fn fail(msg: impl Into<String>) -> CharmError {
+    CharmError::Action(ActionError::Failed(msg.into()))
+}
+
+type Handler = fn(&Hook<'_>) -> Result<(), CharmError>;
+
+/// The actions this charm implements (must match actions.yaml), and their handlers.
+const TABLE: &[(&str, Handler)] = &[
+    ("get-ca-certificate", ca::get_ca_certificate),
+    ("get-issued-certificates", listing::get_issued_certificates),
+    ("rotate-private-key", ca::rotate_private_key),
+    (
+        "get-outstanding-certificate-requests",
+        listing::get_outstanding_certificate_requests,
+    ),
+    ("get-certificate-request", listing::get_certificate_request),
+    ("provide-certificate", provide::provide_certificate),
+];
+
+/// The names of the actions this charm implements (must match actions.yaml).
+pub const ACTIONS: &[&str] = &[
+    "get-ca-certificate",
+    "get-issued-certificates",
+    "rotate-private-key",
+    "get-outstanding-certificate-requests",
+    "get-certificate-request",
+    "provide-certificate",
+];
+
+/// The failure message of an action run on a non-leader unit.
+pub fn not_leader_message(hook: &Hook<'_>, action: &str) -> String {
+    format!(
+        "run this action on the leader unit: juju run {}/leader {action}",
+        hook.app()
+    )
+}
+
+/// Runs action `name`. Unknown names return [`CharmError::UnknownAction`]; the dispatcher turns
+/// that into `action-fail`.
+pub fn run(name: &str, hook: &Hook<'_>) -> Result<(), CharmError> {
+    let Some((_, handler)) = TABLE.iter().find(|(n, _)| *n == name) else {
+        return Err(CharmError::UnknownAction(name.to_string()));
+    };
+    if !hook.tools.is_leader()? {
+        return Err(fail(not_leader_message(hook, name)));
+    }
+    handler(hook)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_names_are_the_table() {
+        let names: Vec<&str> = TABLE.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ACTIONS);
+    }
+}

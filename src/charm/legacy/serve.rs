@@ -1,0 +1,427 @@
+//! One legacy relation's plan: every request becomes a job; each job reuses, re-signs or makes a
+//! key and certificate in the store; the answers go into our unit databag.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use juju_hook::{Databag, RelationId};
+
+use super::store::{Entry, Store};
+use super::{LEGACY_KEY_ALGORITHM, MAX_NEW_KEYS_PER_RUN, SHARED_CLIENT_CN};
+use crate::charm::reconcile::plan::changes_over;
+use crate::charm::reconcile::{Counts, Plan};
+use crate::charm::renewal::legacy_is_current;
+use crate::pki::csr::{csr_to_pem, generate_csr};
+use crate::pki::keys::{private_key_from_pem, private_key_to_pem};
+use crate::pki::sign::{cert_to_pem, issue, IssueRequest};
+use crate::pki::verify::{asn1_to_system, issued_by, parse_certs};
+use crate::pki::{Ca, ParsedCsr, Policy};
+use crate::protocol::legacy::{self as proto, LegacyRequest, RequestKind};
+
+/// Who signs legacy certificates.
+#[derive(Clone, Copy, Debug)]
+pub enum Signer<'a> {
+    /// The built-in CA, with the configured `certificate-validity` in seconds.
+    BuiltIn { ca: &'a Ca, validity_secs: u64 },
+    /// Manual mode: nothing is signed here; certificates come from `provide-certificate`.
+    Manual,
+}
+
+impl Signer<'_> {
+    pub fn is_manual(&self) -> bool {
+        matches!(self, Signer::Manual)
+    }
+}
+
+/// What serving needs from the leader, and the per-hook key budget.
+pub struct Serving<'a> {
+    pub signer: Signer<'a>,
+    pub policy: &'a Policy,
+    /// `certificate-limit` (0 = unlimited; the shared client certificate does not count).
+    pub certificate_limit: usize,
+    pub now: SystemTime,
+    /// Keys generated so far in this hook (at most [`MAX_NEW_KEYS_PER_RUN`]).
+    pub generated: usize,
+}
+
+/// Why an entry could not be made.
+enum EntryError {
+    /// No key generated: [`MAX_NEW_KEYS_PER_RUN`] reached.
+    Deferred,
+    /// The request cannot be served (shown as a refusal).
+    Failed(String),
+}
+
+impl From<String> for EntryError {
+    fn from(s: String) -> Self {
+        EntryError::Failed(s)
+    }
+}
+
+/// One certificate a relation asks for.
+struct Job<'p> {
+    who: &'p str,
+    id: String,
+    unit: Option<&'p str>,
+    kind: RequestKind,
+    cn: String,
+    sans: Vec<String>,
+}
+
+const APP_ENTRY_ID: &str = "application";
+
+/// The store key of a unit's request (the kind as serialised, so `top-level-server` and
+/// `server` entries with the same CN stay apart).
+fn entry_id(unit: &str, kind: RequestKind, cn: &str) -> String {
+    let kind = serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    format!("{unit}|{kind}|{cn}")
+}
+
+/// Whether `s` looks like a DNS name (letters, digits, `-`, `_`, `.`, `*`).
+fn dns_like(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'*'))
+}
+
+/// The SANs that go in the certificate: the requested ones, plus the CN for server and
+/// application certificates when it is an IP address or looks like a DNS name.
+pub fn effective_sans(kind: Option<RequestKind>, cn: &str, sans: &[String]) -> Vec<String> {
+    let mut set: BTreeSet<String> = sans.iter().cloned().collect();
+    let with_cn = matches!(
+        kind,
+        Some(RequestKind::TopLevelServer | RequestKind::Server | RequestKind::Application)
+    );
+    if with_cn && (cn.parse::<IpAddr>().is_ok() || dns_like(cn)) {
+        set.insert(cn.to_string());
+    }
+    set.into_iter().collect()
+}
+
+/// Every request of the relation, in a stable order: units by name with their requests in
+/// order, then the one application certificate (CN = the lowest requested application CN, SANs
+/// = the union of every unit's application CNs and SANs).
+fn jobs(parsed: &[proto::UnitRequests]) -> Vec<Job<'_>> {
+    let mut jobs = Vec::new();
+    let mut app_requests: Vec<&LegacyRequest> = Vec::new();
+    for u in parsed {
+        for r in &u.requests {
+            if r.kind == RequestKind::Application {
+                app_requests.push(r);
+                continue;
+            }
+            jobs.push(Job {
+                who: &u.remote_unit,
+                id: entry_id(&u.unit_key, r.kind, &r.common_name),
+                unit: Some(&u.unit_key),
+                kind: r.kind,
+                cn: r.common_name.clone(),
+                sans: r.sans.clone(),
+            });
+        }
+    }
+    if let Some(cn) = app_requests.iter().map(|r| r.common_name.as_str()).min() {
+        let mut names = BTreeSet::new();
+        for r in &app_requests {
+            names.insert(r.common_name.clone());
+            names.extend(r.sans.iter().cloned());
+        }
+        jobs.push(Job {
+            who: "the application",
+            id: APP_ENTRY_ID.into(),
+            unit: None,
+            kind: RequestKind::Application,
+            cn: cn.to_string(),
+            sans: names.into_iter().collect(),
+        });
+    }
+    jobs
+}
+
+impl Serving<'_> {
+    /// The plan of one legacy relation: the shared client certificate, then every job; our unit
+    /// databag answers them all (`own` is that databag as read).
+    pub fn plan(
+        &mut self,
+        store: &mut Store,
+        id: RelationId,
+        parsed: &[proto::UnitRequests],
+        own: &Databag,
+    ) -> Plan {
+        let mut plan = Plan::new(id);
+        plan.counts.relations = 1;
+        self.ensure_client(store, &mut plan);
+        let old = store.doc.relations.remove(&id.0).unwrap_or_default();
+        let mut new: BTreeMap<String, Entry> = BTreeMap::new();
+        for job in jobs(parsed) {
+            self.serve_job(&job, old.get(&job.id), &mut new, &mut plan);
+        }
+        let data = answers(self.signer, store, &new, parsed);
+        if self.signer.is_manual() {
+            plan.counts.outstanding += new.values().filter(|e| e.cert.is_none()).count();
+        }
+        plan.counts.published += new.values().filter(|e| e.cert.is_some()).count();
+        store.doc.relations.insert(id.0, new);
+        plan.unit_changes = changes_over(own, &data.to_databag(), proto::is_provider_key);
+        plan
+    }
+
+    /// The shared client certificate, once per application.
+    fn ensure_client(&mut self, store: &mut Store, plan: &mut Plan) {
+        let old = store.doc.client.as_ref();
+        match self.ensure_entry(old, None, None, SHARED_CLIENT_CN, &[], &mut plan.counts) {
+            Ok(e) => store.doc.client = Some(e),
+            Err(EntryError::Deferred) => plan.counts.deferred += 1,
+            Err(EntryError::Failed(why)) => plan.notes.push(format!(
+                "cannot make the shared legacy client certificate: {why}"
+            )),
+        }
+    }
+
+    fn serve_job(
+        &mut self,
+        job: &Job<'_>,
+        old: Option<&Entry>,
+        new: &mut BTreeMap<String, Entry>,
+        plan: &mut Plan,
+    ) {
+        if let Err(why) = self.admit(job, new.len()) {
+            return refuse(plan, job, &why);
+        }
+        let made = self.ensure_entry(
+            old,
+            job.unit,
+            Some(job.kind),
+            &job.cn,
+            &job.sans,
+            &mut plan.counts,
+        );
+        match made {
+            Ok(e) => {
+                new.insert(job.id.clone(), e);
+            }
+            Err(EntryError::Deferred) => {
+                plan.counts.deferred += 1;
+                // Keep serving what was there (for the previous SAN set) until then.
+                if let Some(e) = old {
+                    new.insert(job.id.clone(), e.clone());
+                }
+            }
+            Err(EntryError::Failed(why)) => refuse(plan, job, &why),
+        }
+    }
+
+    /// The policy and `certificate-limit` checks of one job (`served` = certificates so far).
+    fn admit(&self, job: &Job<'_>, served: usize) -> Result<(), String> {
+        if job.kind == RequestKind::Intermediate && !self.policy.allow_ca_requests {
+            return Err(
+                "intermediate (CA) certificates are not issued while allow-ca-requests \
+                        is false; ask the operator to set allow-ca-requests=true"
+                    .into(),
+            );
+        }
+        let eff = effective_sans(Some(job.kind), &job.cn, &job.sans);
+        self.policy
+            .check_names(&job.cn, &eff, job.kind.is_ca())
+            .map_err(|d| d.message)?;
+        let limit = self.certificate_limit;
+        if limit > 0 && served >= limit {
+            return Err(format!(
+                "certificate-limit reached: this relation already has {served} certificates \
+                 (limit {limit}); remove unused requests, or ask the operator to raise \
+                 certificate-limit (0 = unlimited)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reuses `old` when it answers the same request (same kind, unit, CN and SAN set), re-signing
+    /// when needed; otherwise generates a new key and CSR (and, with the built-in CA, signs).
+    /// Errors are per request (shown as a refusal), never hook failures.
+    fn ensure_entry(
+        &mut self,
+        old: Option<&Entry>,
+        unit: Option<&str>,
+        kind: Option<RequestKind>,
+        cn: &str,
+        sans: &[String],
+        counts: &mut Counts,
+    ) -> Result<Entry, EntryError> {
+        let same = old.filter(|e| {
+            e.kind == kind && e.unit.as_deref() == unit && e.cn == cn && e.sans.as_slice() == sans
+        });
+        let mut entry = match same {
+            Some(e) => e.clone(),
+            None => self.new_entry(unit, kind, cn, sans)?,
+        };
+        if let Signer::BuiltIn { ca, validity_secs } = self.signer {
+            if !cert_is_current(&entry, ca, validity_secs, self.now) {
+                let had_cert = entry.cert.is_some();
+                sign_entry(&mut entry, ca, validity_secs, self.now)?;
+                counts.signed += 1;
+                if had_cert {
+                    counts.replaced += 1;
+                }
+            }
+        }
+        Ok(entry)
+    }
+
+    /// A new key and CSR for a request (within this hook's key budget).
+    fn new_entry(
+        &mut self,
+        unit: Option<&str>,
+        kind: Option<RequestKind>,
+        cn: &str,
+        sans: &[String],
+    ) -> Result<Entry, EntryError> {
+        if self.generated >= MAX_NEW_KEYS_PER_RUN {
+            return Err(EntryError::Deferred);
+        }
+        self.generated += 1;
+        let key = LEGACY_KEY_ALGORITHM
+            .generate()
+            .map_err(|e| format!("cannot generate a key: {e}"))?;
+        let eff = effective_sans(kind, cn, sans);
+        let req = generate_csr(&key, cn, &eff).map_err(|e| format!("{e}"))?;
+        Ok(Entry {
+            kind,
+            unit: unit.map(str::to_string),
+            cn: cn.to_string(),
+            sans: sans.to_vec(),
+            key: private_key_to_pem(&key).map_err(|e| format!("{e}"))?,
+            csr: csr_to_pem(&req).map_err(|e| format!("{e}"))?,
+            cert: None,
+            ca: None,
+            chain: None,
+        })
+    }
+}
+
+fn refuse(plan: &mut Plan, job: &Job<'_>, why: &str) {
+    plan.counts.denied += 1;
+    plan.notes.push(format!(
+        "relation {}: legacy {} certificate {:?} for {} refused: {why}",
+        plan.relation,
+        job.kind.as_str(),
+        proto::shorten(&job.cn),
+        job.who
+    ));
+}
+
+fn sign_entry(
+    entry: &mut Entry,
+    ca: &Ca,
+    validity_secs: u64,
+    now: SystemTime,
+) -> Result<(), String> {
+    let parsed = ParsedCsr::parse(&entry.csr).map_err(|e| format!("{e}"))?;
+    let cert = issue(
+        ca,
+        &IssueRequest {
+            csr: &parsed,
+            is_ca: entry.kind.is_some_and(RequestKind::is_ca),
+            validity_secs,
+            now,
+        },
+    )
+    .map_err(|e| format!("{e}"))?;
+    entry.cert = Some(cert_to_pem(&cert));
+    entry.ca = Some(ca.cert_pem());
+    entry.chain = None;
+    Ok(())
+}
+
+/// With the built-in CA: the entry has a certificate issued by `ca`, for the entry's key, and
+/// still current by the legacy renewal rule.
+fn cert_is_current(e: &Entry, ca: &Ca, validity_secs: u64, now: SystemTime) -> bool {
+    let Some(text) = &e.cert else { return false };
+    let Some(leaf) = parse_certs(text).ok().and_then(|v| v.into_iter().next()) else {
+        return false;
+    };
+    if !issued_by(&leaf, &ca.cert) {
+        return false;
+    }
+    match (private_key_from_pem(&e.key), leaf.public_key()) {
+        (Ok(k), Ok(p)) if k.public_eq(&p) => {}
+        _ => return false,
+    }
+    legacy_is_current(
+        asn1_to_system(leaf.not_after()),
+        ca.not_after(),
+        validity_secs,
+        now,
+    )
+}
+
+/// What our unit databag says on this relation: `ca`/`chain`, the shared client certificate, and
+/// each unit's answers.
+fn answers(
+    signer: Signer<'_>,
+    store: &Store,
+    new: &BTreeMap<String, Entry>,
+    parsed: &[proto::UnitRequests],
+) -> proto::ProviderData {
+    let mut data = proto::ProviderData::default();
+    match signer {
+        Signer::BuiltIn { ca, .. } => {
+            let pem = ca.cert_pem();
+            data.ca = Some(pem.clone());
+            data.chain = Some(pem);
+        }
+        Signer::Manual => {
+            let source = store
+                .doc
+                .client
+                .iter()
+                .chain(new.values())
+                .find(|e| e.cert.is_some() && e.ca.is_some());
+            if let Some(e) = source {
+                data.ca = e.ca.clone();
+                data.chain = e.chain.clone().or_else(|| e.ca.clone());
+            }
+        }
+    }
+    data.client = store.doc.client.as_ref().and_then(Entry::cert_key);
+    let app = new.get(APP_ENTRY_ID).and_then(Entry::cert_key);
+    for u in parsed {
+        data.units
+            .insert(u.unit_key.clone(), unit_answer(u, new, app.clone()));
+    }
+    data
+}
+
+fn unit_answer(
+    u: &proto::UnitRequests,
+    new: &BTreeMap<String, Entry>,
+    application: Option<proto::CertKey>,
+) -> proto::UnitAnswer {
+    let mut a = proto::UnitAnswer {
+        application,
+        ..Default::default()
+    };
+    let mine = new
+        .values()
+        .filter(|e| e.unit.as_deref() == Some(u.unit_key.as_str()));
+    for e in mine {
+        let Some(ck) = e.cert_key() else { continue };
+        match e.kind {
+            Some(RequestKind::TopLevelServer) => a.server = Some(ck),
+            Some(RequestKind::Server) => {
+                a.processed.insert(e.cn.clone(), ck);
+            }
+            Some(RequestKind::Client) => {
+                a.client.insert(e.cn.clone(), ck);
+            }
+            Some(RequestKind::Intermediate) => {
+                a.intermediate.insert(e.cn.clone(), ck);
+            }
+            Some(RequestKind::Application) | None => {}
+        }
+    }
+    a
+}

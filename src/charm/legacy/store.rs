@@ -1,0 +1,292 @@
+//! The legacy key store: every key, CSR and certificate we generated for legacy requirers, kept
+//! in application-owned Juju secrets so later hooks and a new leader republish the same material.
+//!
+//! The store is one JSON document split into values of at most [`CHUNK_BYTES`],
+//! [`CHUNKS_PER_SECRET`] per secret: the first secret is labelled [`STORE_LABEL`], further pages
+//! `tls-provider-legacy-2`, `-3`, ... (sizes stay under Juju's older 8 KiB per value / 64 KiB per
+//! secret limits). It is written only when the document changes; each write makes a new
+//! revision, and the revision Juju reports unused in `secret-remove` is removed (it holds keys we
+//! generated).
+
+use std::collections::BTreeMap;
+
+use juju_hook::{Databag, HookTools, SecretOptions, SecretOwner, SecretRead, SecretRef, ToolError};
+use serde::{Deserialize, Serialize};
+
+use crate::charm::hook::Hook;
+use crate::charm::CharmError;
+use crate::protocol::legacy::{CertKey, RequestKind};
+
+/// Label of the (first) secret holding the legacy store.
+pub const STORE_LABEL: &str = "tls-provider-legacy";
+/// Content key of the page count in the first secret.
+const PAGES_KEY: &str = "pages";
+/// Largest value we put in a secret (Juju's older per-value limit is 8 KiB).
+pub const CHUNK_BYTES: usize = 8000;
+/// Values per secret (Juju's older per-secret limit is 64 KiB).
+pub const CHUNKS_PER_SECRET: usize = 7;
+
+/// One generated key with its CSR and (once signed or provided) certificate. Its `Debug` leaves
+/// the private key out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// `None` for the shared client certificate.
+    pub kind: Option<RequestKind>,
+    /// The requirer's `{unit}` key; `None` for application and shared client certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    pub cn: String,
+    /// The requested SAN set, sorted and de-duplicated (application: every CN and SAN).
+    pub sans: Vec<String>,
+    pub key: String,
+    pub csr: String,
+    /// The certificate text we publish (leaf, then any intermediates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<String>,
+    /// The CA certificate that issued it (the operator's `ca-certificate` in manual mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+    /// Manual mode: the chain the operator provided (leaf-first), for `chain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the private key.
+        f.debug_struct("Entry")
+            .field("kind", &self.kind)
+            .field("unit", &self.unit)
+            .field("cn", &self.cn)
+            .field("sans", &self.sans)
+            .field("key", &"<redacted>")
+            .field("csr", &self.csr)
+            .field("cert", &self.cert)
+            .field("ca", &self.ca)
+            .field("chain", &self.chain)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreDoc {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<Entry>,
+    /// Relation id → entry id → entry.
+    #[serde(default)]
+    pub relations: BTreeMap<u32, BTreeMap<String, Entry>>,
+}
+
+/// The store as loaded, and as changed in this hook.
+pub struct Store {
+    pub doc: StoreDoc,
+    /// The doc as loaded, to write only on change.
+    loaded: StoreDoc,
+    /// Contents of the pages as loaded (index 0 = [`STORE_LABEL`]).
+    pages: Vec<Databag>,
+}
+
+impl Entry {
+    /// The certificate and key as published, once it has a certificate.
+    pub fn cert_key(&self) -> Option<CertKey> {
+        self.cert.as_ref().map(|c| CertKey {
+            cert: c.clone(),
+            key: self.key.clone(),
+        })
+    }
+}
+
+/// Whether `label` is one of the legacy store's secret labels ([`STORE_LABEL`] or
+/// `tls-provider-legacy-<n>`): their old revisions hold generated private keys and are removed in
+/// `secret-remove` (see [`crate::charm::ca::remove_unused_revision`]).
+pub fn is_store_label(label: &str) -> bool {
+    label == STORE_LABEL
+        || label
+            .strip_prefix(STORE_LABEL)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn page_label(i: usize) -> String {
+    if i == 0 {
+        STORE_LABEL.to_string()
+    } else {
+        format!("{STORE_LABEL}-{}", i + 1)
+    }
+}
+
+fn chunk_key(i: usize) -> String {
+    format!("doc-{i:03}")
+}
+
+impl Store {
+    /// Reads the store (one `secret-get` per page; none exist before the first legacy request).
+    pub fn load(hook: &Hook<'_>) -> Result<Store, CharmError> {
+        load_store(hook)
+    }
+
+    /// Writes the store if it changed since it was loaded.
+    pub fn save(&self, tools: &dyn HookTools) -> Result<(), CharmError> {
+        save_store(tools, self)
+    }
+}
+
+fn load_store(hook: &Hook<'_>) -> Result<Store, CharmError> {
+    let tools = hook.tools;
+    let first = match tools.secret_get(&SecretRef::Label(STORE_LABEL.into()), SecretRead::Pinned) {
+        Ok(c) => c,
+        Err(ToolError::SecretNotFound { .. }) => {
+            return Ok(Store {
+                doc: StoreDoc::default(),
+                loaded: StoreDoc::default(),
+                pages: Vec::new(),
+            })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let count: usize = first
+        .get(PAGES_KEY)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .clamp(1, 1000);
+    let mut pages = vec![first];
+    for i in 1..count {
+        match tools.secret_get(&SecretRef::Label(page_label(i)), SecretRead::Pinned) {
+            Ok(c) => pages.push(c),
+            Err(ToolError::SecretNotFound { .. }) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut text = String::new();
+    for page in &pages {
+        for i in 0..CHUNKS_PER_SECRET {
+            if let Some(v) = page.get(&chunk_key(i)) {
+                text.push_str(v);
+            }
+        }
+    }
+    let doc = match serde_json::from_str::<StoreDoc>(&text) {
+        Ok(d) => d,
+        Err(e) => {
+            // Our own data, but never fail every hook over it: start again (new keys).
+            hook.log(
+                juju_hook::LogLevel::Error,
+                &format!(
+                    "the legacy store secret {STORE_LABEL:?} is unreadable ({e}); \
+                     legacy certificates will be regenerated"
+                ),
+            );
+            StoreDoc::default()
+        }
+    };
+    Ok(Store {
+        loaded: doc.clone(),
+        doc,
+        pages,
+    })
+}
+
+/// Splits at char boundaries into pieces of at most `max` bytes.
+fn split_chunks(text: &str, max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(max);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.push(rest[..end].to_string());
+        rest = &rest[end..];
+    }
+    out
+}
+
+fn save_store(tools: &dyn HookTools, store: &Store) -> Result<(), CharmError> {
+    if store.doc == store.loaded {
+        return Ok(());
+    }
+    let empty = store.doc == StoreDoc::default();
+    let mut pages: Vec<Databag> = Vec::new();
+    if !empty {
+        let text = serde_json::to_string(&store.doc).map_err(CharmError::Encode)?;
+        let chunks = split_chunks(&text, CHUNK_BYTES);
+        for (p, group) in chunks.chunks(CHUNKS_PER_SECRET).enumerate() {
+            let mut page = Databag::new();
+            for (i, c) in group.iter().enumerate() {
+                page.insert(chunk_key(i), c.clone());
+            }
+            if p == 0 {
+                page.insert(PAGES_KEY.into(), String::new());
+            }
+            pages.push(page);
+        }
+        let n = pages.len().to_string();
+        pages[0].insert(PAGES_KEY.into(), n);
+    }
+    for (i, page) in pages.iter().enumerate() {
+        let label = page_label(i);
+        match store.pages.get(i) {
+            Some(old) if old == page => {}
+            Some(_) => {
+                let info = tools.secret_info_get(&SecretRef::Label(label))?;
+                tools.secret_set(&info.id, Some(page), &SecretOptions::default())?;
+            }
+            None => {
+                let opts = SecretOptions {
+                    label: Some(label),
+                    description: Some(
+                        "tls-provider: keys and certificates generated for legacy requirers".into(),
+                    ),
+                    owner: SecretOwner::Application,
+                    ..SecretOptions::default()
+                };
+                tools.secret_add(page, &opts)?;
+            }
+        }
+    }
+    for i in pages.len()..store.pages.len() {
+        match tools.secret_info_get(&SecretRef::Label(page_label(i))) {
+            Ok(info) => tools.secret_remove(&info.id, None)?,
+            Err(ToolError::SecretNotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::charm::legacy::LEGACY_KEY_ALGORITHM;
+    use crate::pki::keys::private_key_to_pem;
+
+    #[test]
+    fn entry_debug_never_shows_the_private_key() {
+        let key = LEGACY_KEY_ALGORITHM.generate().unwrap();
+        let key_pem = private_key_to_pem(&key).unwrap();
+        let e = Entry {
+            kind: Some(RequestKind::Server),
+            unit: Some("etcd_0".into()),
+            cn: "a.example".into(),
+            sans: vec!["a.example".into()],
+            key: key_pem.clone(),
+            csr: "csr".into(),
+            cert: None,
+            ca: None,
+            chain: None,
+        };
+        let doc = StoreDoc {
+            client: Some(e.clone()),
+            relations: BTreeMap::from([(1, BTreeMap::from([("x".to_string(), e.clone())]))]),
+        };
+        for text in [format!("{e:?}"), format!("{e:#?}"), format!("{doc:?}")] {
+            assert!(!text.contains("PRIVATE KEY"), "{text}");
+            let body = key_pem.lines().nth(1).unwrap();
+            assert!(!text.contains(body), "{text}");
+            assert!(
+                text.contains("a.example") && text.contains("<redacted>"),
+                "{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The one reconcile: brings relation data, the CA secret and status to the desired state. Runs
+//! on every hook the charm handles.
+//!
+//! Leader: config → CA ([`Leader::prepare`]) → for each relation of each dialect's endpoint: read
+//! it ([`snapshot`]), let the first dialect that claims it make a [`Plan`], [`publish`] the plan;
+//! then each dialect finishes (prunes, saves its caches) and the status is set from the counts.
+//! Non-leader: each dialect that publishes in unit databags withdraws there, then `standby`.
+//!
+//! Bad remote data never fails the hook: dialects turn it into notes, refusals and counts.
+
+pub mod plan;
+pub mod snapshot;
+
+use std::collections::BTreeSet;
+
+use juju_hook::{LogLevel, Member, RelationId, StatusName, ToolError};
+
+pub use self::plan::{publish, Claim, Counts, Dialect, Plan};
+use super::ca::{self, RotateReason};
+use super::config::ConfigErrors;
+use super::hook::{Hook, Leader, NotReady};
+use super::{legacy, modern, status, CharmError};
+
+/// The unit status text of a non-leader.
+pub const STANDBY_MESSAGE: &str = "standby: the leader issues certificates";
+
+/// What one reconcile may be asked to do beyond the hook's own reasons.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileOptions {
+    /// Make a new CA now (`rotate-private-key`).
+    pub force_rotate: bool,
+}
+
+/// The result of one reconcile.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub leader: bool,
+    pub config_errors: Option<ConfigErrors>,
+    /// Set when a new CA was made.
+    pub ca_rotated: Option<RotateReason>,
+    /// The CA certificate in force after this reconcile (as held in memory).
+    pub ca_pem: Option<String>,
+    /// Relations whose databags were written.
+    pub writes: usize,
+    /// Every dialect's counts added up.
+    pub totals: Counts,
+    /// Each dialect's counts, in [`dialects`] order.
+    pub by_dialect: Vec<Counts>,
+    pub status: Option<(StatusName, String)>,
+    /// Lines about rejected input (logged when they change).
+    pub notes: Vec<String>,
+}
+
+/// The dialects, in the order their parts of the status are shown.
+pub fn dialects<'a>(leader: Option<&Leader<'a>>) -> Vec<Box<dyn Dialect + 'a>> {
+    vec![
+        Box::new(modern::ModernDialect::new(leader)),
+        Box::new(legacy::LegacyDialect::new()),
+    ]
+}
+
+/// What builds the dialects of one reconcile (see [`reconcile_with`]).
+pub type MakeDialects<'m> = dyn for<'a> FnOnce(&Leader<'a>) -> Vec<Box<dyn Dialect + 'a>> + 'm;
+
+/// Brings the world to the desired state. Returns Err only for our own bugs or Juju being
+/// unreachable; bad remote data is handled inside and never fails the hook.
+pub fn reconcile(hook: &Hook<'_>, opts: ReconcileOptions) -> Result<Summary, CharmError> {
+    reconcile_with(hook, opts, Box::new(|leader| dialects(Some(leader))))
+}
+
+/// [`reconcile`] with the leader's dialects built by `make` (an action that changed a dialect's
+/// state in memory hands it over this way).
+pub fn reconcile_with(
+    hook: &Hook<'_>,
+    opts: ReconcileOptions,
+    make: Box<MakeDialects<'_>>,
+) -> Result<Summary, CharmError> {
+    let mut summary = Summary::default();
+    if !hook.tools.is_leader()? {
+        standby(hook)?;
+        set_status(hook, &mut summary, StatusName::Active, STANDBY_MESSAGE)?;
+        return Ok(summary);
+    }
+    summary.leader = true;
+    ca::remove_unused_revision(hook)?;
+    let force = opts.force_rotate.then_some(RotateReason::Requested);
+    let leader = match Leader::prepare(*hook, force)? {
+        Ok(l) => l,
+        Err(not_ready) => return blocked(hook, summary, not_ready),
+    };
+    summary.ca_rotated = leader.ca_rotated.clone();
+    summary.ca_pem = leader.ca.as_ref().map(|c| c.ca_pem.clone());
+    let mut dialects = make(&leader);
+    summary.by_dialect = vec![Counts::default(); dialects.len()];
+    for (endpoint, live) in live_relations(hook, &dialects)? {
+        for &id in &live {
+            serve(&leader, &mut dialects, endpoint, id, &mut summary)?;
+        }
+        for (i, d) in dialects.iter_mut().enumerate() {
+            if d.endpoint() == endpoint {
+                for plan in d.finish(&leader, &live)? {
+                    record(&leader, &mut summary, i, &plan)?;
+                }
+            }
+        }
+    }
+    log_signed(hook, &summary);
+    let (st, msg) = status_text(&leader, &dialects, &summary);
+    let notes = summary.notes.clone();
+    status::set(hook, st, &msg, &notes)?;
+    summary.status = Some((st, msg));
+    Ok(summary)
+}
+
+/// Each endpoint the dialects serve, with its live relation ids (the one being broken in this
+/// hook left out).
+fn live_relations(
+    hook: &Hook<'_>,
+    dialects: &[Box<dyn Dialect + '_>],
+) -> Result<Vec<(&'static str, Vec<RelationId>)>, CharmError> {
+    let endpoints: BTreeSet<&'static str> = dialects.iter().map(|d| d.endpoint()).collect();
+    let mut out = Vec::new();
+    for endpoint in endpoints {
+        out.push((endpoint, snapshot::relation_ids(hook, endpoint)?));
+    }
+    Ok(out)
+}
+
+/// Reads relation `id`, lets the first dialect that claims it plan it, and publishes the plan.
+fn serve(
+    leader: &Leader<'_>,
+    dialects: &mut [Box<dyn Dialect + '_>],
+    endpoint: &str,
+    id: RelationId,
+    summary: &mut Summary,
+) -> Result<(), CharmError> {
+    let hook = &leader.hook;
+    let Some(mut snap) = snapshot::read_relation(hook, id)? else {
+        return Ok(());
+    };
+    let claims = dialects
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.endpoint() == endpoint);
+    let Some((i, claim)) = claims
+        .map(|(i, d)| (i, d.claims(&snap)))
+        .max_by_key(|&(i, c)| (c, std::cmp::Reverse(i)))
+    else {
+        return Ok(());
+    };
+    if claim == Claim::No {
+        return Ok(());
+    }
+    if dialects[i].reads_own_unit_bag() {
+        match own_unit_bag(hook, id)? {
+            Some(bag) => snap.own_unit_bag = Some(bag),
+            None => return Ok(()),
+        }
+    }
+    let plan = dialects[i].plan(leader, &snap)?;
+    record(leader, summary, i, &plan)
+}
+
+fn record(
+    leader: &Leader<'_>,
+    summary: &mut Summary,
+    dialect: usize,
+    plan: &Plan,
+) -> Result<(), CharmError> {
+    if publish(leader.hook.tools, plan)? {
+        summary.writes += 1;
+    }
+    summary.by_dialect[dialect].add(&plan.counts);
+    summary.totals.add(&plan.counts);
+    summary.notes.extend(plan.notes.iter().cloned());
+    Ok(())
+}
+
+/// Our unit databag on `id`; `None` when the relation is gone.
+pub fn own_unit_bag(
+    hook: &Hook<'_>,
+    id: RelationId,
+) -> Result<Option<juju_hook::Databag>, CharmError> {
+    match hook
+        .tools
+        .relation_get(id, &Member::Unit(hook.unit().to_string()))
+    {
+        Ok(b) => Ok(Some(b)),
+        Err(ToolError::RelationNotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A non-leader publishes nothing: each dialect that answers in unit databags withdraws what this
+/// unit published while it was leader.
+fn standby(hook: &Hook<'_>) -> Result<(), CharmError> {
+    let dialects = dialects(None);
+    let endpoints: BTreeSet<&'static str> = dialects
+        .iter()
+        .filter(|d| d.publishes_in_unit_bag())
+        .map(|d| d.endpoint())
+        .collect();
+    for endpoint in endpoints {
+        for id in hook.tools.relation_ids(endpoint)? {
+            let Some(own) = own_unit_bag(hook, id)? else {
+                continue;
+            };
+            for d in dialects.iter().filter(|d| d.endpoint() == endpoint) {
+                if let Some(plan) = d.standby(id, &own) {
+                    publish(hook.tools, &plan)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn blocked(
+    hook: &Hook<'_>,
+    mut summary: Summary,
+    not_ready: NotReady,
+) -> Result<Summary, CharmError> {
+    let msg = not_ready.to_string();
+    match not_ready {
+        NotReady::Config(errors) => summary.config_errors = Some(errors),
+        NotReady::CaFailed(_) => hook.log(LogLevel::Error, &msg),
+    }
+    set_status(hook, &mut summary, StatusName::Blocked, &msg)?;
+    Ok(summary)
+}
+
+fn set_status(
+    hook: &Hook<'_>,
+    summary: &mut Summary,
+    st: StatusName,
+    msg: &str,
+) -> Result<(), CharmError> {
+    status::set(hook, st, msg, &[])?;
+    summary.status = Some((st, msg.to_string()));
+    Ok(())
+}
+
+fn log_signed(hook: &Hook<'_>, summary: &Summary) {
+    let t = &summary.totals;
+    if t.signed > 0 {
+        hook.log(
+            LogLevel::Info,
+            &format!(
+                "issued {} certificate(s) ({} replacing older ones) across {}",
+                t.signed,
+                t.replaced,
+                plural(t.relations, "relation")
+            ),
+        );
+    }
+}
+
+/// The leader's status: each dialect's part, joined with `; `.
+fn status_text(
+    leader: &Leader<'_>,
+    dialects: &[Box<dyn Dialect + '_>],
+    summary: &Summary,
+) -> (StatusName, String) {
+    let parts: Vec<String> = dialects
+        .iter()
+        .zip(&summary.by_dialect)
+        .filter_map(|(d, c)| d.status(leader, c, summary.totals.relations))
+        .collect();
+    (StatusName::Active, parts.join("; "))
+}
+
+/// `1 relation`, `2 relations`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}

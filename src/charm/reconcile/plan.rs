@@ -1,0 +1,156 @@
+//! The shape every dialect plugs into: a [`Dialect`] turns one relation's snapshot into a
+//! [`Plan`] (the databag changes, notes for the log, and [`Counts`] for status), and one writer,
+//! [`publish`], applies it.
+
+use juju_hook::{Databag, HookTools, RelationId};
+
+use super::snapshot::RelationSnapshot;
+use crate::charm::hook::Leader;
+use crate::charm::CharmError;
+
+/// What one relation holds after a plan (or what one hook did, when added up).
+///
+/// The words mean the same in every dialect: *published* certificates are in relation data after
+/// this hook; *signed* ones were signed in this hook; *replaced* ones are the signed ones that
+/// took the place of an older certificate for the same request (rotation, renewal, mismatch).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Relations served.
+    pub relations: usize,
+    pub published: usize,
+    pub signed: usize,
+    pub replaced: usize,
+    /// Requests refused with a reason (modern `request_errors`; legacy policy refusals).
+    pub denied: usize,
+    /// Input we could not use at all (skipped databags, malformed entries, unparseable CSRs).
+    pub rejected: usize,
+    /// Requests waiting for an operator (manual mode).
+    pub outstanding: usize,
+    /// Requests left for a later hook (legacy key generation is bounded per hook).
+    pub deferred: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, o: &Counts) {
+        self.relations += o.relations;
+        self.published += o.published;
+        self.signed += o.signed;
+        self.replaced += o.replaced;
+        self.denied += o.denied;
+        self.rejected += o.rejected;
+        self.outstanding += o.outstanding;
+        self.deferred += o.deferred;
+    }
+}
+
+/// The desired change to one relation: keys to set in our databags (`""` deletes a key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub relation: RelationId,
+    /// Changes to our application databag (leader only).
+    pub app_changes: Databag,
+    /// Changes to our unit databag.
+    pub unit_changes: Databag,
+    /// Lines about rejected input, logged by status only when they change.
+    pub notes: Vec<String>,
+    pub counts: Counts,
+}
+
+impl Plan {
+    pub fn new(relation: RelationId) -> Plan {
+        Plan {
+            relation,
+            app_changes: Databag::new(),
+            unit_changes: Databag::new(),
+            notes: Vec::new(),
+            counts: Counts::default(),
+        }
+    }
+
+    /// Whether applying it writes anything.
+    pub fn writes(&self) -> bool {
+        !self.app_changes.is_empty() || !self.unit_changes.is_empty()
+    }
+}
+
+/// The one writer: at most one `relation-set --app` and one unit `relation-set` per plan, none
+/// when nothing changes. Returns whether it wrote.
+pub fn publish(tools: &dyn HookTools, plan: &Plan) -> Result<bool, CharmError> {
+    if !plan.app_changes.is_empty() {
+        tools.relation_set(plan.relation, true, &plan.app_changes)?;
+    }
+    if !plan.unit_changes.is_empty() {
+        tools.relation_set(plan.relation, false, &plan.unit_changes)?;
+    }
+    Ok(plan.writes())
+}
+
+/// The keys of `own` to set so that it holds `desired` for the keys `ours` selects: changed
+/// values set, selected keys absent from `desired` deleted, other keys left alone.
+pub fn changes_over(own: &Databag, desired: &Databag, ours: impl Fn(&str) -> bool) -> Databag {
+    let mut changes: Databag = desired
+        .iter()
+        .filter(|(k, v)| own.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for k in own.keys() {
+        if ours(k) && !desired.contains_key(k) {
+            changes.insert(k.clone(), String::new());
+        }
+    }
+    changes
+}
+
+/// How strongly a dialect claims a relation: the strongest claim wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Claim {
+    No,
+    /// Serves any relation of its endpoint that no other dialect recognises.
+    Fallback,
+    /// Recognises the requirer's keys.
+    Recognised,
+}
+
+/// One way of answering requests on an endpoint (the modern and legacy `tls-certificates`
+/// dialects today). Each relation is planned by the dialect that claims it most strongly. A new
+/// dialect or endpoint is a new implementation added to [`crate::charm::reconcile::dialects`],
+/// not a change to the loop.
+pub trait Dialect {
+    /// The endpoint whose relations this dialect may serve.
+    fn endpoint(&self) -> &'static str;
+
+    /// Whether this dialect serves the relation.
+    fn claims(&self, snap: &RelationSnapshot) -> Claim;
+
+    /// Whether [`Dialect::plan`] needs our unit databag in the snapshot (one more `relation-get`).
+    fn reads_own_unit_bag(&self) -> bool {
+        false
+    }
+
+    /// The leader's desired state of one relation. Reads no relation data (the snapshot has it).
+    fn plan(&mut self, leader: &Leader<'_>, snap: &RelationSnapshot) -> Result<Plan, CharmError>;
+
+    /// After every relation was planned: plans for relations this dialect served before and no
+    /// longer does, and saving whatever the dialect keeps (caches, key stores).
+    fn finish(
+        &mut self,
+        _leader: &Leader<'_>,
+        _live: &[RelationId],
+    ) -> Result<Vec<Plan>, CharmError> {
+        Ok(Vec::new())
+    }
+
+    /// On a non-leader: what to withdraw from our unit databag `own` on relation `id`.
+    fn standby(&self, _id: RelationId, _own: &Databag) -> Option<Plan> {
+        None
+    }
+
+    /// Whether the non-leader pass must read our unit databag on this dialect's relations.
+    fn publishes_in_unit_bag(&self) -> bool {
+        false
+    }
+
+    /// This dialect's part of the leader's status, given its counts and the number of relations
+    /// served by every dialect.
+    fn status(&self, leader: &Leader<'_>, counts: &Counts, relations: usize) -> Option<String>;
+}
