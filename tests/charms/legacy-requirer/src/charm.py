@@ -3,12 +3,12 @@
 # Licensed under the Apache License, Version 2.0.
 """Test requirer for the legacy (reactive) tls-certificates dialect.
 
-Our own implementation of the requirer side of juju-solutions/interface-tls-certificates, as
-described in section 4 of the protocol reference: it publishes raw strings and
-``json.dumps(sort_keys=True)`` values in its unit databag, and reads the provider unit databags
-both as the reactive requirer does (all provider units merged, sorted by unit name, lowest
-wins per key) and as the ops requirer does (ready only when ``ca``, ``client.cert`` and
-``client.key`` are present).
+Our own implementation of the requirer side of the reactive interface layer
+(canonical/interface-tls-certificates), as described in docs/protocol.md §4: it publishes raw
+strings and ``json.dumps(sort_keys=True)`` values in its unit databag, and reads the provider
+unit databags both as the reactive requirer does (all provider units merged, sorted by unit
+name, lowest wins per key) and as the ops requirer does (ready only when ``ca``,
+``client.cert`` and ``client.key`` are present).
 """
 
 from __future__ import annotations
