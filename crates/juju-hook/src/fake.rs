@@ -485,10 +485,7 @@ impl HookTools for FakeTools {
             id: id.clone(),
             revision: s.revisions.len() as u64,
             label: s.label.clone(),
-            owner: Some(match s.owner {
-                SecretOwner::Application => "application".into(),
-                SecretOwner::Unit => "unit".into(),
-            }),
+            owner: Some(s.owner.as_str().into()),
             description: s.description.clone(),
             rotation: s.rotate.clone(),
             expiry: s.expire.clone(),
