@@ -83,9 +83,9 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Mutex;
 
-    use super::super::runner::{CommandRunner, Output, SystemRunner};
-    use super::super::test_support::tools;
-    use super::super::ProcessTools;
+    use crate::process::runner::{CommandRunner, Output, SystemRunner};
+    use crate::process::test_support::tools;
+    use crate::process::ProcessTools;
     use crate::tools::{HookTools, MAX_ACTION_SET_ARGV_BYTES, MAX_ACTION_VALUE_BYTES};
     use crate::ToolError;
 

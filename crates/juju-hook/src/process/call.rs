@@ -87,8 +87,8 @@ pub(super) fn truncate(s: &str, max: usize) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::super::runner::Output;
-    use super::super::test_support::{bag, tools};
+    use crate::process::runner::Output;
+    use crate::process::test_support::{bag, tools};
     use crate::tools::{
         HookTools, Member, RelationId, SecretRead, SecretRef, StatusName, StatusScope,
     };

@@ -34,7 +34,7 @@ pub(super) fn application_version_set<R: CommandRunner>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::tools;
+    use crate::process::test_support::tools;
     use crate::tools::HookTools;
     use crate::ToolError;
 

@@ -78,8 +78,8 @@ pub(super) fn relation_set<R: CommandRunner>(
 mod tests {
     use serde_json::Value;
 
-    use super::super::recording::RecordedCall;
-    use super::super::test_support::{bag, tools};
+    use crate::process::test_support::{bag, tools};
+    use crate::process::RecordedCall;
     use crate::tools::{Databag, HookTools, Member, RelationId};
     use crate::ToolError;
 

@@ -199,10 +199,10 @@ fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::super::recording::RecordedCall;
-    use super::super::runner::{CommandRunner, Output};
-    use super::super::test_support::{bag, tools};
-    use super::super::ProcessTools;
+    use crate::process::runner::{CommandRunner, Output};
+    use crate::process::test_support::{bag, tools};
+    use crate::process::ProcessTools;
+    use crate::process::RecordedCall;
     use crate::tools::{
         HookTools, RelationId, SecretInfo, SecretOptions, SecretOwner, SecretRead, SecretRef,
     };

@@ -84,8 +84,8 @@ pub(super) fn juju_log<R: CommandRunner>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::tools;
     use super::*;
+    use crate::process::test_support::tools;
     use crate::tools::HookTools;
 
     #[test]
