@@ -1,6 +1,14 @@
 //! An in-memory model implementing [`HookTools`], for unit tests of handlers. It keeps Juju's rules
 //! that matter to a charm (leader-only app writes and app-owned secrets, empty value deletes a key,
 //! secret revisions) and records every call so tests can count them.
+//!
+//! [`FakeRunner`] serves the same model one layer down, as the hook-tool processes
+//! [`ProcessTools`](crate::process::ProcessTools) runs, so argv building and output parsing are
+//! tested too.
+
+mod runner;
+
+pub use runner::FakeRunner;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
