@@ -559,10 +559,10 @@ mod tests {
         let content = bag(&[("certificate", "CERT"), ("private-key", "KEY\nline 2\n")]);
         let opts = SecretOptions {
             label: Some("ca".into()),
-            description: Some("the CA".into()),
-            expire: Some("24h".into()),
-            rotate: Some("never".into()),
-            owner: SecretOwner::Application,
+            description: Some("-- a description that looks like flags".into()),
+            expire: Some("2030-01-02T03:04:05Z".into()),
+            rotate: Some("monthly".into()),
+            ..SecretOptions::default()
         };
         let id = b.same(|t| t.secret_add(&content, &opts)).unwrap();
         let unit_opts = SecretOptions {
