@@ -1,4 +1,4 @@
-//! The hook context as Juju exports it in the environment (see the hook-environment reference §2).
+//! The hook context as Juju exports it in the environment (see `docs/juju-hook-contract.md` §2).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -210,7 +210,8 @@ pub fn parse_dispatch(path: &str) -> Result<Dispatch, ContextError> {
 mod tests {
     use super::*;
 
-    /// The variables Juju exports for every hook (reference §2), for unit `tls-provider/0`.
+    /// The variables Juju exports for every hook (`docs/juju-hook-contract.md` §2), for unit
+    /// `tls-provider/0`.
     fn base(dispatch: &str, hook_name: &str) -> BTreeMap<String, String> {
         let mut v = BTreeMap::new();
         for (k, val) in [

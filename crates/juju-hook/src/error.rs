@@ -45,7 +45,8 @@ pub enum ToolError {
 }
 
 impl ToolError {
-    /// Classifies a non-zero exit by the substrings ops matches on (see the hook-environment reference).
+    /// Classifies a non-zero exit by the substrings ops matches on (see
+    /// `docs/juju-hook-contract.md` §1.1).
     pub fn from_exit(tool: &str, code: i32, stderr: &str) -> ToolError {
         let tool_s = tool.to_string();
         let stderr_s = stderr.trim().to_string();

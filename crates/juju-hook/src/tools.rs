@@ -105,6 +105,16 @@ pub enum SecretOwner {
     Unit,
 }
 
+impl SecretOwner {
+    /// The owner name `secret-add --owner` takes and `secret-info-get` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretOwner::Application => "application",
+            SecretOwner::Unit => "unit",
+        }
+    }
+}
+
 /// Metadata for `secret-add` / `secret-set`. `None` leaves a field unset / unchanged.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SecretOptions {

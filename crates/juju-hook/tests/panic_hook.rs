@@ -1,4 +1,4 @@
-//! A panic in a hook (issue 2: "a panic is logged via juju-log and exits 1"), exercised for real:
+//! Panic handling in a hook ("a panic is logged via juju-log and exits 1"), exercised for real:
 //! `run_catching_panics` (what the `tls-provider` binary's `main` runs every hook and action in)
 //! installs the process-wide panic hook, so each case runs in a child process — this test binary
 //! re-executed with one `child_*` test selected — and the parent checks the child's exit code, its

@@ -1,6 +1,14 @@
 //! An in-memory model implementing [`HookTools`], for unit tests of handlers. It keeps Juju's rules
 //! that matter to a charm (leader-only app writes and app-owned secrets, empty value deletes a key,
 //! secret revisions) and records every call so tests can count them.
+//!
+//! [`FakeRunner`] serves the same model one layer down, as the hook-tool processes
+//! [`ProcessTools`](crate::process::ProcessTools) runs, so argv building and output parsing are
+//! tested too.
+
+mod runner;
+
+pub use runner::FakeRunner;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -485,10 +493,7 @@ impl HookTools for FakeTools {
             id: id.clone(),
             revision: s.revisions.len() as u64,
             label: s.label.clone(),
-            owner: Some(match s.owner {
-                SecretOwner::Application => "application".into(),
-                SecretOwner::Unit => "unit".into(),
-            }),
+            owner: Some(s.owner.as_str().into()),
             description: s.description.clone(),
             rotation: s.rotate.clone(),
             expiry: s.expire.clone(),
