@@ -2,12 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
 use crate::meta::{ActionDef, ConfigOption, Metadata, Role};
-use crate::{Databag, ToolCall};
+use crate::views::{Databag, ToolCall};
 
 pub(crate) struct App {
     pub meta: Metadata,
@@ -157,6 +157,25 @@ impl Secret {
             })
             .collect()
     }
+}
+
+/// How long a rotation policy (`hourly` ... `yearly`) waits; `None` for `never` or unknown.
+fn rotate_interval(policy: &str) -> Option<Duration> {
+    let h = 3600;
+    Some(Duration::from_secs(match policy {
+        "hourly" => h,
+        "daily" => 24 * h,
+        "weekly" => 7 * 24 * h,
+        "monthly" => 30 * 24 * h,
+        "quarterly" => 90 * 24 * h,
+        "yearly" => 365 * 24 * h,
+        _ => return None,
+    }))
+}
+
+/// When a secret with rotation `policy` next rotates, counting from `now`.
+pub(crate) fn rotate_next(policy: &str, now: SystemTime) -> Option<SystemTime> {
+    rotate_interval(policy).map(|d| now + d)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
