@@ -25,3 +25,15 @@ pub enum SimError {
     #[error("{0}")]
     Setup(String),
 }
+
+impl SimError {
+    /// `NotFound` for a unit name.
+    pub(crate) fn no_unit(unit: &str) -> SimError {
+        SimError::NotFound(format!("unit {unit:?}"))
+    }
+
+    /// `NotFound` for an application name.
+    pub(crate) fn no_app(app: &str) -> SimError {
+        SimError::NotFound(format!("application {app:?}"))
+    }
+}

@@ -273,6 +273,13 @@ pub(crate) fn sort_units(v: &mut [String]) {
 }
 
 impl State {
+    /// Allocate the id of a new relation.
+    pub fn new_relation_id(&mut self) -> u32 {
+        let id = self.next_rel;
+        self.next_rel += 1;
+        id
+    }
+
     pub fn app_units(&self, app: &str) -> Vec<String> {
         let mut v: Vec<String> = self
             .units

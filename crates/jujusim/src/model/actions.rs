@@ -28,10 +28,7 @@ impl Model {
     ) -> Result<ActionResult, SimError> {
         let params = {
             let st = self.st();
-            let u = st
-                .units
-                .get(unit)
-                .ok_or_else(|| SimError::NotFound(format!("unit {unit:?}")))?;
+            let u = st.units.get(unit).ok_or_else(|| SimError::no_unit(unit))?;
             let a = &st.apps[&u.app];
             let def = a.actions.get(action).ok_or_else(|| {
                 SimError::Invalid(format!(

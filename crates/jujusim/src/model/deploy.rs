@@ -117,8 +117,7 @@ impl Model {
             let mut st = self.st();
             st.apps.insert(app.to_string(), a);
             for p in peers {
-                let id = st.next_rel;
-                st.next_rel += 1;
+                let id = st.new_relation_id();
                 st.relations.insert(
                     id,
                     Relation {
@@ -141,10 +140,7 @@ impl Model {
     /// Merge config (`null` resets to the default); queues `config-changed` on every unit.
     pub fn set_config(&mut self, app: &str, config: Map<String, Value>) -> Result<(), SimError> {
         let mut st = self.st();
-        let a = st
-            .apps
-            .get(app)
-            .ok_or_else(|| SimError::NotFound(format!("application {app:?}")))?;
+        let a = st.apps.get(app).ok_or_else(|| SimError::no_app(app))?;
         let mut merged = a.config.clone();
         let checked = validate_config(a, config.clone())?;
         for (k, v) in config {

@@ -17,7 +17,7 @@ impl Model {
         let (app_b, ep_b) = parse_endpoint_arg(b);
         for app in [app_a, app_b] {
             if !st.apps.contains_key(app) {
-                return Err(SimError::NotFound(format!("application {app:?}")));
+                return Err(SimError::no_app(app));
             }
         }
         let (ea, eb, interface) = match_endpoints(&st, (a, app_a, ep_a), (b, app_b, ep_b))?;
@@ -26,8 +26,7 @@ impl Model {
                 "relation {app_a}:{ea} {app_b}:{eb} already exists"
             )));
         }
-        let id = st.next_rel;
-        st.next_rel += 1;
+        let id = st.new_relation_id();
         let mut bags = BTreeMap::new();
         bags.insert(app_a.to_string(), Databag::new());
         bags.insert(app_b.to_string(), Databag::new());

@@ -38,10 +38,7 @@ impl Model {
         };
         let (charm_dir, env) = {
             let mut st = self.st();
-            let u = st
-                .units
-                .get(unit)
-                .ok_or_else(|| SimError::NotFound(format!("unit {unit:?}")))?;
+            let u = st.units.get(unit).ok_or_else(|| SimError::no_unit(unit))?;
             let run = RunInfo {
                 unit,
                 ev,

@@ -108,7 +108,7 @@ impl Model {
         let u = st
             .units
             .get_mut(unit)
-            .ok_or_else(|| SimError::NotFound(format!("unit {unit:?}")))?;
+            .ok_or_else(|| SimError::no_unit(unit))?;
         if u.error.take().is_none() {
             return Err(SimError::Invalid(format!("unit {unit:?} is not in error")));
         }

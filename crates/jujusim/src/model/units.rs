@@ -16,10 +16,7 @@ impl Model {
     pub fn add_unit(&mut self, app: &str) -> Result<String, SimError> {
         let mut st = self.st();
         let (n, puppet, src) = {
-            let a = st
-                .apps
-                .get_mut(app)
-                .ok_or_else(|| SimError::NotFound(format!("application {app:?}")))?;
+            let a = st.apps.get_mut(app).ok_or_else(|| SimError::no_app(app))?;
             let n = a.next_unit;
             a.next_unit += 1;
             (n, a.puppet, a.charm_src.clone())
@@ -66,10 +63,7 @@ impl Model {
     /// Remove a unit: the others get `-departed`; it gets `-departed`, `-broken`, `stop`, `remove`.
     pub fn remove_unit(&mut self, unit: &str) -> Result<(), SimError> {
         let mut st = self.st();
-        let u = st
-            .units
-            .get(unit)
-            .ok_or_else(|| SimError::NotFound(format!("unit {unit:?}")))?;
+        let u = st.units.get(unit).ok_or_else(|| SimError::no_unit(unit))?;
         if u.dying {
             return Ok(());
         }
@@ -127,7 +121,7 @@ impl Model {
     pub fn set_leader(&mut self, unit: &str) -> Result<(), SimError> {
         let mut st = self.st();
         if !st.units.get(unit).map(|u| !u.dying).unwrap_or(false) {
-            return Err(SimError::NotFound(format!("unit {unit:?}")));
+            return Err(SimError::no_unit(unit));
         }
         let app = app_of(unit).to_string();
         if st.is_leader(unit) {

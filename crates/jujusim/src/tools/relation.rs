@@ -3,7 +3,9 @@
 
 use serde_json::{json, Value};
 
-use super::call::{apply_changes, fail, file_changes, kv_args, no_args, usage, Call, E, R};
+use super::call::{
+    apply_changes, fail, file_changes, kv_args, map_value, no_args, usage, Call, E, R,
+};
 use crate::flags::{self, boolean, val, FlagSpec, Format, Parsed, ToolFail};
 use crate::state::{app_of, sort_units, Ctx, State};
 use crate::views::Databag;
@@ -157,11 +159,7 @@ pub(super) fn relation_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         ));
     };
     let v = match key {
-        None => Value::Object(
-            bag.into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect(),
-        ),
+        None => map_value(&bag),
         Some(k) => bag
             .get(&k)
             .cloned()

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::call::{fail, map_value, no_args, usage, Call, E, R};
 use super::secret_args::{parse_secret_id, secret_content, secret_meta, SECRET_META_SPECS};
-use crate::flags::{self, boolean, val, Format};
+use crate::flags::{self, boolean, val, Format, Parsed};
 use crate::state::{app_of, rotate_next, Consumer, Ctx, Secret, State};
 use crate::util;
 
@@ -339,12 +339,7 @@ pub(super) fn secret_grant(st: &mut State, ctx: &mut Ctx, c: &Call, grant: bool)
             val(&["app", "application"]),
         ])?
     };
-    let raw = match p.pos.as_slice() {
-        [r] => r.clone(),
-        [] => return usage("missing secret URI"),
-        more => return usage(format!("unrecognized args: {:?}", &more[1..])),
-    };
-    let id = parse_secret_id(&raw)?;
+    let id = only_secret_uri(&p)?;
     let rel = match p.get("relation") {
         Some(r) => {
             let tail = r.rsplit(':').next().unwrap_or(r);
@@ -396,12 +391,7 @@ pub(super) fn secret_grant(st: &mut State, ctx: &mut Ctx, c: &Call, grant: bool)
 
 pub(super) fn secret_remove(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let p = c.parse(&[val(&["revision"])])?;
-    let raw = match p.pos.as_slice() {
-        [r] => r.clone(),
-        [] => return usage("missing secret URI"),
-        more => return usage(format!("unrecognized args: {:?}", &more[1..])),
-    };
-    let id = parse_secret_id(&raw)?;
+    let id = only_secret_uri(&p)?;
     let revision = match p.get("revision") {
         Some(r) => Some(
             r.parse::<u32>()
@@ -424,4 +414,13 @@ pub(super) fn secret_remove(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         }
     }
     Ok(String::new())
+}
+
+/// The id of the one positional argument, a secret URI.
+fn only_secret_uri(p: &Parsed) -> Result<String, E> {
+    match p.pos.as_slice() {
+        [r] => parse_secret_id(r),
+        [] => usage("missing secret URI"),
+        more => usage(format!("unrecognized args: {:?}", &more[1..])),
+    }
 }
