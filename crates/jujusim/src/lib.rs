@@ -3,9 +3,15 @@
 //! [`Model`] deploys charms (directories or `.charm` zips), runs their hooks as the Juju unit agent
 //! does (environment, cwd, dispatch, transactional hook-tool writes, event order) and serves the hook
 //! tools over a Unix socket. The `jujusim` binary is both the CLI and the multi-call hook-tool client.
-//! See `README.md` and `/work/shared/reference/juju-hook-environment.md` (the contract).
+//! See `README.md` and `docs/juju-hook-contract.md` at the repository root (the contract).
+//!
+//! Modules, each with one job: `model` drives the model (deploy, relate, settle, run hooks),
+//! `state` is the model state shared with the hook-tool server, `server` answers hook-tool
+//! requests on the socket, `tools` implements the hook tools, `meta` reads charm metadata,
+//! `flags` parses hook-tool arguments and renders their output, `client` is the hook-tool client.
 
 pub mod client;
+mod error;
 pub mod flags;
 pub mod meta;
 mod model;
@@ -13,161 +19,9 @@ mod server;
 mod state;
 mod tools;
 pub mod util;
+mod views;
 
-use std::time::{Duration, SystemTime};
-
+pub use error::SimError;
 pub use model::{find_jujusim_bin, Model};
-
-/// A relation databag.
-pub type Databag = std::collections::BTreeMap<String, String>;
-
-/// Every hook tool name the simulator installs into the tools dir.
-pub const TOOL_NAMES: &[&str] = &[
-    "action-fail",
-    "action-get",
-    "action-log",
-    "action-set",
-    "application-version-set",
-    "close-port",
-    "config-get",
-    "goal-state",
-    "is-leader",
-    "juju-log",
-    "leader-get",
-    "leader-set",
-    "network-get",
-    "open-port",
-    "opened-ports",
-    "relation-get",
-    "relation-ids",
-    "relation-list",
-    "relation-model-get",
-    "relation-set",
-    "secret-add",
-    "secret-get",
-    "secret-grant",
-    "secret-ids",
-    "secret-info-get",
-    "secret-remove",
-    "secret-revoke",
-    "secret-set",
-    "state-delete",
-    "state-get",
-    "state-set",
-    "status-get",
-    "status-set",
-    "unit-get",
-    // Installed so a call fails loudly ("not implemented") instead of "command not found".
-    "add-metric",
-    "credential-get",
-    "juju-reboot",
-    "resource-get",
-    "storage-add",
-    "storage-get",
-    "storage-list",
-];
-
-#[derive(Debug, thiserror::Error)]
-pub enum SimError {
-    #[error("I/O error: {0}")]
-    Io(String),
-    #[error("charm error: {0}")]
-    Charm(String),
-    #[error("invalid request: {0}")]
-    Invalid(String),
-    #[error("not found: {0}")]
-    NotFound(String),
-    #[error(
-        "unit {unit} is in error: hook failed: {hook:?}\n--- last log lines of {unit} ---\n{logs}"
-    )]
-    HookFailed {
-        unit: String,
-        hook: String,
-        logs: String,
-    },
-    #[error(
-        "hook loop: more than {max} hooks ran without the model settling; most frequent: {summary}"
-    )]
-    Loop { max: usize, summary: String },
-    #[error("{0}")]
-    Setup(String),
-}
-
-/// Unit status as `juju status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct UnitStatus {
-    pub workload: String,
-    pub message: String,
-    /// `"idle"` or `"error"`.
-    pub agent: String,
-    /// e.g. `hook failed: "install"` when in error.
-    pub agent_message: String,
-}
-
-/// One hook-tool invocation seen during a hook.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolCall {
-    pub tool: String,
-    pub args: Vec<String>,
-}
-
-/// One hook (or action, `hook` = `actions/<name>`) run.
-#[derive(Debug, Clone)]
-pub struct HookRun {
-    pub unit: String,
-    pub hook: String,
-    pub relation_id: Option<u32>,
-    pub remote_unit: Option<String>,
-    pub exit_code: i32,
-    pub tool_calls: Vec<ToolCall>,
-    pub duration: Duration,
-}
-
-/// What a `settle` did.
-#[derive(Debug, Clone, Default)]
-pub struct SettleReport {
-    /// The runs of this settle, in order.
-    pub runs: Vec<HookRun>,
-    /// Units left in error: (unit, hook).
-    pub errors: Vec<(String, String)>,
-}
-
-impl SettleReport {
-    pub fn hooks_run(&self) -> usize {
-        self.runs.len()
-    }
-}
-
-/// The outcome of an action.
-#[derive(Debug, Clone)]
-pub struct ActionResult {
-    /// `"completed"` or `"failed"`.
-    pub status: String,
-    pub message: String,
-    /// Nested map built from `action-set` (dotted keys nest).
-    pub results: serde_json::Value,
-    pub logs: Vec<String>,
-    pub stdout: String,
-    pub stderr: String,
-    pub exit_code: i32,
-}
-
-/// A read-only view of one secret.
-#[derive(Debug, Clone)]
-pub struct SecretView {
-    /// The bare 20-char id.
-    pub id: String,
-    /// `"app"` for application-owned, `"app/0"` for unit-owned.
-    pub owner: String,
-    pub label: Option<String>,
-    /// Content of each revision, oldest first (index 0 = revision 1; removed revisions are empty,
-    /// so the index keeps matching the revision number and `last()` is the latest).
-    pub revisions: Vec<Databag>,
-    /// Revisions whose content the owner deleted (`secret-remove <id> --revision N`), ascending.
-    pub removed_revisions: Vec<u32>,
-    /// Revisions Juju marked obsolete (older than the latest, tracked by no consumer) and
-    /// announced to the owner with a `secret-remove` hook, ascending; removed ones included.
-    pub obsolete_revisions: Vec<u32>,
-    pub expire: Option<SystemTime>,
-    pub rotate: Option<String>,
-}
+pub use tools::TOOL_NAMES;
+pub use views::{ActionResult, Databag, HookRun, SecretView, SettleReport, ToolCall, UnitStatus};

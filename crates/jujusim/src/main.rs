@@ -120,19 +120,33 @@ fn settle(m: &mut Model, verbose: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn run_scenario(path: &Path, verbose: bool) -> Result<(), String> {
+/// `arg` itself when it is a string (`add-unit: app`), else its field `k` (`add-unit: {app: ..}`).
+fn str_or_field(arg: &Value, k: &str, step: &str) -> Result<String, String> {
+    if arg.is_string() {
+        Ok(return_str(arg))
+    } else {
+        req(arg, k, step)
+    }
+}
+
+/// The steps of a scenario file: a YAML list, or a map with `steps`.
+fn load_steps(path: &Path) -> Result<Vec<Value>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let doc: Value =
         serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let steps = match &doc {
-        Value::Array(a) => a.clone(),
-        Value::Object(o) => o
+    match &doc {
+        Value::Array(a) => Ok(a.clone()),
+        Value::Object(o) => Ok(o
             .get("steps")
             .and_then(|s| s.as_array())
             .cloned()
-            .unwrap_or_default(),
-        _ => return Err("scenario must be a list of steps (or {steps: [...]})".into()),
-    };
+            .unwrap_or_default()),
+        _ => Err("scenario must be a list of steps (or {steps: [...]})".into()),
+    }
+}
+
+fn run_scenario(path: &Path, verbose: bool) -> Result<(), String> {
+    let steps = load_steps(path)?;
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut m = Model::new().map_err(|e| e.to_string())?;
     for step in steps {
@@ -152,184 +166,174 @@ fn run_scenario(path: &Path, verbose: bool) -> Result<(), String> {
                 serde_json::to_string(&arg).unwrap_or_default()
             }
         );
-        let e = |e: jujusim::SimError| e.to_string();
-        match name.as_str() {
-            "deploy" => {
-                let app = req(&arg, "app", &name)?;
-                let charm = req(&arg, "charm", &name)?;
-                let charm = if Path::new(&charm).is_absolute() {
-                    PathBuf::from(charm)
-                } else {
-                    base.join(charm)
-                };
-                let units = arg.get("units").and_then(|u| u.as_u64()).unwrap_or(1) as usize;
-                m.deploy(&app, &charm, units, obj(arg.get("config")))
-                    .map_err(e)?;
-                println!("deployed {app} ({units} units)");
-            }
-            "deploy-puppet" => {
-                let app = req(&arg, "app", &name)?;
-                let meta = req(&arg, "metadata", &name)?;
-                let units = arg.get("units").and_then(|u| u.as_u64()).unwrap_or(1) as usize;
-                m.deploy_puppet(&app, &meta, units).map_err(e)?;
-            }
-            "relate" => {
-                let pair: Vec<String> = match &arg {
-                    Value::Array(a) => a.iter().map(return_str).collect(),
-                    _ => return Err("relate takes [a, b]".into()),
-                };
-                if pair.len() != 2 {
-                    return Err("relate takes [a, b]".into());
-                }
-                let id = m.relate(&pair[0], &pair[1]).map_err(e)?;
-                println!("relation {id}: {} <-> {}", pair[0], pair[1]);
-            }
-            "unrelate" => {
-                let id = resolve_rel(&m, &arg)?;
-                m.unrelate(id).map_err(e)?;
-                println!("removing relation {id}");
-            }
-            "config" => {
-                let app = req(&arg, "app", &name)?;
-                m.set_config(&app, obj(arg.get("values"))).map_err(e)?;
-            }
-            "add-unit" => {
-                let app = if arg.is_string() {
-                    return_str(&arg)
-                } else {
-                    req(&arg, "app", &name)?
-                };
-                let u = m.add_unit(&app).map_err(e)?;
-                println!("added {u}");
-            }
-            "remove-unit" => {
-                let u = if arg.is_string() {
-                    return_str(&arg)
-                } else {
-                    req(&arg, "unit", &name)?
-                };
-                m.remove_unit(&u).map_err(e)?;
-            }
-            "leader" => {
-                let u = if arg.is_string() {
-                    return_str(&arg)
-                } else {
-                    req(&arg, "unit", &name)?
-                };
-                m.set_leader(&u).map_err(e)?;
-            }
-            "settle" => settle(&mut m, verbose)?,
-            "resolve" => {
-                let u = if arg.is_string() {
-                    return_str(&arg)
-                } else {
-                    req(&arg, "unit", &name)?
-                };
-                let retry = arg.get("retry").and_then(|r| r.as_bool()).unwrap_or(true);
-                m.resolve(&u, retry).map_err(e)?;
-            }
-            "advance-clock" => {
-                let secs = arg
-                    .get("seconds")
-                    .and_then(|x| x.as_f64())
-                    .or_else(|| arg.as_f64())
-                    .unwrap_or(0.0);
-                m.advance_clock(Duration::from_secs_f64(secs));
-                println!("clock now {}", jujusim::util::rfc3339(m.now()));
-            }
-            "update-status" => {
-                let app = if arg.is_string() {
-                    return_str(&arg)
-                } else {
-                    req(&arg, "app", &name)?
-                };
-                m.update_status(&app);
-            }
-            "action" => {
-                let unit = req(&arg, "unit", &name)?;
-                let action = req(&arg, "name", &name)?;
-                let r = m
-                    .run_action(&unit, &action, obj(arg.get("params")))
-                    .map_err(e)?;
-                let mut out = Map::new();
-                out.insert("unit".into(), Value::String(unit));
-                out.insert("action".into(), Value::String(action));
-                out.insert("status".into(), Value::String(r.status));
-                if !r.message.is_empty() {
-                    out.insert("message".into(), Value::String(r.message));
-                }
-                out.insert("results".into(), r.results);
-                if !r.logs.is_empty() {
-                    out.insert(
-                        "log".into(),
-                        Value::Array(r.logs.into_iter().map(Value::String).collect()),
-                    );
-                }
-                print!("{}", to_yaml(&Value::Object(out)));
-            }
-            "status" => print!("{}", m.status_table()),
-            "show-relation" => {
-                let id = resolve_rel(&m, &arg)?;
-                let ends = m.relation_endpoints(id).ok_or("no such relation")?;
-                let mut out = Map::new();
-                let mut owners: Vec<String> = Vec::new();
-                for (app, _) in ends.iter() {
-                    if !owners.contains(app) {
-                        owners.push(app.clone());
-                        owners.extend(m.units(app));
-                    }
-                }
-                for o in owners {
-                    let bag = m.relation_data(id, &o);
-                    out.insert(
-                        o,
-                        Value::Object(
-                            bag.into_iter()
-                                .map(|(k, v)| (k, Value::String(v)))
-                                .collect(),
-                        ),
-                    );
-                }
-                println!(
-                    "relation {id} ({}:{} <-> {}:{})",
-                    ends[0].0, ends[0].1, ends[1].0, ends[1].1
-                );
-                print!("{}", to_yaml(&Value::Object(out)));
-            }
-            "show-secrets" => {
-                for sv in m.secrets() {
-                    println!(
-                        "secret:{} owner={} label={} revisions={} expire={} rotate={}",
-                        sv.id,
-                        sv.owner,
-                        sv.label.as_deref().unwrap_or("-"),
-                        sv.revisions.len(),
-                        sv.expire
-                            .map(jujusim::util::rfc3339)
-                            .unwrap_or_else(|| "-".into()),
-                        sv.rotate.as_deref().unwrap_or("-"),
-                    );
-                    if !sv.removed_revisions.is_empty() {
-                        println!("  removed revisions: {:?}", sv.removed_revisions);
-                    }
-                    if let Some(last) = sv.revisions.last() {
-                        let keys: Vec<&String> = last.keys().collect();
-                        println!("  keys (latest revision): {keys:?}");
-                    }
-                }
-            }
-            "logs" => {
-                let u = if arg.is_string() {
-                    return_str(&arg)
-                } else {
-                    req(&arg, "unit", &name)?
-                };
-                for l in m.logs(&u) {
-                    println!("{l}");
-                }
-            }
-            other => return Err(format!("unknown step {other:?}")),
-        }
+        run_step(&mut m, &base, &name, &arg, verbose)?;
     }
     Ok(())
+}
+
+/// Run one scenario step `name: arg`; relative charm paths are relative to `base`.
+fn run_step(
+    m: &mut Model,
+    base: &Path,
+    name: &str,
+    arg: &Value,
+    verbose: bool,
+) -> Result<(), String> {
+    let e = |e: jujusim::SimError| e.to_string();
+    match name {
+        "deploy" => step_deploy(m, base, arg)?,
+        "deploy-puppet" => {
+            let app = req(arg, "app", name)?;
+            let meta = req(arg, "metadata", name)?;
+            let units = arg.get("units").and_then(|u| u.as_u64()).unwrap_or(1) as usize;
+            m.deploy_puppet(&app, &meta, units).map_err(e)?;
+        }
+        "relate" => {
+            let pair: Vec<String> = match arg {
+                Value::Array(a) => a.iter().map(return_str).collect(),
+                _ => return Err("relate takes [a, b]".into()),
+            };
+            if pair.len() != 2 {
+                return Err("relate takes [a, b]".into());
+            }
+            let id = m.relate(&pair[0], &pair[1]).map_err(e)?;
+            println!("relation {id}: {} <-> {}", pair[0], pair[1]);
+        }
+        "unrelate" => {
+            let id = resolve_rel(m, arg)?;
+            m.unrelate(id).map_err(e)?;
+            println!("removing relation {id}");
+        }
+        "config" => {
+            let app = req(arg, "app", name)?;
+            m.set_config(&app, obj(arg.get("values"))).map_err(e)?;
+        }
+        "add-unit" => {
+            let u = m.add_unit(&str_or_field(arg, "app", name)?).map_err(e)?;
+            println!("added {u}");
+        }
+        "remove-unit" => m
+            .remove_unit(&str_or_field(arg, "unit", name)?)
+            .map_err(e)?,
+        "leader" => m.set_leader(&str_or_field(arg, "unit", name)?).map_err(e)?,
+        "settle" => settle(m, verbose)?,
+        "resolve" => {
+            let u = str_or_field(arg, "unit", name)?;
+            let retry = arg.get("retry").and_then(|r| r.as_bool()).unwrap_or(true);
+            m.resolve(&u, retry).map_err(e)?;
+        }
+        "advance-clock" => {
+            let secs = arg
+                .get("seconds")
+                .and_then(|x| x.as_f64())
+                .or_else(|| arg.as_f64())
+                .unwrap_or(0.0);
+            m.advance_clock(Duration::from_secs_f64(secs));
+            println!("clock now {}", jujusim::util::rfc3339(m.now()));
+        }
+        "update-status" => m.update_status(&str_or_field(arg, "app", name)?),
+        "action" => step_action(m, arg)?,
+        "status" => print!("{}", m.status_table()),
+        "show-relation" => show_relation(m, arg)?,
+        "show-secrets" => show_secrets(m),
+        "logs" => {
+            for l in m.logs(&str_or_field(arg, "unit", name)?) {
+                println!("{l}");
+            }
+        }
+        other => return Err(format!("unknown step {other:?}")),
+    }
+    Ok(())
+}
+
+fn step_deploy(m: &mut Model, base: &Path, arg: &Value) -> Result<(), String> {
+    let app = req(arg, "app", "deploy")?;
+    let charm = req(arg, "charm", "deploy")?;
+    let charm = if Path::new(&charm).is_absolute() {
+        PathBuf::from(charm)
+    } else {
+        base.join(charm)
+    };
+    let units = arg.get("units").and_then(|u| u.as_u64()).unwrap_or(1) as usize;
+    m.deploy(&app, &charm, units, obj(arg.get("config")))
+        .map_err(|e| e.to_string())?;
+    println!("deployed {app} ({units} units)");
+    Ok(())
+}
+
+fn step_action(m: &mut Model, arg: &Value) -> Result<(), String> {
+    let unit = req(arg, "unit", "action")?;
+    let action = req(arg, "name", "action")?;
+    let r = m
+        .run_action(&unit, &action, obj(arg.get("params")))
+        .map_err(|e| e.to_string())?;
+    let mut out = Map::new();
+    out.insert("unit".into(), Value::String(unit));
+    out.insert("action".into(), Value::String(action));
+    out.insert("status".into(), Value::String(r.status));
+    if !r.message.is_empty() {
+        out.insert("message".into(), Value::String(r.message));
+    }
+    out.insert("results".into(), r.results);
+    if !r.logs.is_empty() {
+        out.insert(
+            "log".into(),
+            Value::Array(r.logs.into_iter().map(Value::String).collect()),
+        );
+    }
+    print!("{}", to_yaml(&Value::Object(out)));
+    Ok(())
+}
+
+fn show_relation(m: &Model, arg: &Value) -> Result<(), String> {
+    let id = resolve_rel(m, arg)?;
+    let ends = m.relation_endpoints(id).ok_or("no such relation")?;
+    let mut out = Map::new();
+    let mut owners: Vec<String> = Vec::new();
+    for (app, _) in ends.iter() {
+        if !owners.contains(app) {
+            owners.push(app.clone());
+            owners.extend(m.units(app));
+        }
+    }
+    for o in owners {
+        let bag = m.relation_data(id, &o);
+        out.insert(
+            o,
+            Value::Object(
+                bag.into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            ),
+        );
+    }
+    println!(
+        "relation {id} ({}:{} <-> {}:{})",
+        ends[0].0, ends[0].1, ends[1].0, ends[1].1
+    );
+    print!("{}", to_yaml(&Value::Object(out)));
+    Ok(())
+}
+
+fn show_secrets(m: &Model) {
+    for sv in m.secrets() {
+        println!(
+            "secret:{} owner={} label={} revisions={} expire={} rotate={}",
+            sv.id,
+            sv.owner,
+            sv.label.as_deref().unwrap_or("-"),
+            sv.revisions.len(),
+            sv.expire
+                .map(jujusim::util::rfc3339)
+                .unwrap_or_else(|| "-".into()),
+            sv.rotate.as_deref().unwrap_or("-"),
+        );
+        if !sv.removed_revisions.is_empty() {
+            println!("  removed revisions: {:?}", sv.removed_revisions);
+        }
+        if let Some(last) = sv.revisions.last() {
+            let keys: Vec<&String> = last.keys().collect();
+            println!("  keys (latest revision): {keys:?}");
+        }
+    }
 }

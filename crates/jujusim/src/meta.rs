@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::SimError;
+use crate::error::SimError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {

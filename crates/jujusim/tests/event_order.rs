@@ -1,4 +1,4 @@
-//! Event order as Juju runs it (reference §3.3).
+//! Event order as Juju runs it (`docs/juju-hook-contract.md` §3.3).
 
 mod common;
 use common::*;

@@ -1,4 +1,5 @@
-//! Hook environment, dispatch, transactionality and failure handling (reference §2, §3.1, §3.4, §3.5).
+//! Hook environment, dispatch, transactionality and failure handling (`docs/juju-hook-contract.md`
+//! §2, §3.1, §3.4, §3.5).
 
 mod common;
 

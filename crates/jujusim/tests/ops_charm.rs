@@ -1,8 +1,9 @@
 //! An unmodified `ops` charm runs against the simulator: relation data (unit + app), secrets
 //! (add, grant, get by id+label, set, secret-changed), actions, status, ports, workload version.
 //!
-//! Needs a Python with `ops` installed: `$JUJUSIM_PYTHON`, else `/work/main/.venv/bin/python`, else
-//! `/tmp/v/bin/python`. The test fails (not skips) when none is found, so CI notices.
+//! Needs a Python with `ops` installed, found as the Makefile does: `$JUJUSIM_PYTHON`, else the
+//! repository's `.venv/bin/python3` (`make venv`), else `python3` on `PATH`. The test fails (not
+//! skips) when that Python lacks `ops`, so CI notices.
 
 mod common;
 
@@ -14,16 +15,12 @@ fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("JUJUSIM_PYTHON") {
         return PathBuf::from(p);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for cand in [
-        root.join(".venv/bin/python"),
-        PathBuf::from("/tmp/v/bin/python"),
-    ] {
-        if cand.exists() {
-            return cand;
-        }
+    let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let venv = repo_root.join(".venv/bin/python3");
+    if venv.exists() {
+        return venv;
     }
-    panic!("no Python with ops found: set JUJUSIM_PYTHON or create /work/main/.venv");
+    PathBuf::from("python3")
 }
 
 /// Copy the probe charm into `dir` and give it a dispatch that runs ops on `src/charm.py`.

@@ -1,7 +1,7 @@
-//! `secret-remove` (reference §1.3, §2, §3.2): when a revision older than the latest is tracked by
-//! no consumer any more (after a new revision, or after the last consumer refreshed off it), the
-//! owner gets `secret-remove` with `JUJU_SECRET_REVISION`; `secret-remove --revision N` deletes
-//! that revision's content.
+//! `secret-remove` (`docs/juju-hook-contract.md` §1.3, §2, §3.2): when a revision older than the
+//! latest is tracked by no consumer any more (after a new revision, or after the last consumer
+//! refreshed off it), the owner gets `secret-remove` with `JUJU_SECRET_REVISION`;
+//! `secret-remove --revision N` deletes that revision's content.
 
 mod common;
 use common::*;

@@ -1,13 +1,15 @@
 //! The model state shared between the driver (`Model`) and the hook-tool server thread.
 
+mod event_queue;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
 use crate::meta::{ActionDef, ConfigOption, Metadata, Role};
-use crate::{Databag, ToolCall};
+use crate::views::{Databag, ToolCall};
 
 pub(crate) struct App {
     pub meta: Metadata,
@@ -159,6 +161,25 @@ impl Secret {
     }
 }
 
+/// How long a rotation policy (`hourly` ... `yearly`) waits; `None` for `never` or unknown.
+fn rotate_interval(policy: &str) -> Option<Duration> {
+    let h = 3600;
+    Some(Duration::from_secs(match policy {
+        "hourly" => h,
+        "daily" => 24 * h,
+        "weekly" => 7 * 24 * h,
+        "monthly" => 30 * 24 * h,
+        "quarterly" => 90 * 24 * h,
+        "yearly" => 365 * 24 * h,
+        _ => return None,
+    }))
+}
+
+/// When a secret with rotation `policy` next rotates, counting from `now`.
+pub(crate) fn rotate_next(policy: &str, now: SystemTime) -> Option<SystemTime> {
+    rotate_interval(policy).map(|d| now + d)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     Plain,
@@ -254,6 +275,13 @@ pub(crate) fn sort_units(v: &mut [String]) {
 }
 
 impl State {
+    /// Allocate the id of a new relation.
+    pub fn new_relation_id(&mut self) -> u32 {
+        let id = self.next_rel;
+        self.next_rel += 1;
+        id
+    }
+
     pub fn app_units(&self, app: &str) -> Vec<String> {
         let mut v: Vec<String> = self
             .units
@@ -288,122 +316,6 @@ impl State {
             .get(app_of(unit))
             .and_then(|a| a.leader.as_deref())
             == Some(unit)
-    }
-
-    /// Queue an event on a unit, dropping it if an identical one is already queued (not running).
-    pub fn push(&mut self, unit: &str, ev: Event) {
-        if self.is_puppet(unit) {
-            return;
-        }
-        if let Some(u) = self.units.get_mut(unit) {
-            // The front event of a unit in error is the failed one; it still counts as queued.
-            if !u.queue.contains(&ev) {
-                u.queue.push_back(ev);
-            }
-        }
-    }
-
-    /// A relation event for `unit` on relation `rel`.
-    pub fn rel_event(
-        &self,
-        unit: &str,
-        rel: u32,
-        kind: &str,
-        remote_unit: Option<&str>,
-        departing: Option<&str>,
-    ) -> Option<Event> {
-        let r = self.relations.get(&rel)?;
-        let app = app_of(unit);
-        let ep = r.endpoint_of(app)?;
-        Some(Event {
-            hook: format!("{ep}-relation-{kind}"),
-            kind: Kind::Rel(kind.to_string()),
-            rel: Some(rel),
-            remote_unit: remote_unit.map(String::from),
-            remote_app: r.remote_app(app).map(String::from),
-            departing: departing.map(String::from),
-            secret: None,
-            secret_revision: None,
-        })
-    }
-
-    pub fn push_rel(
-        &mut self,
-        unit: &str,
-        rel: u32,
-        kind: &str,
-        remote_unit: Option<&str>,
-        departing: Option<&str>,
-    ) {
-        if let Some(ev) = self.rel_event(unit, rel, kind, remote_unit, departing) {
-            self.push(unit, ev);
-        }
-    }
-
-    /// Queue `-relation-created` for a unit that may not have started yet: before start it goes
-    /// right after `install` (and any other `-created`), as Juju runs it before leader-elected.
-    pub fn push_created(&mut self, unit: &str, rel: u32) {
-        let Some(ev) = self.rel_event(unit, rel, "created", None, None) else {
-            return;
-        };
-        if self.is_puppet(unit) {
-            return;
-        }
-        let Some(u) = self.units.get_mut(unit) else {
-            return;
-        };
-        if !u.started {
-            if let Some(pos) = u.queue.iter().position(|e| e.hook == "install") {
-                let mut at = pos + 1;
-                while at < u.queue.len()
-                    && matches!(&u.queue[at].kind, Kind::Rel(k) if k == "created")
-                {
-                    at += 1;
-                }
-                u.queue.insert(at, ev);
-                return;
-            }
-        }
-        u.queue.push_back(ev);
-    }
-
-    /// A committed change to the bag of `owner` (unit or app) in `rel`: queue `-changed` on the
-    /// units that see it. `writer` is the unit whose hook wrote it (never notified).
-    pub fn notify_bag_change(&mut self, rel: u32, owner: &str, writer: Option<&str>) {
-        let Some(r) = self.relations.get(&rel) else {
-            return;
-        };
-        if r.dying {
-            return;
-        }
-        let owner_app = app_of(owner).to_string();
-        let recipients: Vec<String> = if r.peer {
-            self.live_app_units(&owner_app)
-        } else {
-            match r.remote_app(&owner_app) {
-                Some(remote) => self.live_app_units(remote),
-                None => return,
-            }
-        };
-        let is_unit = owner.contains('/');
-        for rcpt in recipients {
-            if Some(rcpt.as_str()) == writer || rcpt == owner {
-                continue;
-            }
-            let Some(ur) = self.units.get(&rcpt).and_then(|u| u.rels.get(&rel)) else {
-                continue;
-            };
-            if ur.broken {
-                continue;
-            }
-            if is_unit {
-                if ur.known.contains(owner) {
-                    self.push_rel(&rcpt, rel, "changed", Some(owner), None);
-                }
-            } else {
-                self.push_rel(&rcpt, rel, "changed", None, None);
-            }
-        }
     }
 
     /// Committed bag of `owner` in `rel`.

@@ -1,0 +1,178 @@
+//! The `Model` driver: deploy, relate, run hooks, settle.
+//!
+//! This file holds the `Model` itself (its directories, socket server and settings); each
+//! submodule adds one group of its methods.
+
+mod actions;
+mod charm_files;
+mod commit;
+mod deploy;
+mod hook_env;
+mod process;
+mod queries;
+mod relations;
+mod run_hook;
+mod secrets;
+mod settle;
+mod status;
+mod teardown;
+mod units;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use crate::error::SimError;
+use crate::state::State;
+use crate::tools::TOOL_NAMES;
+use crate::util;
+use crate::views::HookRun;
+
+pub const JUJU_VERSION: &str = "3.6.8";
+
+/// Find the `jujusim` binary: `$JUJUSIM_BIN`, else next to or above the current executable
+/// (test binaries live in `target/<profile>/deps/`).
+pub fn find_jujusim_bin() -> Result<PathBuf, SimError> {
+    if let Some(p) = std::env::var_os("JUJUSIM_BIN") {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+        return Err(SimError::Setup(format!(
+            "JUJUSIM_BIN={} does not exist",
+            p.display()
+        )));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        let mut dir = exe.parent().map(Path::to_path_buf);
+        for _ in 0..3 {
+            let Some(d) = dir else { break };
+            let cand = d.join("jujusim");
+            if cand.is_file() {
+                return Ok(cand);
+            }
+            dir = d.parent().map(Path::to_path_buf);
+        }
+    }
+    Err(SimError::Setup(
+        "cannot find the jujusim binary (hook-tool client): run `cargo build -p jujusim` or set JUJUSIM_BIN"
+            .into(),
+    ))
+}
+
+/// A simulated Juju model. Dropping it stops the hook-tool server and deletes its directory.
+pub struct Model {
+    state: Arc<Mutex<State>>,
+    root: tempfile::TempDir,
+    socket: PathBuf,
+    tools_dir: PathBuf,
+    runs: Vec<HookRun>,
+    max_hooks: usize,
+    stop: Arc<AtomicBool>,
+    server: Option<std::thread::JoinHandle<()>>,
+    next_action: u32,
+    hook_timeout: Duration,
+}
+
+impl Drop for Model {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::os::unix::net::UnixStream::connect(&self.socket);
+        if let Some(h) = self.server.take() {
+            let _ = h.join();
+        }
+        if !self.socket.starts_with(self.root.path()) {
+            let _ = std::fs::remove_file(&self.socket);
+        }
+    }
+}
+
+fn io<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E) -> SimError {
+    move |e| SimError::Io(format!("{what}: {e}"))
+}
+
+impl Model {
+    /// A new empty model: temp root dir, tools dir, socket server thread, clock = real now.
+    pub fn new() -> Result<Model, SimError> {
+        let bin = find_jujusim_bin()?;
+        let root = tempfile::Builder::new()
+            .prefix("jujusim-")
+            .tempdir()
+            .map_err(io("creating model dir"))?;
+        let tools_dir = root.path().join("tools");
+        std::fs::create_dir_all(&tools_dir).map_err(io(tools_dir.display()))?;
+        for name in TOOL_NAMES {
+            std::os::unix::fs::symlink(&bin, tools_dir.join(name)).map_err(io(name))?;
+        }
+        let mut socket = root.path().join("agent.socket");
+        // Unix socket paths are limited to ~108 bytes; fall back to a short path under /tmp.
+        if socket.as_os_str().len() > 100 {
+            socket = PathBuf::from(format!(
+                "/tmp/jujusim-{}.sock",
+                util::hex(&util::rand_bytes(6))
+            ));
+        }
+        let state = Arc::new(Mutex::new(State {
+            model_uuid: util::uuid4(),
+            model_name: "sim".into(),
+            apps: BTreeMap::new(),
+            units: BTreeMap::new(),
+            relations: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            contexts: HashMap::new(),
+            clock: SystemTime::now(),
+            next_rel: 0,
+            next_machine: 0,
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let listener =
+            std::os::unix::net::UnixListener::bind(&socket).map_err(io(socket.display()))?;
+        let server = crate::server::spawn(listener, state.clone(), stop.clone());
+        Ok(Model {
+            state,
+            root,
+            socket,
+            tools_dir,
+            runs: Vec::new(),
+            max_hooks: 2000,
+            stop,
+            server: Some(server),
+            next_action: 1,
+            hook_timeout: Duration::from_secs(600),
+        })
+    }
+
+    fn st(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Maximum number of hooks one `settle` may run before it reports a loop (default 2000).
+    pub fn set_max_hooks(&mut self, n: usize) {
+        self.max_hooks = n;
+    }
+
+    /// Kill a hook that runs longer than this (default 600 s); it counts as failed.
+    pub fn set_hook_timeout(&mut self, t: Duration) {
+        self.hook_timeout = t;
+    }
+
+    /// The model's root directory (tools dir, unit dirs, socket).
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    pub fn model_uuid(&self) -> String {
+        self.st().model_uuid.clone()
+    }
+
+    /// The hook-tool socket (`JUJU_AGENT_SOCKET_ADDRESS`).
+    pub fn socket_path(&self) -> &Path {
+        &self.socket
+    }
+
+    pub fn tools_dir(&self) -> &Path {
+        &self.tools_dir
+    }
+}

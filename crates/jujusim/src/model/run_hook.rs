@@ -1,0 +1,170 @@
+//! One hook or action run: its context, the charm process, and committing or failing it.
+
+use serde_json::Map;
+use std::path::Path;
+use std::time::Instant;
+
+use super::actions::{ActionOutput, ActionRequest};
+use super::commit::commit;
+use super::hook_env::RunInfo;
+use super::process::run_process;
+use super::Model;
+use crate::error::SimError;
+use crate::state::{ActionCtx, Ctx, Event, Kind, State, Txn, Unit};
+use crate::util;
+use crate::views::HookRun;
+
+impl Model {
+    /// Spawn the charm for one event (or action); commit its transaction on success. Returns the
+    /// exit code (-1 for an action the charm lacks) and, for an action, its context with stdout
+    /// and stderr.
+    pub(super) fn run_hook(
+        &mut self,
+        unit: &str,
+        ev: &Event,
+        action: Option<ActionRequest>,
+    ) -> Result<(i32, Option<ActionOutput>), SimError> {
+        let ctx_id = format!(
+            "{unit}-{}-{}",
+            action
+                .as_ref()
+                .map(|a| format!("run-action-{}", a.id))
+                .unwrap_or_else(|| ev.hook.clone()),
+            util::hex(&util::rand_bytes(16))
+        );
+        let dispatch_rel = match &action {
+            Some(a) => format!("actions/{}", a.name),
+            None => format!("hooks/{}", ev.hook),
+        };
+        let (charm_dir, env) = {
+            let mut st = self.st();
+            let u = st.units.get(unit).ok_or_else(|| SimError::no_unit(unit))?;
+            let run = RunInfo {
+                unit,
+                ev,
+                action: action.as_ref(),
+                ctx_id: &ctx_id,
+                dispatch_path: &dispatch_rel,
+            };
+            let env = self.hook_env(&st, u, &run);
+            let ctx = new_context(&st, u, &run);
+            let charm_dir = u.charm_dir.clone();
+            st.contexts.insert(ctx_id.clone(), ctx);
+            (charm_dir, env)
+        };
+
+        let started = Instant::now();
+        let (code, stdout, stderr) = self.exec_charm(&charm_dir, &dispatch_rel, &env);
+        let duration = started.elapsed();
+
+        let label = if action.is_some() {
+            dispatch_rel.clone()
+        } else {
+            ev.hook.clone()
+        };
+        let missing = code.is_none();
+        let exit = code.unwrap_or(0);
+        let ctx = {
+            let mut st = self.st();
+            let ctx = st.contexts.remove(&ctx_id).expect("context");
+            log_output(&mut st, unit, &label, &stdout, &stderr);
+            if missing && action.is_none() {
+                st.log(unit, format!("DEBUG skipped missing hook {:?}", ev.hook));
+            }
+            if exit == 0 && !(missing && action.is_some()) {
+                commit(&mut st, unit, &ctx);
+            } else if exit != 0 {
+                st.log(unit, format!("ERROR {label} exited with status {exit}"));
+            }
+            ctx
+        };
+        self.runs.push(HookRun {
+            unit: unit.to_string(),
+            hook: label,
+            relation_id: ev.rel,
+            remote_unit: ev.remote_unit.clone(),
+            exit_code: exit,
+            tool_calls: ctx.calls,
+            duration,
+        });
+        let act = ctx.action.map(|mut a| {
+            if missing {
+                a.failed = Some(format!("action not implemented on unit {unit:?}"));
+            }
+            (a, stdout, stderr)
+        });
+        Ok((
+            if missing && action.is_some() {
+                -1
+            } else {
+                exit
+            },
+            act,
+        ))
+    }
+
+    /// Run `dispatch` if the charm has one, else the hook or action file. Returns `None` as the
+    /// exit code when neither exists; a process that cannot start counts as exit code 1.
+    fn exec_charm(
+        &self,
+        charm_dir: &Path,
+        dispatch_rel: &str,
+        env: &[(String, String)],
+    ) -> (Option<i32>, String, String) {
+        let dispatch = charm_dir.join("dispatch");
+        let exe = if dispatch.exists() {
+            dispatch
+        } else {
+            charm_dir.join(dispatch_rel)
+        };
+        if !exe.exists() {
+            return (None, String::new(), String::new());
+        }
+        match run_process(&exe, charm_dir, env, self.hook_timeout) {
+            Ok((c, o, e)) => (Some(c), o, e),
+            Err(msg) => (Some(1), String::new(), msg),
+        }
+    }
+}
+
+/// The hook-tool context of a run: its relation and remote side, its action, and a transaction
+/// starting from the unit's committed state, ports and the secret store.
+fn new_context(st: &State, u: &Unit, run: &RunInfo) -> Ctx {
+    let ev = run.ev;
+    let txn = Txn {
+        bags: Default::default(),
+        state: u.state.clone(),
+        ports: u.ports.clone(),
+        secrets: st.secrets.clone(),
+    };
+    let (rel, remote_unit, remote_app) = match &ev.kind {
+        Kind::Rel(_) => (ev.rel, ev.remote_unit.clone(), ev.remote_app.clone()),
+        _ => (None, None, None),
+    };
+    Ctx {
+        unit: run.unit.to_string(),
+        hook: ev.hook.clone(),
+        rel,
+        remote_unit: remote_unit.filter(|s| !s.is_empty()),
+        remote_app,
+        action: run.action.map(|a| ActionCtx {
+            name: a.name.clone(),
+            params: a.params.clone(),
+            results: Map::new(),
+            failed: None,
+            logs: Vec::new(),
+        }),
+        txn,
+        calls: Vec::new(),
+    }
+}
+
+/// The charm's stdout as DEBUG and stderr as WARNING lines of the unit log.
+fn log_output(st: &mut State, unit: &str, label: &str, stdout: &str, stderr: &str) {
+    for line in stdout.lines() {
+        st.log(unit, format!("DEBUG {label}: {line}"));
+    }
+    for line in stderr.lines() {
+        st.log(unit, format!("WARNING {label}: {line}"));
+    }
+}

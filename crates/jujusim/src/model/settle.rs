@@ -1,0 +1,216 @@
+//! Settling: running each unit's queued events in order until the model is quiet.
+
+use std::collections::BTreeMap;
+
+use super::teardown::{drop_unit, gc_relation};
+use super::Model;
+use crate::error::SimError;
+use crate::state::{sort_units, Event, Kind, State};
+use crate::views::SettleReport;
+
+impl Model {
+    /// Run queued hooks until quiet. Errors if a unit is in error or after `max_hooks` runs.
+    pub fn settle(&mut self) -> Result<SettleReport, SimError> {
+        let report = self.settle_allow_errors()?;
+        if let Some((unit, hook)) = report.errors.first() {
+            let logs = self.logs(unit);
+            let tail = logs[logs.len().saturating_sub(25)..].join("\n");
+            return Err(SimError::HookFailed {
+                unit: unit.clone(),
+                hook: hook.clone(),
+                logs: tail,
+            });
+        }
+        Ok(report)
+    }
+
+    /// Like `settle`, but units in error are reported, not an `Err`.
+    pub fn settle_allow_errors(&mut self) -> Result<SettleReport, SimError> {
+        let start = self.runs.len();
+        let mut count = 0usize;
+        loop {
+            let ready = self.ready_units();
+            if ready.is_empty() {
+                break;
+            }
+            for unit in ready {
+                if count >= self.max_hooks {
+                    return Err(self.loop_error(start));
+                }
+                if self.step(&unit)? {
+                    count += 1;
+                }
+            }
+        }
+        let st = self.st();
+        let errors = st
+            .units
+            .values()
+            .filter_map(|u| u.error.as_ref().map(|h| (u.name.clone(), h.clone())))
+            .collect();
+        drop(st);
+        Ok(SettleReport {
+            runs: self.runs[start..].to_vec(),
+            errors,
+        })
+    }
+
+    /// Units not in error with queued events, in unit order.
+    fn ready_units(&self) -> Vec<String> {
+        let st = self.st();
+        let mut v: Vec<String> = st
+            .units
+            .values()
+            .filter(|u| u.error.is_none() && !u.queue.is_empty())
+            .map(|u| u.name.clone())
+            .collect();
+        sort_units(&mut v);
+        v
+    }
+
+    /// The hook-loop error: the most frequent hooks run since `start`.
+    fn loop_error(&self, start: usize) -> SimError {
+        let mut freq: BTreeMap<String, usize> = BTreeMap::new();
+        for r in &self.runs[start..] {
+            *freq.entry(format!("{} {}", r.unit, r.hook)).or_default() += 1;
+        }
+        let mut f: Vec<(String, usize)> = freq.into_iter().collect();
+        f.sort_by_key(|x| std::cmp::Reverse(x.1));
+        let summary: Vec<String> = f.iter().take(5).map(|(k, n)| format!("{k} x{n}")).collect();
+        SimError::Loop {
+            max: self.max_hooks,
+            summary: summary.join(", "),
+        }
+    }
+
+    /// Run the front event of a unit. Returns whether a hook process ran (or was attempted).
+    fn step(&mut self, unit: &str) -> Result<bool, SimError> {
+        let ev = {
+            let mut st = self.st();
+            let Some(ev) = st.units.get(unit).and_then(|u| u.queue.front().cloned()) else {
+                return Ok(false);
+            };
+            if drop_stale_event(&mut st, unit, &ev) {
+                return Ok(false);
+            }
+            before_hook(&mut st, unit, &ev);
+            ev
+        };
+        let (code, _) = self.run_hook(unit, &ev, None)?;
+        after_hook(&mut self.st(), unit, &ev, code);
+        Ok(true)
+    }
+
+    /// Clear a unit's error. `retry` re-runs the failed hook at the next settle; otherwise it is
+    /// skipped.
+    pub fn resolve(&mut self, unit: &str, retry: bool) -> Result<(), SimError> {
+        let mut st = self.st();
+        let u = st
+            .units
+            .get_mut(unit)
+            .ok_or_else(|| SimError::no_unit(unit))?;
+        if u.error.take().is_none() {
+            return Err(SimError::Invalid(format!("unit {unit:?} is not in error")));
+        }
+        if !retry {
+            u.queue.pop_front();
+        }
+        Ok(())
+    }
+}
+
+/// Drop the front event of `unit` if it no longer applies (leadership or the secret moved on);
+/// a `secret-remove` queued on a former leader is handed to the new one. Returns whether it did.
+fn drop_stale_event(st: &mut State, unit: &str, ev: &Event) -> bool {
+    let mut hand_over = None;
+    let skip = match &ev.kind {
+        Kind::Plain if ev.hook == "leader-elected" => !st.is_leader(unit),
+        Kind::Secret => match ev.secret.as_ref().and_then(|id| st.secrets.get(id)) {
+            None => true,
+            // Already removed by the owner: nothing left to announce.
+            Some(s)
+                if ev.hook == "secret-remove"
+                    && !ev
+                        .secret_revision
+                        .is_some_and(|r| s.revisions.contains_key(&r)) =>
+            {
+                true
+            }
+            Some(s) => {
+                let owner_hook = ev.hook == "secret-rotate"
+                    || ev.hook == "secret-expired"
+                    || ev.hook == "secret-remove";
+                let not_leader = owner_hook && !s.owner_is_unit && !st.is_leader(unit);
+                if not_leader && ev.hook == "secret-remove" {
+                    // Leadership moved while it was queued: the new leader gets it.
+                    hand_over = st.secret_owner_unit(s);
+                }
+                not_leader
+            }
+        },
+        _ => false,
+    };
+    if skip {
+        st.units.get_mut(unit).expect("unit").queue.pop_front();
+        if let Some(leader) = hand_over.filter(|l| l != unit) {
+            st.push(&leader, ev.clone());
+        }
+    }
+    skip
+}
+
+/// Bookkeeping before a hook runs: relation membership, and the install status.
+fn before_hook(st: &mut State, unit: &str, ev: &Event) {
+    let u = st.units.get_mut(unit).expect("unit");
+    if let (Kind::Rel(k), Some(rel)) = (&ev.kind, ev.rel) {
+        if let Some(ur) = u.rels.get_mut(&rel) {
+            match k.as_str() {
+                "joined" => {
+                    if let Some(r) = &ev.remote_unit {
+                        ur.members.insert(r.clone());
+                    }
+                }
+                "departed" => {
+                    if let Some(r) = &ev.remote_unit {
+                        ur.members.remove(r);
+                        ur.known.remove(r);
+                    }
+                }
+                "broken" => ur.broken = true,
+                _ => {}
+            }
+        }
+    }
+    if ev.hook == "install" && !u.status_set {
+        u.status = ("maintenance".into(), "installing charm software".into());
+    }
+}
+
+/// Bookkeeping after a hook ran: pop it on success (the unit started, the relation broke, the
+/// unit is gone), or put the unit in error.
+fn after_hook(st: &mut State, unit: &str, ev: &Event, code: i32) {
+    if code == 0 {
+        if let Some(u) = st.units.get_mut(unit) {
+            u.queue.pop_front();
+            if ev.hook == "start" {
+                u.started = true;
+                if !u.status_set {
+                    u.status = ("unknown".into(), String::new());
+                }
+            }
+        }
+        if let (Kind::Rel(k), Some(rel)) = (&ev.kind, ev.rel) {
+            if k == "broken" {
+                if let Some(u) = st.units.get_mut(unit) {
+                    u.rels.remove(&rel);
+                }
+                gc_relation(st, rel);
+            }
+        }
+        if ev.hook == "remove" {
+            drop_unit(st, unit);
+        }
+    } else if let Some(u) = st.units.get_mut(unit) {
+        u.error = Some(ev.hook.clone());
+    }
+}

@@ -1,0 +1,244 @@
+//! Relation tools: relation-ids, relation-list, relation-get, relation-set, relation-model-get;
+//! and resolving `-r`, which other tools share.
+
+use serde_json::{json, Value};
+
+use super::call::{
+    apply_changes, fail, file_changes, kv_args, map_value, no_args, usage, Call, E, R,
+};
+use crate::flags::{self, boolean, val, FlagSpec, Format, Parsed, ToolFail};
+use crate::state::{app_of, sort_units, Ctx, State};
+use crate::views::Databag;
+
+/// Resolve `-r` (or the hook's relation). Returns `None` if neither is given.
+pub(super) fn relation_arg(st: &State, ctx: &Ctx, p: &Parsed) -> Result<Option<u32>, E> {
+    let Some(raw) = p.get("r") else {
+        return Ok(ctx.rel);
+    };
+    let tail = raw.rsplit(':').next().unwrap_or(raw);
+    let Ok(id) = tail.trim().parse::<u32>() else {
+        return usage(format!(
+            "invalid value {raw:?} for flag -r: invalid relation id"
+        ));
+    };
+    let known = st
+        .units
+        .get(&ctx.unit)
+        .map(|u| u.rels.contains_key(&id))
+        .unwrap_or(false);
+    if !known {
+        return usage(format!(
+            "invalid value {raw:?} for flag -r: relation not found"
+        ));
+    }
+    Ok(Some(id))
+}
+
+fn need_relation(st: &State, ctx: &Ctx, p: &Parsed) -> Result<u32, E> {
+    relation_arg(st, ctx, p)?.map_or_else(|| usage("no relation id specified"), Ok)
+}
+
+pub(super) fn rel_name(st: &State, ctx: &Ctx, rel: u32) -> String {
+    let ep = st
+        .relations
+        .get(&rel)
+        .and_then(|r| r.endpoint_of(app_of(&ctx.unit)))
+        .unwrap_or_default();
+    format!("{ep}:{rel}")
+}
+
+/// The hook's view of a bag: its own pending writes, else the committed bag.
+fn view_bag(st: &State, ctx: &Ctx, rel: u32, owner: &str) -> Option<Databag> {
+    if let Some(b) = ctx.txn.bags.get(&(rel, owner.to_string())) {
+        return Some(b.clone());
+    }
+    st.bag(rel, owner).cloned()
+}
+
+const REL_SPECS: &[FlagSpec] = &[val(&["r", "relation"]), val(&["format"]), boolean(&["app"])];
+
+pub(super) fn relation_ids(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
+    let p = c.parse(&[val(&["format"])])?;
+    let f = Format::parse(p.get("format"), Format::Smart, true)?;
+    let app = app_of(&ctx.unit).to_string();
+    let endpoint = match p.pos.as_slice() {
+        [] => match ctx
+            .rel
+            .and_then(|r| st.relations.get(&r))
+            .and_then(|r| r.endpoint_of(&app))
+        {
+            Some(e) => e.to_string(),
+            None => return usage("no endpoint name specified"),
+        },
+        [e] => e.clone(),
+        more => return usage(format!("unrecognized args: {:?}", &more[1..])),
+    };
+    let unit = &st.units[&ctx.unit];
+    let mut ids: Vec<u32> = unit
+        .rels
+        .iter()
+        .filter(|(id, ur)| {
+            !ur.broken
+                && st
+                    .relations
+                    .get(id)
+                    .map(|r| r.endpoint_of(&app) == Some(&endpoint))
+                    .unwrap_or(false)
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    ids.sort();
+    let v: Vec<Value> = ids
+        .iter()
+        .map(|i| Value::String(format!("{endpoint}:{i}")))
+        .collect();
+    Ok(flags::render(&Value::Array(v), f))
+}
+
+pub(super) fn relation_list(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
+    let p = c.parse(REL_SPECS)?;
+    let f = Format::parse(p.get("format"), Format::Smart, true)?;
+    no_args(&p)?;
+    let rel = need_relation(st, ctx, &p)?;
+    if p.has("app") {
+        let remote = st
+            .relations
+            .get(&rel)
+            .and_then(|r| r.remote_app(app_of(&ctx.unit)))
+            .unwrap_or_default()
+            .to_string();
+        return Ok(flags::render(&Value::String(remote), f));
+    }
+    let mut members: Vec<String> = st.units[&ctx.unit]
+        .rels
+        .get(&rel)
+        .map(|ur| ur.members.iter().cloned().collect())
+        .unwrap_or_default();
+    sort_units(&mut members);
+    Ok(flags::render(
+        &Value::Array(members.into_iter().map(Value::String).collect()),
+        f,
+    ))
+}
+
+fn valid_unit_name(s: &str) -> bool {
+    match s.split_once('/') {
+        Some((a, n)) => !a.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()),
+        None => false,
+    }
+}
+
+pub(super) fn relation_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
+    let p = c.parse(REL_SPECS)?;
+    let f = Format::parse(p.get("format"), Format::Smart, true)?;
+    let rel = need_relation(st, ctx, &p)?;
+    let key = match p.pos.first().map(String::as_str) {
+        None | Some("-") => None,
+        Some(k) => Some(k.to_string()),
+    };
+    let (target, app_mode) = relation_get_target(ctx, &p)?;
+    let own_app = app_of(&ctx.unit).to_string();
+    let r = st
+        .relations
+        .get(&rel)
+        .ok_or_else(|| E::Fail(ToolFail::run("relation not found")))?;
+    if app_mode && target == own_app && !r.peer && !st.is_leader(&ctx.unit) {
+        return fail("permission denied");
+    }
+    let is_own = target == ctx.unit || (app_mode && target == own_app);
+    let bag = if is_own {
+        view_bag(st, ctx, rel, &target)
+    } else {
+        st.bag(rel, &target).cloned()
+    };
+    let Some(bag) = bag else {
+        let what = if app_mode { "application" } else { "unit" };
+        return fail(format!(
+            "cannot read settings for {what} {target:?} in relation {:?}: settings not found",
+            rel_name(st, ctx, rel)
+        ));
+    };
+    let v = match key {
+        None => map_value(&bag),
+        Some(k) => bag
+            .get(&k)
+            .cloned()
+            .map(Value::String)
+            .unwrap_or(Value::Null),
+    };
+    Ok(flags::render(&v, f))
+}
+
+/// Whose bag `relation-get` reads: the unit or app argument, else the hook's remote unit, else
+/// (app-level `-changed`, `-broken`) its remote app with `--app` implied. Returns (target, app mode).
+fn relation_get_target(ctx: &Ctx, p: &Parsed) -> Result<(String, bool), E> {
+    let mut app_mode = p.has("app");
+    let target = match p.pos.get(1) {
+        Some(t) => {
+            if p.pos.len() > 2 {
+                return usage(format!("unrecognized args: {:?}", &p.pos[2..]));
+            }
+            if app_mode {
+                app_of(t).to_string()
+            } else if !t.contains('/') {
+                return usage(format!("expected unit name, got application name {t:?}"));
+            } else if !valid_unit_name(t) {
+                return usage(format!("invalid unit name {t:?}"));
+            } else {
+                t.clone()
+            }
+        }
+        None => {
+            // As Juju: the hook's remote unit, else (app-level -changed, -broken) its remote app
+            // with --app implied; with --app, the hook's remote app.
+            let remote_app = ctx.remote_app.clone().filter(|a| !a.is_empty());
+            if app_mode {
+                match remote_app {
+                    Some(a) => a,
+                    None => return usage("no unit or application specified"),
+                }
+            } else if let Some(u) = ctx.remote_unit.clone() {
+                u
+            } else if let Some(a) = remote_app {
+                app_mode = true;
+                a
+            } else {
+                return usage("no unit or application specified");
+            }
+        }
+    };
+    Ok((target, app_mode))
+}
+
+pub(super) fn relation_set(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
+    let p = c.parse(&[
+        val(&["r", "relation"]),
+        val(&["format"]),
+        boolean(&["app"]),
+        val(&["file"]),
+    ])?;
+    let rel = need_relation(st, ctx, &p)?;
+    let args = kv_args(&p.pos)?;
+    let mut changes = file_changes(c, &p)?;
+    changes.extend(args);
+    let owner = if p.has("app") {
+        if !st.is_leader(&ctx.unit) {
+            return fail("cannot write relation settings");
+        }
+        app_of(&ctx.unit).to_string()
+    } else {
+        ctx.unit.clone()
+    };
+    let mut bag = view_bag(st, ctx, rel, &owner).unwrap_or_default();
+    apply_changes(&mut bag, changes);
+    ctx.txn.bags.insert((rel, owner), bag);
+    Ok(String::new())
+}
+
+pub(super) fn relation_model_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
+    let p = c.parse(REL_SPECS)?;
+    let f = Format::parse(p.get("format"), Format::Smart, true)?;
+    no_args(&p)?;
+    need_relation(st, ctx, &p)?;
+    Ok(flags::render(&json!({"uuid": st.model_uuid}), f))
+}
