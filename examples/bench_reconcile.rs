@@ -32,7 +32,8 @@ use openssl::x509::extension::SubjectAlternativeName;
 use openssl::x509::{X509NameBuilder, X509ReqBuilder};
 use serde_json::{json, Value};
 
-use tls_provider::charm::reconcile::{reconcile_at, ReconcileOptions};
+use tls_provider::charm::hook::Hook;
+use tls_provider::charm::reconcile::{reconcile, ReconcileOptions};
 
 const UNITS: usize = 10;
 
@@ -69,15 +70,15 @@ fn ctx(dir: &std::path::Path) -> HookContext {
 fn run(tools: &FakeTools, ctx: &HookContext, label: &str, n: usize, opts: ReconcileOptions) {
     tools.reset_calls();
     let start = Instant::now();
-    let summary = reconcile_at(ctx, tools, SystemTime::now(), opts).expect("reconcile");
+    let summary = reconcile(&Hook::at(ctx, tools, SystemTime::now()), opts).expect("reconcile");
     let elapsed = start.elapsed();
     let calls = tools.state.borrow().calls.len();
     let sets = tools.count("relation-set");
     println!(
         "{n:>5} CSRs  {label:<7} {:>9.1} ms  {calls:>3} tool calls ({sets} relation-set)  issued now {:>4}, published {:>4}",
         elapsed.as_secs_f64() * 1000.0,
-        summary.totals.newly_issued,
-        summary.totals.issued,
+        summary.totals.signed,
+        summary.totals.published,
     );
 }
 

@@ -7,10 +7,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use common::modern::published_certificates;
 use common::pki::openssl_req_p256;
 use juju_hook::fake::FakeTools;
-use juju_hook::{Databag, HookContext, LogLevel, RelationId, StatusName};
+use juju_hook::{Databag, LogLevel, RelationId, StatusName};
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
@@ -22,165 +21,22 @@ use openssl::x509::{X509NameBuilder, X509Req, X509ReqBuilder, X509StoreContext, 
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use tls_provider::charm::reconcile::{reconcile_at, ReconcileOptions, Summary, STANDBY_MESSAGE};
-use tls_provider::charm::state::{CA_SECRET_LABEL, KEY_PREVIOUS_CA_CERTIFICATE};
-use tls_provider::charm::{actions, publish, snapshot};
+use common::world::{World, APP};
+use tls_provider::charm::actions;
+use tls_provider::charm::ca::{CA_SECRET_LABEL, KEY_PREVIOUS_CA_CERTIFICATE};
+use tls_provider::charm::hook::Hook;
+use tls_provider::charm::modern::publish;
+use tls_provider::charm::reconcile::{snapshot, ReconcileOptions, STANDBY_MESSAGE};
 use tls_provider::pki::sign::{cert_to_pem, issue, IssueRequest};
 use tls_provider::pki::{verify, Ca, CaSubject, KeyAlgorithm, ParsedCsr};
+use tls_provider::protocol::modern::ProviderAppData;
 use tls_provider::protocol::modern::ProviderCertificate;
 
-const APP: &str = "tls-provider";
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/csr");
 
 // ------------------------------------------------------------------------------------------
 // Helpers
 // ------------------------------------------------------------------------------------------
-
-struct World {
-    tools: FakeTools,
-    dir: TempDir,
-}
-
-impl World {
-    fn new(leader: bool) -> World {
-        let tools = FakeTools::new(APP, leader);
-        // EC CA keys keep the tests fast; one test covers the RSA default.
-        tools
-            .state
-            .borrow_mut()
-            .config
-            .insert("ca-key-algorithm".into(), json!("ecdsa-p256"));
-        World {
-            tools,
-            dir: TempDir::new().unwrap(),
-        }
-    }
-
-    fn ctx_for(&self, dispatch: &str, extra: &[(&str, &str)]) -> HookContext {
-        let unit = format!("{APP}/0");
-        let mut vars = vec![
-            ("JUJU_DISPATCH_PATH", dispatch),
-            ("JUJU_UNIT_NAME", &unit),
-            ("JUJU_MODEL_NAME", "test"),
-            (
-                "JUJU_CHARM_DIR",
-                self.dir.path().to_str().expect("utf-8 path"),
-            ),
-        ];
-        vars.extend_from_slice(extra);
-        HookContext::from_pairs(&vars).unwrap()
-    }
-
-    fn ctx(&self, hook: &str) -> HookContext {
-        self.ctx_for(&format!("hooks/{hook}"), &[])
-    }
-
-    /// The context of `hook` (e.g. `secret-expired`) for revision 1 of the CA secret, the first
-    /// secret of the model.
-    fn ca_secret_hook(&self, hook: &str) -> HookContext {
-        let id = self
-            .tools
-            .state
-            .borrow()
-            .secrets
-            .keys()
-            .next()
-            .expect("the CA secret")
-            .clone();
-        self.ctx_for(
-            &format!("hooks/{hook}"),
-            &[
-                ("JUJU_SECRET_ID", &format!("secret:{id}")),
-                ("JUJU_SECRET_LABEL", CA_SECRET_LABEL),
-                ("JUJU_SECRET_REVISION", "1"),
-            ],
-        )
-    }
-
-    fn config(&self, key: &str, value: Value) {
-        self.tools
-            .state
-            .borrow_mut()
-            .config
-            .insert(key.into(), value);
-    }
-
-    fn reconcile(&self) -> Summary {
-        self.reconcile_at(SystemTime::now())
-    }
-
-    fn reconcile_at(&self, now: SystemTime) -> Summary {
-        reconcile_at(
-            &self.ctx("update-status"),
-            &self.tools,
-            now,
-            ReconcileOptions::default(),
-        )
-        .expect("reconcile must not fail on remote input")
-    }
-
-    fn relate(&self, id: u32, app: &str, units: &[&str]) {
-        self.tools.add_relation(id, "certificates", app, units);
-    }
-
-    fn set_unit_bag(&self, id: u32, unit: &str, bag: Databag) {
-        self.tools.set_remote_unit_bag(id, unit, bag);
-    }
-
-    fn remove_unit(&self, id: u32, unit: &str) {
-        self.tools.remove_remote_unit(id, unit);
-    }
-
-    fn set_app_bag(&self, id: u32, bag: Databag) {
-        self.tools.set_remote_app_bag(id, bag);
-    }
-
-    /// Puts requests (csr, ca) in a unit databag as the requirer library would.
-    fn request(&self, id: u32, unit: &str, csrs: &[(&str, bool)]) {
-        self.set_unit_bag(id, unit, requests_bag(csrs));
-    }
-
-    fn own_bag(&self, id: u32) -> Databag {
-        self.tools.local_app_bag(id)
-    }
-
-    fn certificates(&self, id: u32) -> Vec<ProviderCertificate> {
-        published_certificates(&self.own_bag(id))
-    }
-
-    fn errors(&self, id: u32) -> Vec<Value> {
-        match self.own_bag(id).get("request_errors") {
-            None => vec![],
-            Some(v) => serde_json::from_str(v).unwrap(),
-        }
-    }
-
-    fn unit_status(&self) -> (StatusName, String) {
-        self.tools.state.borrow().unit_status.clone().unwrap()
-    }
-
-    fn ca_secret(&self) -> Databag {
-        let st = self.tools.state.borrow();
-        let s = st
-            .secrets
-            .values()
-            .find(|s| s.label.as_deref() == Some(CA_SECRET_LABEL))
-            .expect("CA secret");
-        s.revisions.last().unwrap().clone()
-    }
-
-    fn ca_pem(&self) -> String {
-        self.ca_secret()["ca-certificate"].clone()
-    }
-
-    fn calls(&self) -> Vec<String> {
-        self.tools.state.borrow().calls.clone()
-    }
-
-    fn relation_sets(&self) -> usize {
-        self.tools.count("relation-set")
-    }
-}
 
 fn requests_bag(csrs: &[(&str, bool)]) -> Databag {
     let list: Vec<Value> = csrs
@@ -328,7 +184,7 @@ fn issues_one_certificate_per_csr_from_units_and_app_bag() {
             "issued 4, denied 0, rejected 0 across 1 relation".into()
         )
     );
-    assert_eq!(s.totals.newly_issued, 4);
+    assert_eq!(s.totals.signed, 4);
     assert_eq!(w.relation_sets(), 1, "one relation-set for the relation");
     // The key stays in the secret only.
     assert!(w.ca_secret()["private-key"].contains("PRIVATE KEY"));
@@ -493,8 +349,8 @@ fn second_reconcile_changes_nothing_and_writes_nothing() {
         assert_eq!(w.tools.count(tool), 0, "{tool} in a steady-state reconcile");
     }
     assert_eq!(s.writes, 0);
-    assert_eq!(s.totals.newly_issued, 0);
-    assert_eq!(s.totals.issued, 10);
+    assert_eq!(s.totals.signed, 0);
+    assert_eq!(s.totals.published, 10);
 }
 
 #[test]
@@ -564,7 +420,7 @@ fn new_leader_continues_from_secret_and_databags_without_reissuing() {
     other.tools.state.borrow_mut().unit_name = format!("{APP}/1");
     other.tools.reset_calls();
     let s = other.reconcile();
-    assert_eq!(s.totals.newly_issued, 0);
+    assert_eq!(s.totals.signed, 0);
     assert_eq!(other.relation_sets(), 0);
     assert_eq!(other.tools.count("secret-add"), 0);
     assert_eq!((other.own_bag(1), other.own_bag(2)), bags);
@@ -713,14 +569,8 @@ fn broken_relation_is_not_touched_in_its_broken_hook() {
             ("JUJU_REMOTE_APP", "req"),
         ],
     );
-    let s = reconcile_at(
-        &ctx,
-        &w.tools,
-        SystemTime::now(),
-        ReconcileOptions::default(),
-    )
-    .unwrap();
-    assert_eq!(s.relations, 1);
+    let s = w.run_ctx(&ctx, SystemTime::now(), ReconcileOptions::default());
+    assert_eq!(s.totals.relations, 1);
     assert!(
         !w.calls().iter().any(|c| c.contains("-r 1")),
         "{:?}",
@@ -747,13 +597,7 @@ fn app_level_request_without_units_uses_the_remote_app() {
             ("JUJU_REMOTE_APP", "req"),
         ],
     );
-    reconcile_at(
-        &ctx,
-        &w.tools,
-        SystemTime::now(),
-        ReconcileOptions::default(),
-    )
-    .unwrap();
+    w.run_ctx(&ctx, SystemTime::now(), ReconcileOptions::default());
     assert!(!w.calls().contains(&"relation-list -r 4 --app".to_string()));
     assert_eq!(w.relation_sets(), 0);
 }
@@ -1026,7 +870,7 @@ fn ca_subject_change_rotates_and_reissues_in_the_same_hook() {
     assert!(s.ca_rotated.is_some());
     assert_ne!(w.ca_pem(), old_ca);
     assert_eq!(w.ca_secret()[KEY_PREVIOUS_CA_CERTIFICATE], old_ca);
-    assert_eq!(s.totals.reissued, 10);
+    assert_eq!(s.totals.replaced, 10);
     let new = w.certificates(1);
     assert_eq!(new.len(), old.len());
     for e in &old {
@@ -1085,10 +929,10 @@ fn ca_near_its_end_rotates() {
     let s = w.reconcile_at(t0 + Duration::from_secs(11 * 60));
     assert_eq!(
         s.ca_rotated,
-        Some(tls_provider::charm::state::RotateReason::NearExpiry)
+        Some(tls_provider::charm::ca::RotateReason::NearExpiry)
     );
     assert_ne!(w.ca_pem(), first);
-    assert_eq!(s.totals.reissued, 1);
+    assert_eq!(s.totals.replaced, 1);
     let ca = X509::from_pem(w.ca_pem().as_bytes()).unwrap();
     assert!(verify::issued_by(&leaf_of(&w.certificates(1)[0]), &ca));
 }
@@ -1101,16 +945,10 @@ fn secret_expired_hook_for_the_ca_secret_rotates() {
     w.reconcile();
     let first = w.ca_pem();
     let ctx = w.ca_secret_hook("secret-expired");
-    let s = reconcile_at(
-        &ctx,
-        &w.tools,
-        SystemTime::now(),
-        ReconcileOptions::default(),
-    )
-    .unwrap();
+    let s = w.run_ctx(&ctx, SystemTime::now(), ReconcileOptions::default());
     assert_eq!(
         s.ca_rotated,
-        Some(tls_provider::charm::state::RotateReason::SecretExpired)
+        Some(tls_provider::charm::ca::RotateReason::SecretExpired)
     );
     assert_ne!(w.ca_pem(), first);
     assert_all_under_current_ca(&w, 1);
@@ -1128,12 +966,9 @@ fn our_certificate_near_expiry_is_reissued_for_the_same_csr() {
     w.reconcile_at(t0);
     let first = w.certificates(1)[0].certificate.clone();
     let s = w.reconcile_at(t0 + Duration::from_secs(20 * 3600));
-    assert_eq!(
-        s.totals.newly_issued, 0,
-        "more than a tenth of its life left"
-    );
+    assert_eq!(s.totals.signed, 0, "more than a tenth of its life left");
     let s = w.reconcile_at(t0 + Duration::from_secs(22 * 3600));
-    assert_eq!(s.totals.reissued, 1);
+    assert_eq!(s.totals.replaced, 1);
     assert_ne!(w.certificates(1)[0].certificate, first);
 }
 
@@ -1169,13 +1004,11 @@ fn registered_id_with_a_20_digit_arc_is_issued_and_never_fails_the_hook() {
     let other = csr("other.example.com");
     w.request(1, "req/0", &[(&evil, false), (&good, false)]);
     w.request(2, "other/0", &[(&other, false)]);
-    let s = reconcile_at(
+    let s = w.run_ctx(
         &w.ctx("update-status"),
-        &w.tools,
         SystemTime::now(),
         ReconcileOptions::default(),
-    )
-    .expect("one hostile CSR must not fail the hook");
+    );
     assert_valid_entry(entry_for(&w.certificates(1), &good), false);
     assert_valid_entry(entry_for(&w.certificates(2), &other), false);
     let certs = w.certificates(1);
@@ -1187,7 +1020,7 @@ fn registered_id_with_a_20_digit_arc_is_issued_and_never_fails_the_hook() {
         "{text}"
     );
     assert!(w.errors(1).is_empty(), "{:?}", w.errors(1));
-    assert_eq!((s.totals.issued, s.totals.denied), (3, 0));
+    assert_eq!((s.totals.published, s.totals.denied), (3, 0));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1244,12 +1077,8 @@ fn manual_mode_signs_nothing_and_keeps_provided_certificates_while_their_csr_sta
     );
 
     // An operator provides a certificate (what provide-certificate does).
-    let ctx = w.ctx("update-status");
-    let snap = snapshot::read_relation(&ctx, &w.tools, RelationId(1))
-        .unwrap()
-        .unwrap();
     let entry = foreign_entry(&a);
-    assert!(publish::upsert_certificate(&w.tools, &snap, entry.clone()).unwrap());
+    assert!(w.publish_entry(1, entry.clone()));
     w.tools.reset_calls();
     let s = w.reconcile();
     assert_eq!(
@@ -1280,12 +1109,20 @@ fn upsert_refuses_unparseable_entries() {
     let w = World::new(true);
     w.relate(1, "req", &["req/0"]);
     let ctx = w.ctx("update-status");
-    let snap = snapshot::read_relation(&ctx, &w.tools, RelationId(1))
+    let snap = snapshot::read_relation(&Hook::new(&ctx, &w.tools), RelationId(1))
         .unwrap()
         .unwrap();
     let mut e = foreign_entry(&csr("a.x"));
     e.certificate = "garbage".into();
-    assert!(publish::upsert_certificate(&w.tools, &snap, e).is_err());
+    let mut desired = ProviderAppData::default();
+    desired.upsert_certificate(e);
+    let (changes, dropped) = publish::changes(&snap, &mut desired);
+    assert!(desired.certificates.is_empty(), "the entry is dropped");
+    assert!(dropped[0].contains("does not parse"), "{dropped:?}");
+    assert!(
+        !changes.values().any(|v| v.contains("garbage")),
+        "{changes:?}"
+    );
     assert_eq!(w.relation_sets(), 0);
 }
 
@@ -1300,7 +1137,7 @@ fn run_action(w: &World, name: &str, params: Value) -> Result<BTreeMap<String, S
         st.action_results.clear();
     }
     let ctx = w.ctx_for(&format!("actions/{name}"), &[("JUJU_ACTION_NAME", name)]);
-    match actions::run(name, &ctx, &w.tools) {
+    match actions::run(name, &Hook::new(&ctx, &w.tools)) {
         Ok(()) => Ok(w.tools.state.borrow().action_results.clone()),
         Err(e) => Err(e.to_string()),
     }
@@ -1444,7 +1281,7 @@ fn keep_cache_never_keeps_an_entry_that_changed() {
             serde_json::to_string(&entries).unwrap(),
         );
     let s = w.reconcile();
-    assert_eq!(s.totals.reissued, 1);
+    assert_eq!(s.totals.replaced, 1);
     for e in w.certificates(1) {
         assert_valid_entry(&e, false);
     }
@@ -1460,7 +1297,7 @@ fn keep_cache_corruption_is_harmless() {
     w.tools.reset_calls();
     let s = w.reconcile();
     assert_eq!(w.relation_sets(), 0);
-    assert_eq!(s.totals.issued, 10);
+    assert_eq!(s.totals.published, 10);
     // And it is rebuilt.
     let text = std::fs::read_to_string(w.dir.path().join(".tls-provider-keep")).unwrap();
     let map: BTreeMap<String, u64> = serde_json::from_str(&text).unwrap();
@@ -1487,7 +1324,7 @@ fn unreadable_ca_secret_is_replaced_by_a_new_ca() {
     let s = w.reconcile();
     assert!(matches!(
         s.ca_rotated,
-        Some(tls_provider::charm::state::RotateReason::Unreadable(_))
+        Some(tls_provider::charm::ca::RotateReason::Unreadable(_))
     ));
     assert_eq!(
         w.tools.count("secret-add"),
@@ -1505,13 +1342,7 @@ fn secret_remove_hook_removes_the_unused_ca_revision() {
     let ctx = w.ca_secret_hook("secret-remove");
     let id = ctx.secret.as_ref().expect("secret context").id.clone(); // secret:<id>
     w.tools.reset_calls();
-    reconcile_at(
-        &ctx,
-        &w.tools,
-        SystemTime::now(),
-        ReconcileOptions::default(),
-    )
-    .unwrap();
+    w.run_ctx(&ctx, SystemTime::now(), ReconcileOptions::default());
     assert_eq!(w.tools.count("secret-remove"), 1);
     assert!(w.calls().contains(&format!("secret-remove {id}")));
     // Other secrets' removals are not ours to handle.
@@ -1524,13 +1355,7 @@ fn secret_remove_hook_removes_the_unused_ca_revision() {
         ],
     );
     w.tools.reset_calls();
-    reconcile_at(
-        &ctx,
-        &w.tools,
-        SystemTime::now(),
-        ReconcileOptions::default(),
-    )
-    .unwrap();
+    w.run_ctx(&ctx, SystemTime::now(), ReconcileOptions::default());
     assert_eq!(w.tools.count("secret-remove"), 0);
 }
 
@@ -1570,15 +1395,15 @@ fn lost_ca_secret_reissues_every_certificate_of_the_lost_ca() {
             matches!(
                 s.ca_rotated,
                 Some(
-                    tls_provider::charm::state::RotateReason::Missing
-                        | tls_provider::charm::state::RotateReason::Unreadable(_)
+                    tls_provider::charm::ca::RotateReason::Missing
+                        | tls_provider::charm::ca::RotateReason::Unreadable(_)
                 )
             ),
             "{how}: {:?}",
             s.ca_rotated
         );
         assert_ne!(w.ca_pem(), old_ca, "{how}");
-        assert_eq!(s.totals.reissued, before, "{how}");
+        assert_eq!(s.totals.replaced, before, "{how}");
         for id in [1, 2] {
             assert_all_under_current_ca(&w, id);
         }
@@ -1600,17 +1425,13 @@ fn lost_ca_replaces_operator_certificates_kept_from_manual_mode() {
     let a = csr("a.example.com");
     w.request(1, "req/0", &[(&a, false)]);
     w.reconcile();
-    let ctx = w.ctx("update-status");
-    let snap = snapshot::read_relation(&ctx, &w.tools, RelationId(1))
-        .unwrap()
-        .unwrap();
     let provided = foreign_entry(&a);
-    assert!(publish::upsert_certificate(&w.tools, &snap, provided.clone()).unwrap());
+    assert!(w.publish_entry(1, provided.clone()));
     w.config("mode", json!("self-signed"));
     let s = w.reconcile();
     assert_eq!(
         s.ca_rotated,
-        Some(tls_provider::charm::state::RotateReason::Missing)
+        Some(tls_provider::charm::ca::RotateReason::Missing)
     );
     assert_eq!(
         w.certificates(1),

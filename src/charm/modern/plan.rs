@@ -281,3 +281,95 @@ impl Planner<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use juju_hook::fake::FakeTools;
+    use juju_hook::{Databag, HookContext, RelationId};
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::charm::ca::StoredCa;
+    use crate::charm::config::Config;
+    use crate::charm::hook::Hook;
+    use crate::charm::reconcile::snapshot;
+    use crate::pki::sign::issue;
+    use crate::pki::{csr_to_pem, generate_csr, CaSubject, KeyAlgorithm};
+
+    fn csr(cn: &str) -> String {
+        let key = KeyAlgorithm::EcdsaP256.generate().unwrap();
+        csr_to_pem(&generate_csr(&key, cn, &[cn.to_string()]).unwrap()).unwrap()
+    }
+
+    /// A signing failure for one CSR (whatever its cause) is that request's 999 error; the plan
+    /// goes on and the other request is issued.
+    #[test]
+    fn a_csr_that_cannot_be_signed_gets_999_and_the_others_are_issued() {
+        let tools = FakeTools::new("tls-provider", true);
+        tools.add_relation(1, "certificates", "req", &["req/0"]);
+        let (good, bad) = (csr("good.example.com"), csr("bad.example.com"));
+        let list = json!([
+            {"certificate_signing_request": good, "ca": false},
+            {"certificate_signing_request": bad, "ca": false},
+        ]);
+        let bag = Databag::from([("certificate_signing_requests".to_string(), list.to_string())]);
+        tools.set_remote_unit_bag(1, "req/0", bag);
+        let ctx = HookContext::from_pairs(&[
+            ("JUJU_DISPATCH_PATH", "hooks/update-status"),
+            ("JUJU_UNIT_NAME", "tls-provider/0"),
+        ])
+        .unwrap();
+        let subject = CaSubject {
+            common_name: "Test CA".into(),
+            ..CaSubject::default()
+        };
+        let ca = Ca::generate(&subject, KeyAlgorithm::EcdsaP256, 365 * 86_400).unwrap();
+        let leader = Leader {
+            hook: Hook::at(&ctx, &tools, SystemTime::now()),
+            config: Config::from_map(&serde_json::Map::new()).unwrap(),
+            ca: Some(StoredCa {
+                ca_pem: ca.cert_pem(),
+                ca,
+                previous_pem: None,
+                previous: None,
+                rotate_at: None,
+            }),
+            ca_rotated: None,
+        };
+        let snap = snapshot::read_relation(&leader.hook, RelationId(1))
+            .unwrap()
+            .unwrap();
+        let sign = |ca: &Ca, r: &IssueRequest<'_>| {
+            if r.csr.common_name.as_deref() == Some("bad.example.com") {
+                Err(PkiError::Invalid("simulated encoder failure".into()))
+            } else {
+                issue(ca, r)
+            }
+        };
+        let plan = plan_relation(&leader, &snap, &mut KeepCache::disabled(), &sign);
+        let c = plan.counts;
+        assert_eq!((c.published, c.denied, c.signed), (1, 1, 1));
+        assert!(
+            plan.notes
+                .iter()
+                .any(|n| n.contains("could not sign a CSR") && n.contains("unit req/0")),
+            "{:?}",
+            plan.notes
+        );
+        let certs: Vec<ProviderCertificate> =
+            serde_json::from_str(&plan.app_changes["certificates"]).unwrap();
+        assert_eq!(certs.len(), 1);
+        assert_eq!(certs[0].certificate_signing_request, good);
+        let errors: Vec<Value> = serde_json::from_str(&plan.app_changes["request_errors"]).unwrap();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0]["csr"], json!(bad));
+        assert_eq!(errors[0]["error"]["code"], json!(999));
+        let msg = errors[0]["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with("could not sign this CSR: ") && msg.contains("simulated"),
+            "{msg}"
+        );
+    }
+}
