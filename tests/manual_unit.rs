@@ -1,8 +1,8 @@
-//! Manual mode (issue 5) against the in-memory `FakeTools` model: the three actions, every
-//! `provide-certificate` refusal (each asserting its message, that the action failed and that no
-//! databag or secret changed), and successful provisioning checked with real certificates
-//! (OpenSSL-signed here, CSRs from the real requirer library in tests/fixtures/csr) and the
-//! `openssl verify` command line.
+//! Manual mode (issue 5) against the in-memory `FakeTools` model ([`common::world::World`]): the
+//! three actions, every `provide-certificate` refusal (a table: each row asserts its message,
+//! that the action failed and that no databag or secret changed), and successful provisioning
+//! checked with real certificates (OpenSSL-signed here, CSRs from the real requirer library in
+//! tests/fixtures/csr) and the `openssl verify` command line.
 
 mod common;
 
@@ -12,21 +12,16 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use common::actions::join_list_parts;
 use common::ca::{ec_ca, sign_with};
-use common::modern::published_certificates;
 use common::pki::openssl_cli;
-use juju_hook::fake::FakeTools;
-use juju_hook::{Databag, HookContext, RelationId};
+use common::world::World;
 use openssl::x509::X509;
 use serde_json::{json, Map, Value};
 use tempfile::TempDir;
 
-use tls_provider::charm::reconcile::{reconcile_at, ReconcileOptions, Summary};
-use tls_provider::charm::{actions, dispatch, manual};
+use tls_provider::charm::actions::listing::NO_OUTSTANDING;
 use tls_provider::pki::sign::cert_to_pem;
 use tls_provider::pki::{csr_to_pem, generate_csr, Ca, KeyAlgorithm, ParsedCsr};
-use tls_provider::protocol::modern::ProviderCertificate;
 
-const APP: &str = "tls-provider";
 const DAY: u64 = 86_400;
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/csr");
 
@@ -89,174 +84,12 @@ fn b64(s: &str) -> String {
 }
 
 // ------------------------------------------------------------------------------------------
-// The model
+// The model: common::world::World, and the worlds and parameters these tests start from
 // ------------------------------------------------------------------------------------------
-
-struct World {
-    tools: FakeTools,
-    dir: TempDir,
-}
-
-#[derive(Debug)]
-struct Outcome {
-    failed: Option<String>,
-    results: BTreeMap<String, String>,
-}
-
-impl Outcome {
-    fn ok(&self) -> &BTreeMap<String, String> {
-        assert!(self.failed.is_none(), "action failed: {:?}", self.failed);
-        &self.results
-    }
-    fn list(&self, key: &str) -> Vec<Value> {
-        serde_json::from_str::<Value>(&self.ok()[key])
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-}
-
-impl World {
-    fn new(mode: &str) -> World {
-        let tools = FakeTools::new(APP, true);
-        {
-            let mut st = tools.state.borrow_mut();
-            st.config.insert("mode".into(), json!(mode));
-            st.config
-                .insert("ca-key-algorithm".into(), json!("ecdsa-p256"));
-        }
-        World {
-            tools,
-            dir: TempDir::new().unwrap(),
-        }
-    }
-
-    fn ctx(&self, dispatch: &str) -> HookContext {
-        HookContext::from_pairs(&[
-            ("JUJU_DISPATCH_PATH", dispatch),
-            ("JUJU_UNIT_NAME", &format!("{APP}/0")),
-            (
-                "JUJU_CHARM_DIR",
-                self.dir.path().to_str().expect("utf-8 path"),
-            ),
-        ])
-        .unwrap()
-    }
-
-    fn reconcile(&self) -> Summary {
-        reconcile_at(
-            &self.ctx("hooks/update-status"),
-            &self.tools,
-            SystemTime::now(),
-            ReconcileOptions::default(),
-        )
-        .unwrap()
-    }
-
-    fn relate(&self, id: u32, app: &str, units: &[&str]) {
-        self.tools.add_relation(id, "certificates", app, units);
-    }
-
-    /// Sets the requests of `owner` (a unit, or the remote app name for app-level requests).
-    fn request(&self, id: u32, owner: &str, csrs: &[(&str, bool)]) {
-        let list: Vec<Value> = csrs
-            .iter()
-            .map(|(c, ca)| json!({"certificate_signing_request": c, "ca": ca}))
-            .collect();
-        let value = serde_json::to_string(&list).unwrap();
-        let mut st = self.tools.state.borrow_mut();
-        let rel = st.relations.get_mut(&RelationId(id)).unwrap();
-        let bag = if owner.contains('/') {
-            rel.remote_units.entry(owner.into()).or_default()
-        } else {
-            &mut rel.remote_app_bag
-        };
-        if csrs.is_empty() {
-            bag.remove("certificate_signing_requests");
-        } else {
-            bag.insert("certificate_signing_requests".into(), value);
-        }
-    }
-
-    fn own_bag(&self, id: u32) -> Databag {
-        self.tools.local_app_bag(id)
-    }
-
-    fn certificates(&self, id: u32) -> Vec<ProviderCertificate> {
-        published_certificates(&self.own_bag(id))
-    }
-
-    /// Everything an action could change: relation data and secrets.
-    fn world_state(&self) -> String {
-        let st = self.tools.state.borrow();
-        format!("{:?}\n{:?}", st.relations, st.secrets)
-    }
-
-    fn run_at(&self, name: &str, params: Value, now: Option<SystemTime>) -> Outcome {
-        {
-            let mut st = self.tools.state.borrow_mut();
-            st.action_params = params.as_object().cloned().unwrap_or_default();
-            st.action_results.clear();
-            st.action_failed = None;
-        }
-        let ctx = self.ctx(&format!("actions/{name}"));
-        let result = match now {
-            Some(now) => actions::require_leader(&ctx, &self.tools, name)
-                .and_then(|_| manual::provide_certificate_at(&ctx, &self.tools, now)),
-            None => actions::run(name, &ctx, &self.tools),
-        };
-        let code = dispatch::action_outcome(name, result, &self.tools);
-        assert_eq!(code, 0, "operator errors exit 0 (action-fail)");
-        let st = self.tools.state.borrow();
-        Outcome {
-            failed: st.action_failed.clone(),
-            results: st.action_results.clone(),
-        }
-    }
-
-    fn run(&self, name: &str, params: Value) -> Outcome {
-        self.run_at(name, params, None)
-    }
-
-    /// Runs the action expecting it to fail with a message containing every one of `expected`,
-    /// without any relation data or secret changing and without results. Returns the message.
-    fn fails(&self, name: &str, params: Value, expected: &[&str]) -> String {
-        self.fails_at(name, params, None, expected)
-    }
-
-    fn fails_at(
-        &self,
-        name: &str,
-        params: Value,
-        now: Option<SystemTime>,
-        expected: &[&str],
-    ) -> String {
-        let before = self.world_state();
-        self.tools.reset_calls();
-        let out = self.run_at(name, params, now);
-        let msg = out
-            .failed
-            .unwrap_or_else(|| panic!("{name} should have failed, results {:?}", out.results));
-        for e in expected {
-            assert!(msg.contains(e), "message {msg:?} lacks {e:?}");
-        }
-        assert!(
-            out.results.is_empty(),
-            "no results on failure: {:?}",
-            out.results
-        );
-        assert_eq!(self.tools.count("relation-set"), 0, "{msg}");
-        assert_eq!(self.tools.count("secret-set"), 0, "{msg}");
-        assert_eq!(self.tools.count("secret-add"), 0, "{msg}");
-        assert_eq!(self.world_state(), before, "nothing may change: {msg}");
-        msg
-    }
-}
 
 /// A manual-mode world with relation 1 (`req`, units req/0 and req/1, one CSR each), reconciled.
 fn manual_world() -> (World, String, String) {
-    let w = World::new("manual");
+    let w = World::leader_in("manual");
     w.relate(1, "req", &["req/0", "req/1"]);
     let a = new_csr("a.example.com");
     let b = new_csr("b.example.com");
@@ -308,14 +141,14 @@ fn openssl_verify(root: &str, untrusted: Option<&str>, leaf: &str) -> (bool, Str
 
 #[test]
 fn outstanding_list_shows_every_field_for_unit_and_app_level_requests() {
-    let w = World::new("manual");
+    let w = World::leader_in("manual");
     w.relate(3, "req", &["req/0"]);
     let unit_csr = fixture("rsa2048_full.pem");
     let app_csr = fixture("ec_ca_request.pem");
     w.request(3, "req/0", &[(&unit_csr, false)]);
     w.request(3, "req", &[(&app_csr, true)]);
     w.reconcile();
-    let out = w.run("get-outstanding-certificate-requests", json!({}));
+    let out = w.action("get-outstanding-certificate-requests", json!({}));
     assert_eq!(out.ok()["count"], "2");
     assert!(out.ok()["message"].starts_with("2 outstanding certificate requests"));
     assert!(out.ok()["message"].contains("provide-certificate"));
@@ -342,63 +175,57 @@ fn outstanding_list_shows_every_field_for_unit_and_app_level_requests() {
     assert_eq!(app["application"], json!("req"));
     assert_eq!(app["is-ca"], json!(true));
     assert_eq!(app["csr"], json!(app_csr));
-    assert_eq!(w.tools.count("relation-set"), 1, "only the reconcile wrote");
+    assert_eq!(w.relation_sets(), 1, "only the reconcile wrote");
 }
 
 #[test]
 fn empty_outstanding_list_is_a_success_with_a_message() {
-    let w = World::new("manual");
-    let out = w.run("get-outstanding-certificate-requests", json!({}));
+    let w = World::leader_in("manual");
+    let out = w.action("get-outstanding-certificate-requests", json!({}));
     assert_eq!(out.ok()["count"], "0");
     assert_eq!(out.list("requests"), Vec::<Value>::new());
-    assert!(out.ok()["message"].starts_with(manual::NO_OUTSTANDING));
+    assert!(out.ok()["message"].starts_with(NO_OUTSTANDING));
     assert!(out.ok()["message"].contains("juju integrate"));
     w.relate(1, "req", &["req/0"]);
-    let out = w.run(
+    let out = w.action(
         "get-outstanding-certificate-requests",
         json!({"relation-id": 1}),
     );
     assert_eq!(
         out.ok()["message"],
-        format!("{} in relation 1", manual::NO_OUTSTANDING)
+        format!("{} in relation 1", NO_OUTSTANDING)
     );
 }
 
 #[test]
-fn outstanding_list_filters_by_relation_and_refuses_unknown_relation() {
-    let (w, a, _) = manual_world();
+fn outstanding_list_filters_by_relation() {
+    let (w, _, _) = manual_world();
     w.relate(2, "other", &["other/0"]);
     let c = new_csr("c.example.com");
     w.request(2, "other/0", &[(&c, false)]);
     assert_eq!(
-        w.run("get-outstanding-certificate-requests", json!({}))
+        w.action("get-outstanding-certificate-requests", json!({}))
             .ok()["count"],
         "3"
     );
-    let only = w.run(
+    let only = w.action(
         "get-outstanding-certificate-requests",
         json!({"relation-id": 2}),
     );
     assert_eq!(only.ok()["count"], "1");
     assert_eq!(only.list("requests")[0]["csr"], json!(c));
-    w.fails(
-        "get-outstanding-certificate-requests",
-        json!({"relation-id": 9}),
-        &["relation-id 9 is not a certificates relation", "1, 2"],
-    );
-    let _ = a;
 }
 
 #[test]
 fn self_signed_mode_lists_refused_and_pending_requests() {
-    let w = World::new("self-signed");
+    let w = World::leader_in("self-signed");
     w.relate(1, "req", &["req/0"]);
     let ok = new_csr("ok.example.com");
     let ca_req = fixture("ec_ca_request.pem");
     w.request(1, "req/0", &[(&ok, false), (&ca_req, true)]);
     w.reconcile();
     assert_eq!(w.certificates(1).len(), 1);
-    let out = w.run("get-outstanding-certificate-requests", json!({}));
+    let out = w.action("get-outstanding-certificate-requests", json!({}));
     let list = out.list("requests");
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["csr"], json!(ca_req));
@@ -412,7 +239,7 @@ fn self_signed_mode_lists_refused_and_pending_requests() {
     let new = new_csr("new.example.com");
     w.request(1, "req/0", &[(&ok, false), (&ca_req, true), (&new, false)]);
     let list = w
-        .run("get-outstanding-certificate-requests", json!({}))
+        .action("get-outstanding-certificate-requests", json!({}))
         .list("requests");
     let pending = list.iter().find(|r| r["csr"] == json!(new)).unwrap();
     assert!(pending.get("error").is_none());
@@ -422,12 +249,12 @@ fn self_signed_mode_lists_refused_and_pending_requests() {
 fn get_certificate_request_lists_every_csr_with_has_certificate() {
     let (w, a, b) = manual_world();
     let o = Outside::new();
-    w.run(
+    w.action(
         "provide-certificate",
         Value::Object(provide_params(&a, &o.leaf(&a), &o.int_pem())),
     )
     .ok();
-    let out = w.run("get-certificate-request", json!({"relation-id": 1}));
+    let out = w.action("get-certificate-request", json!({"relation-id": 1}));
     assert_eq!(out.ok()["count"], "2");
     assert_eq!(out.ok()["outstanding"], "1");
     assert_eq!(out.ok()["application"], "req");
@@ -440,24 +267,6 @@ fn get_certificate_request_lists_every_csr_with_has_certificate() {
     assert_eq!(rb["has-certificate"], json!(false));
     assert_eq!(rb["common-name"], json!("b.example.com"));
     assert_eq!(rb["ip-sans"], json!(["10.1.2.3"]));
-}
-
-#[test]
-fn get_certificate_request_requires_relation_id() {
-    let (w, _, _) = manual_world();
-    w.fails(
-        "get-certificate-request",
-        json!({}),
-        &[
-            "missing parameter relation-id",
-            "juju run tls-provider/leader get-certificate-request relation-id=<id>",
-        ],
-    );
-    w.fails(
-        "get-certificate-request",
-        json!({"relation-id": 5}),
-        &["relation-id 5 is not a certificates relation"],
-    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -500,9 +309,9 @@ fn many_requests(w: &World, n: usize) -> Vec<String> {
 
 #[test]
 fn three_hundred_outstanding_requests_are_listed_in_parts() {
-    let w = World::new("manual");
+    let w = World::leader_in("manual");
     let csrs = many_requests(&w, 300);
-    let out = w.run("get-outstanding-certificate-requests", json!({}));
+    let out = w.action("get-outstanding-certificate-requests", json!({}));
     let results = out.ok();
     assert_eq!(results["count"], "300");
     let (list, parts) = joined_list(results, "requests");
@@ -528,7 +337,7 @@ fn three_hundred_outstanding_requests_are_listed_in_parts() {
     );
 
     // get-certificate-request on the same relation: the same split, with has-certificate.
-    let out = w.run("get-certificate-request", json!({"relation-id": 1}));
+    let out = w.action("get-certificate-request", json!({"relation-id": 1}));
     let (list, parts2) = joined_list(out.ok(), "requests");
     assert_eq!(list.len(), 300);
     assert!(parts2 >= 2);
@@ -536,9 +345,9 @@ fn three_hundred_outstanding_requests_are_listed_in_parts() {
     assert!(out.ok()["message"].contains("requests-parts="));
 
     // A small listing keeps the single `requests` result and no `requests-parts`.
-    let w = World::new("manual");
+    let w = World::leader_in("manual");
     many_requests(&w, 3);
-    let out = w.run("get-outstanding-certificate-requests", json!({}));
+    let out = w.action("get-outstanding-certificate-requests", json!({}));
     assert_eq!(out.list("requests").len(), 3);
     assert!(!out.ok().contains_key("requests-parts"));
     assert!(!out.ok()["message"].contains("split"));
@@ -546,11 +355,11 @@ fn three_hundred_outstanding_requests_are_listed_in_parts() {
 
 #[test]
 fn four_hundred_issued_certificates_are_listed_in_parts() {
-    let w = World::new("self-signed");
+    let w = World::leader_in("self-signed");
     many_requests(&w, 400);
     w.reconcile();
     assert_eq!(w.certificates(1).len(), 400);
-    let out = w.run("get-issued-certificates", json!({}));
+    let out = w.action("get-issued-certificates", json!({}));
     let results = out.ok();
     assert_eq!(results["count"], "400");
     let (list, parts) = joined_list(results, "certificates");
@@ -596,7 +405,7 @@ fn provide_with_intermediate_publishes_like_the_built_in_ca_in_one_relation_set(
         "ca-chain",
         json!(b64(&o.chain_pem())),
     );
-    let out = w.run("provide-certificate", params);
+    let out = w.action("provide-certificate", params);
     let r = out.ok();
     assert_eq!(r["relation-id"], "1");
     assert_eq!(r["unit"], "req/0");
@@ -604,8 +413,8 @@ fn provide_with_intermediate_publishes_like_the_built_in_ca_in_one_relation_set(
     assert_eq!(r["legacy"], "false");
     assert!(r["result"].contains("relation 1"), "{r:?}");
     assert!(r["result"].contains("unit req/0"), "{r:?}");
-    assert_eq!(w.tools.count("relation-set"), 1, "one relation-set");
-    let status = w.tools.state.borrow().unit_status.clone().unwrap();
+    assert_eq!(w.relation_sets(), 1, "one relation-set");
+    let status = w.unit_status();
     assert!(
         status.1.contains("1 request outstanding"),
         "status refreshed by the action: {status:?}"
@@ -629,17 +438,17 @@ fn provide_with_intermediate_publishes_like_the_built_in_ca_in_one_relation_set(
     // The reconcile keeps it as is and it is no longer outstanding.
     w.tools.reset_calls();
     let s = w.reconcile();
-    assert_eq!(w.tools.count("relation-set"), 0);
+    assert_eq!(w.relation_sets(), 0);
     assert_eq!(s.totals.outstanding, 1);
     let list = w
-        .run("get-outstanding-certificate-requests", json!({}))
+        .action("get-outstanding-certificate-requests", json!({}))
         .list("requests");
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["csr"], json!(b));
 
     // Providing the same again changes nothing and says so.
     w.tools.reset_calls();
-    let again = w.run(
+    let again = w.action(
         "provide-certificate",
         with(
             provide_params(&a, &leaf, &o.int_pem()),
@@ -648,7 +457,7 @@ fn provide_with_intermediate_publishes_like_the_built_in_ca_in_one_relation_set(
         ),
     );
     assert!(again.ok()["note"].contains("already published"));
-    assert_eq!(w.tools.count("relation-set"), 0);
+    assert_eq!(w.relation_sets(), 0);
 
     // When the CSR goes, the entry goes.
     w.request(1, "req/0", &[]);
@@ -658,7 +467,7 @@ fn provide_with_intermediate_publishes_like_the_built_in_ca_in_one_relation_set(
 
 #[test]
 fn provide_accepts_leaf_first_chain_plain_pem_and_crlf_csr() {
-    let w = World::new("manual");
+    let w = World::leader_in("manual");
     w.relate(1, "req", &["req/0"]);
     let crlf = fixture("rsa2048_full_crlf.pem");
     assert!(crlf.contains("\r\n"));
@@ -668,7 +477,7 @@ fn provide_accepts_leaf_first_chain_plain_pem_and_crlf_csr() {
     let leaf = o.leaf(&crlf);
     // The operator's CSR copy is the canonical (LF) form; plain PEM values, leaf-first chain.
     let lf = fixture("rsa2048_full.pem");
-    let out = w.run(
+    let out = w.action(
         "provide-certificate",
         json!({
             "certificate-signing-request": lf,
@@ -695,7 +504,7 @@ fn provide_accepts_root_as_ca_certificate_with_the_intermediate_in_the_chain() {
     let o = Outside::new();
     let leaf = o.leaf(&a);
     // ca-certificate = root, ca-chain = [intermediate]: the root is appended.
-    let out = w.run(
+    let out = w.action(
         "provide-certificate",
         with(
             provide_params(&a, &leaf, &o.root_pem()),
@@ -714,7 +523,7 @@ fn provide_without_chain_defaults_to_certificate_and_ca() {
     let (w, _, b) = manual_world();
     let o = Outside::new();
     let leaf = o.leaf(&b);
-    w.run(
+    w.action(
         "provide-certificate",
         Value::Object(provide_params(&b, &leaf, &o.int_pem())),
     )
@@ -724,14 +533,14 @@ fn provide_without_chain_defaults_to_certificate_and_ca() {
 
 #[test]
 fn provide_answers_app_level_and_ca_requests() {
-    let w = World::new("manual");
+    let w = World::leader_in("manual");
     w.relate(4, "req", &["req/0"]);
     let app_csr = fixture("ec_ca_request.pem");
     w.request(4, "req", &[(&app_csr, true)]);
     w.reconcile();
     let o = Outside::new();
     let leaf = o.leaf_ca(&app_csr);
-    let out = w.run(
+    let out = w.action(
         "provide-certificate",
         Value::Object(provide_params(&app_csr, &leaf, &o.int_pem())),
     );
@@ -741,7 +550,7 @@ fn provide_answers_app_level_and_ca_requests() {
     assert_eq!(w.certificates(4)[0].certificate, leaf);
     w.tools.reset_calls();
     w.reconcile();
-    assert_eq!(w.tools.count("relation-set"), 0, "kept by the reconcile");
+    assert_eq!(w.relation_sets(), 0, "kept by the reconcile");
 }
 
 #[test]
@@ -749,16 +558,12 @@ fn provided_certificates_survive_a_switch_to_self_signed() {
     let (w, a, b) = manual_world();
     let o = Outside::new();
     let leaf = o.leaf(&a);
-    w.run(
+    w.action(
         "provide-certificate",
         Value::Object(provide_params(&a, &leaf, &o.int_pem())),
     )
     .ok();
-    w.tools
-        .state
-        .borrow_mut()
-        .config
-        .insert("mode".into(), json!("self-signed"));
+    w.config("mode", json!("self-signed"));
     w.reconcile();
     let certs = w.certificates(1);
     assert_eq!(certs.len(), 2);
@@ -779,422 +584,544 @@ fn provided_certificates_survive_a_switch_to_self_signed() {
 }
 
 // ------------------------------------------------------------------------------------------
-// provide-certificate: one test per refusal
+// Refusals: one table row per refusal
 // ------------------------------------------------------------------------------------------
 
-#[test]
-fn refuses_missing_parameters() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    let p = provide_params(&a, &o.leaf(&a), &o.int_pem());
-    w.fails(
-        "provide-certificate",
-        without(p.clone(), &["certificate", "ca-certificate"]),
-        &[
-            "missing parameters certificate, ca-certificate",
-            "juju run tls-provider/leader provide-certificate",
-            "base64 -w0",
-        ],
-    );
-    w.fails(
-        "provide-certificate",
-        with(p, "certificate-signing-request", json!("  ")),
-        &["missing parameter certificate-signing-request:"],
+/// The world a refusal row starts from.
+#[derive(Clone, Copy, Debug)]
+enum Setup {
+    /// [`manual_world`]: relation 1, `req/0` asks for `a`, `req/1` for `b`.
+    TwoUnits,
+    /// Relation 1 (`req`, unit `req/0`), `a` an app-level request of `req`.
+    AppLevel,
+    /// Relation 1 (`req`, unit `req/0`), `req/0` asks for `a` as a CA (`ca: true`).
+    CaRequest,
+}
+
+/// What a refusal row runs against: the world, the outside PKI, the request `a` the row answers
+/// and (in [`Setup::TwoUnits`]) `b`, another unit's request.
+struct Fx {
+    w: World,
+    o: Outside,
+    a: String,
+    b: String,
+}
+
+impl Fx {
+    fn new(setup: Setup) -> Fx {
+        let o = Outside::new();
+        match setup {
+            Setup::TwoUnits => {
+                let (w, a, b) = manual_world();
+                Fx { w, o, a, b }
+            }
+            Setup::AppLevel => {
+                let w = World::leader_in("manual");
+                w.relate(1, "req", &["req/0"]);
+                let a = new_csr("app.example.com");
+                w.request(1, "req", &[(&a, false)]);
+                w.reconcile();
+                Fx {
+                    w,
+                    o,
+                    a,
+                    b: String::new(),
+                }
+            }
+            Setup::CaRequest => {
+                let w = World::leader_in("manual");
+                w.relate(1, "req", &["req/0"]);
+                let a = fixture("ec_ca_request.pem");
+                w.request(1, "req/0", &[(&a, true)]);
+                w.reconcile();
+                Fx {
+                    w,
+                    o,
+                    a,
+                    b: String::new(),
+                }
+            }
+        }
+    }
+
+    /// The right answer to `a`: its leaf signed by the intermediate, which is `ca-certificate`.
+    fn good(&self) -> Map<String, Value> {
+        provide_params(&self.a, &self.o.leaf(&self.a), &self.o.int_pem())
+    }
+}
+
+/// An action run that must be refused.
+struct Attempt {
+    action: &'static str,
+    params: Value,
+    /// When the action runs (default now).
+    at: Option<SystemTime>,
+}
+
+fn provide(params: Value) -> Attempt {
+    Attempt {
+        action: "provide-certificate",
+        params,
+        at: None,
+    }
+}
+
+fn provide_at(params: Value, at: SystemTime) -> Attempt {
+    Attempt {
+        at: Some(at),
+        ..provide(params)
+    }
+}
+
+fn action(action: &'static str, params: Value) -> Attempt {
+    Attempt {
+        action,
+        params,
+        at: None,
+    }
+}
+
+/// (case, world, the attempt (which may add to the world first), fragments of the message).
+type Row = (
+    &'static str,
+    Setup,
+    fn(&Fx) -> Attempt,
+    &'static [&'static str],
+);
+
+/// Runs every row in a fresh world: each must fail with a message holding all its fragments,
+/// with no results and no databag or secret changed. Reports every failing row by name.
+fn assert_refusals(rows: &[Row]) {
+    let mut names: Vec<&str> = rows.iter().map(|r| r.0).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), rows.len(), "case names are unique");
+    let mut failures = Vec::new();
+    for (name, setup, attempt, expected) in rows {
+        eprintln!("case: {name}");
+        let f = Fx::new(*setup);
+        let t = attempt(&f);
+        let now = t.at.unwrap_or_else(SystemTime::now);
+        if let Err(e) = f.w.refusal_at(t.action, t.params, now, expected) {
+            failures.push(format!("{name}: {e}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
     );
 }
 
 #[test]
-fn refuses_a_parameter_that_is_not_a_string() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    w.fails(
-        "provide-certificate",
-        with(
-            provide_params(&a, &o.leaf(&a), &o.int_pem()),
-            "certificate",
-            json!(42),
+fn listing_refusals_name_the_problem_and_change_nothing() {
+    let rows: &[Row] = &[
+        (
+            "outstanding: relation-id of no certificates relation",
+            Setup::TwoUnits,
+            |f| {
+                f.w.relate(2, "other", &["other/0"]);
+                f.w.request(2, "other/0", &[(&new_csr("c.example.com"), false)]);
+                action(
+                    "get-outstanding-certificate-requests",
+                    json!({"relation-id": 9}),
+                )
+            },
+            &["relation-id 9 is not a certificates relation", "1, 2"],
         ),
-        &["parameter certificate must be a string", "not a number"],
-    );
-}
-
-#[test]
-fn refuses_undecodable_input_naming_the_parameter() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    let p = provide_params(&a, &o.leaf(&a), &o.int_pem());
-    w.fails(
-        "provide-certificate",
-        with(p.clone(), "ca-certificate", json!("not base64 at all!")),
-        &[
-            "parameter ca-certificate cannot be decoded",
-            "not valid base64",
-            "ca-certificate=\"$(base64 -w0 file.pem)\"",
-        ],
-    );
-    // base64 of DER (binary), not of PEM.
-    let der = X509::from_pem(o.int_pem().as_bytes())
-        .unwrap()
-        .to_der()
-        .unwrap();
-    let der_b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    w.fails(
-        "provide-certificate",
-        with(p.clone(), "certificate", json!(der_b64)),
-        &[
-            "parameter certificate cannot be decoded",
-            "binary data",
-            "openssl x509 -inform der",
-        ],
-    );
-    w.fails(
-        "provide-certificate",
-        with(p, "ca-chain", json!(b64("just some text"))),
-        &[
-            "parameter ca-chain cannot be decoded",
-            "without a -----BEGIN line",
-        ],
-    );
-}
-
-#[test]
-fn refuses_a_csr_parameter_that_is_not_a_csr() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    let leaf = o.leaf(&a);
-    w.fails(
-        "provide-certificate",
-        Value::Object(provide_params(&leaf, &leaf, &o.int_pem())),
-        &[
-            "certificate-signing-request is not a certificate signing request",
-            "found a CERTIFICATE where a CERTIFICATE REQUEST was expected",
-        ],
-    );
-}
-
-#[test]
-fn refuses_a_csr_this_charm_would_not_keep() {
-    let (w, _, _) = manual_world();
-    let o = Outside::new();
-    let tampered = fixture("rsa2048_tampered.pem");
-    w.fails(
-        "provide-certificate",
-        Value::Object(provide_params(&tampered, &o.int_pem(), &o.root_pem())),
-        &[
-            "certificate-signing-request cannot be answered",
-            "signature",
-        ],
-    );
-}
-
-#[test]
-fn refuses_a_certificate_parameter_that_is_not_a_certificate() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    w.fails(
-        "provide-certificate",
-        Value::Object(provide_params(&a, &a, &o.int_pem())),
-        &[
-            "certificate is not a certificate",
-            "-----BEGIN CERTIFICATE-----",
-        ],
-    );
-}
-
-#[test]
-fn refuses_a_ca_certificate_that_is_not_a_certificate() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    w.fails(
-        "provide-certificate",
-        Value::Object(provide_params(&a, &o.leaf(&a), &a)),
-        &["ca-certificate is not a certificate"],
-    );
-}
-
-#[test]
-fn refuses_a_bundle_in_certificate_or_ca_certificate() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    let leaf = o.leaf(&a);
-    w.fails(
-        "provide-certificate",
-        Value::Object(provide_params(
-            &a,
-            &format!("{leaf}\n{}", o.int_pem()),
-            &o.int_pem(),
-        )),
-        &["certificate holds 2 certificates", "ca-chain"],
-    );
-    w.fails(
-        "provide-certificate",
-        Value::Object(provide_params(&a, &leaf, &o.chain_pem())),
-        &["ca-certificate holds 2 certificates", "ca-chain"],
-    );
-}
-
-#[test]
-fn refuses_a_ca_chain_that_is_not_certificates() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    w.fails(
-        "provide-certificate",
-        with(
-            provide_params(&a, &o.leaf(&a), &o.int_pem()),
-            "ca-chain",
-            json!(b64(&a)),
+        (
+            "get-certificate-request: missing relation-id",
+            Setup::TwoUnits,
+            |_| action("get-certificate-request", json!({})),
+            &[
+                "missing parameter relation-id",
+                "juju run tls-provider/leader get-certificate-request relation-id=<id>",
+            ],
         ),
-        &["ca-chain is not a list of certificates"],
-    );
-}
-
-#[test]
-fn refuses_a_certificate_for_another_key() {
-    let (w, a, b) = manual_world();
-    let o = Outside::new();
-    w.fails(
-        "provide-certificate",
-        Value::Object(provide_params(&a, &o.leaf(&b), &o.int_pem())),
-        &[
-            "the public key of certificate",
-            "is not the public key of the CSR",
-            "CN=b.example.com",
-        ],
-    );
-}
-
-#[test]
-fn refuses_a_certificate_not_signed_by_ca_certificate() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    let other = ec_ca("Some Other CA");
-    w.fails(
-        "provide-certificate",
-        Value::Object(provide_params(&a, &o.leaf(&a), &other.cert_pem())),
-        &[
-            "certificate is not signed by ca-certificate",
-            "CN=Outside Intermediate CA",
-            "CN=Some Other CA",
-        ],
-    );
-    // The root alone (no ca-chain) did not sign the leaf either.
-    w.fails(
-        "provide-certificate",
-        Value::Object(provide_params(&a, &o.leaf(&a), &o.root_pem())),
-        &["certificate is not signed by ca-certificate"],
-    );
-    // With a chain that does not contain ca-certificate.
-    w.fails(
-        "provide-certificate",
-        with(
-            provide_params(&a, &o.leaf(&a), &other.cert_pem()),
-            "ca-chain",
-            json!(b64(&o.chain_pem())),
+        (
+            "get-certificate-request: relation-id of no certificates relation",
+            Setup::TwoUnits,
+            |_| action("get-certificate-request", json!({"relation-id": 5})),
+            &["relation-id 5 is not a certificates relation"],
         ),
-        &["certificate is not signed by ca-certificate"],
-    );
+    ];
+    assert_refusals(rows);
 }
 
 #[test]
-fn refuses_a_chain_out_of_order() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    w.fails(
-        "provide-certificate",
-        with(
-            provide_params(&a, &o.leaf(&a), &o.int_pem()),
-            "ca-chain",
-            json!(b64(&format!("{}\n{}", o.root_pem(), o.int_pem()))),
+fn provide_certificate_refusals_name_the_problem_and_change_nothing() {
+    let rows: &[Row] = &[
+        // Parameters
+        (
+            "missing certificate and ca-certificate",
+            Setup::TwoUnits,
+            |f| provide(without(f.good(), &["certificate", "ca-certificate"])),
+            &[
+                "missing parameters certificate, ca-certificate",
+                "juju run tls-provider/leader provide-certificate",
+                "base64 -w0",
+            ],
         ),
-        &[
-            "ca-chain is not in order",
-            "leaf first",
-            "each certificate followed by the one that issued it",
-        ],
-    );
-}
-
-#[test]
-fn refuses_an_expired_certificate() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    let later = SystemTime::now() + Duration::from_secs(31 * DAY);
-    w.fails_at(
-        "provide-certificate",
-        Value::Object(provide_params(&a, &o.leaf(&a), &o.int_pem())),
-        Some(later),
-        &["certificate has expired", "valid until"],
-    );
-}
-
-#[test]
-fn refuses_a_certificate_not_valid_yet() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    let earlier = SystemTime::now() - Duration::from_secs(DAY);
-    w.fails_at(
-        "provide-certificate",
-        Value::Object(provide_params(&a, &o.leaf(&a), &o.int_pem())),
-        Some(earlier),
-        &["certificate is not valid yet", "valid from"],
-    );
-}
-
-#[test]
-fn refuses_a_csr_found_in_no_relation() {
-    let (w, _, _) = manual_world();
-    let o = Outside::new();
-    let gone = new_csr("gone.example.com");
-    w.fails(
-        "provide-certificate",
-        Value::Object(provide_params(&gone, &o.leaf(&gone), &o.int_pem())),
-        &[
-            "certificate-signing-request was not found in any relation",
-            "get-outstanding-certificate-requests",
-        ],
-    );
-}
-
-#[test]
-fn refuses_a_csr_not_in_the_given_relation() {
-    let (w, _, _) = manual_world();
-    let o = Outside::new();
-    let gone = new_csr("gone.example.com");
-    w.fails(
-        "provide-certificate",
-        with(
-            provide_params(&gone, &o.leaf(&gone), &o.int_pem()),
-            "relation-id",
-            json!(1),
+        (
+            "blank certificate-signing-request",
+            Setup::TwoUnits,
+            |f| provide(with(f.good(), "certificate-signing-request", json!("  "))),
+            &["missing parameter certificate-signing-request:"],
         ),
-        &["was not found in relation 1 nor in any other relation"],
-    );
-    w.fails(
-        "provide-certificate",
-        with(
-            provide_params(&gone, &o.leaf(&gone), &o.int_pem()),
-            "relation-id",
-            json!(8),
+        (
+            "certificate is a number",
+            Setup::TwoUnits,
+            |f| provide(with(f.good(), "certificate", json!(42))),
+            &["parameter certificate must be a string", "not a number"],
         ),
-        &["not found in relation 8 (which is not a certificates relation of this application)"],
-    );
+        // Decoding
+        (
+            "ca-certificate is not base64",
+            Setup::TwoUnits,
+            |f| provide(with(f.good(), "ca-certificate", json!("not base64 at all!"))),
+            &[
+                "parameter ca-certificate cannot be decoded",
+                "not valid base64",
+                "ca-certificate=\"$(base64 -w0 file.pem)\"",
+            ],
+        ),
+        (
+            "certificate is base64 of DER, not of PEM",
+            Setup::TwoUnits,
+            |f| {
+                let der = X509::from_pem(f.o.int_pem().as_bytes())
+                    .unwrap()
+                    .to_der()
+                    .unwrap();
+                let der_b64 = base64::engine::general_purpose::STANDARD.encode(der);
+                provide(with(f.good(), "certificate", json!(der_b64)))
+            },
+            &[
+                "parameter certificate cannot be decoded",
+                "binary data",
+                "openssl x509 -inform der",
+            ],
+        ),
+        (
+            "ca-chain is base64 of text without PEM",
+            Setup::TwoUnits,
+            |f| provide(with(f.good(), "ca-chain", json!(b64("just some text")))),
+            &[
+                "parameter ca-chain cannot be decoded",
+                "without a -----BEGIN line",
+            ],
+        ),
+        // What each parameter holds
+        (
+            "certificate-signing-request is a certificate",
+            Setup::TwoUnits,
+            |f| {
+                let leaf = f.o.leaf(&f.a);
+                provide(Value::Object(provide_params(&leaf, &leaf, &f.o.int_pem())))
+            },
+            &[
+                "certificate-signing-request is not a certificate signing request",
+                "found a CERTIFICATE where a CERTIFICATE REQUEST was expected",
+            ],
+        ),
+        (
+            "certificate-signing-request this charm would not keep (tampered)",
+            Setup::TwoUnits,
+            |f| {
+                let tampered = fixture("rsa2048_tampered.pem");
+                provide(Value::Object(provide_params(
+                    &tampered,
+                    &f.o.int_pem(),
+                    &f.o.root_pem(),
+                )))
+            },
+            &[
+                "certificate-signing-request cannot be answered",
+                "signature",
+            ],
+        ),
+        (
+            "certificate is a CSR",
+            Setup::TwoUnits,
+            |f| provide(Value::Object(provide_params(&f.a, &f.a, &f.o.int_pem()))),
+            &[
+                "certificate is not a certificate",
+                "-----BEGIN CERTIFICATE-----",
+            ],
+        ),
+        (
+            "ca-certificate is a CSR",
+            Setup::TwoUnits,
+            |f| {
+                provide(Value::Object(provide_params(
+                    &f.a,
+                    &f.o.leaf(&f.a),
+                    &f.a,
+                )))
+            },
+            &["ca-certificate is not a certificate"],
+        ),
+        (
+            "certificate is a bundle",
+            Setup::TwoUnits,
+            |f| {
+                let leaf = f.o.leaf(&f.a);
+                provide(Value::Object(provide_params(
+                    &f.a,
+                    &format!("{leaf}\n{}", f.o.int_pem()),
+                    &f.o.int_pem(),
+                )))
+            },
+            &["certificate holds 2 certificates", "ca-chain"],
+        ),
+        (
+            "ca-certificate is a bundle",
+            Setup::TwoUnits,
+            |f| {
+                provide(Value::Object(provide_params(
+                    &f.a,
+                    &f.o.leaf(&f.a),
+                    &f.o.chain_pem(),
+                )))
+            },
+            &["ca-certificate holds 2 certificates", "ca-chain"],
+        ),
+        (
+            "ca-chain is a CSR",
+            Setup::TwoUnits,
+            |f| provide(with(f.good(), "ca-chain", json!(b64(&f.a)))),
+            &["ca-chain is not a list of certificates"],
+        ),
+        // How the certificates fit together
+        (
+            "certificate for another CSR's key",
+            Setup::TwoUnits,
+            |f| {
+                provide(Value::Object(provide_params(
+                    &f.a,
+                    &f.o.leaf(&f.b),
+                    &f.o.int_pem(),
+                )))
+            },
+            &[
+                "the public key of certificate",
+                "is not the public key of the CSR",
+                "CN=b.example.com",
+            ],
+        ),
+        (
+            "certificate not signed by ca-certificate (another CA)",
+            Setup::TwoUnits,
+            |f| {
+                let other = ec_ca("Some Other CA");
+                provide(Value::Object(provide_params(
+                    &f.a,
+                    &f.o.leaf(&f.a),
+                    &other.cert_pem(),
+                )))
+            },
+            &[
+                "certificate is not signed by ca-certificate",
+                "CN=Outside Intermediate CA",
+                "CN=Some Other CA",
+            ],
+        ),
+        (
+            "certificate not signed by ca-certificate (the root, without ca-chain)",
+            Setup::TwoUnits,
+            |f| {
+                provide(Value::Object(provide_params(
+                    &f.a,
+                    &f.o.leaf(&f.a),
+                    &f.o.root_pem(),
+                )))
+            },
+            &["certificate is not signed by ca-certificate"],
+        ),
+        (
+            "certificate not signed by ca-certificate (a ca-chain without ca-certificate)",
+            Setup::TwoUnits,
+            |f| {
+                let other = ec_ca("Some Other CA");
+                provide(with(
+                    provide_params(&f.a, &f.o.leaf(&f.a), &other.cert_pem()),
+                    "ca-chain",
+                    json!(b64(&f.o.chain_pem())),
+                ))
+            },
+            &["certificate is not signed by ca-certificate"],
+        ),
+        (
+            "ca-chain out of order (root before intermediate)",
+            Setup::TwoUnits,
+            |f| {
+                let chain = format!("{}\n{}", f.o.root_pem(), f.o.int_pem());
+                provide(with(f.good(), "ca-chain", json!(b64(&chain))))
+            },
+            &[
+                "ca-chain is not in order",
+                "leaf first",
+                "each certificate followed by the one that issued it",
+            ],
+        ),
+        // Validity
+        (
+            "certificate expired (31 days later)",
+            Setup::TwoUnits,
+            |f| {
+                let later = SystemTime::now() + Duration::from_secs(31 * DAY);
+                provide_at(Value::Object(f.good()), later)
+            },
+            &["certificate has expired", "valid until"],
+        ),
+        (
+            "certificate not valid yet (a day earlier)",
+            Setup::TwoUnits,
+            |f| {
+                let earlier = SystemTime::now() - Duration::from_secs(DAY);
+                provide_at(Value::Object(f.good()), earlier)
+            },
+            &["certificate is not valid yet", "valid from"],
+        ),
+        // Where the request is
+        (
+            "CSR in no relation",
+            Setup::TwoUnits,
+            |f| {
+                let gone = new_csr("gone.example.com");
+                provide(Value::Object(provide_params(
+                    &gone,
+                    &f.o.leaf(&gone),
+                    &f.o.int_pem(),
+                )))
+            },
+            &[
+                "certificate-signing-request was not found in any relation",
+                "get-outstanding-certificate-requests",
+            ],
+        ),
+        (
+            "CSR neither in the given relation-id nor elsewhere",
+            Setup::TwoUnits,
+            |f| {
+                let gone = new_csr("gone.example.com");
+                provide(with(
+                    provide_params(&gone, &f.o.leaf(&gone), &f.o.int_pem()),
+                    "relation-id",
+                    json!(1),
+                ))
+            },
+            &["was not found in relation 1 nor in any other relation"],
+        ),
+        (
+            "CSR not found with relation-id of no certificates relation",
+            Setup::TwoUnits,
+            |f| {
+                let gone = new_csr("gone.example.com");
+                provide(with(
+                    provide_params(&gone, &f.o.leaf(&gone), &f.o.int_pem()),
+                    "relation-id",
+                    json!(8),
+                ))
+            },
+            &["not found in relation 8 (which is not a certificates relation of this application)"],
+        ),
+        (
+            "CSR in several relations without relation-id",
+            Setup::TwoUnits,
+            |f| {
+                f.w.relate(2, "twin", &["twin/0"]);
+                f.w.request(2, "twin/0", &[(&f.a, false)]);
+                f.w.reconcile();
+                provide(Value::Object(f.good()))
+            },
+            &[
+                "is in several relations",
+                "relation 1 (unit req/0 of req)",
+                "relation 2 (unit twin/0 of twin)",
+                "relation-id=<one of 1, 2>",
+            ],
+        ),
+        (
+            "relation-id of another relation",
+            Setup::TwoUnits,
+            |f| {
+                f.w.relate(2, "other", &["other/0"]);
+                provide(with(f.good(), "relation-id", json!(2)))
+            },
+            &[
+                "relation-id 2 does not match",
+                "it is in relation 1 (unit req/0 of req)",
+            ],
+        ),
+        (
+            "unit-name of another unit",
+            Setup::TwoUnits,
+            |f| provide(with(f.good(), "unit-name", json!("req/1"))),
+            &[
+                "unit-name req/1 does not match",
+                "comes from relation 1 (unit req/0 of req)",
+            ],
+        ),
+        (
+            "unit-name for an app-level request",
+            Setup::AppLevel,
+            |f| provide(with(f.good(), "unit-name", json!("req/0"))),
+            &[
+                "unit-name req/0 does not match",
+                "is an app-level request",
+                "without unit-name",
+            ],
+        ),
+        // The CA flag
+        (
+            "non-CA certificate for a CA request",
+            Setup::CaRequest,
+            |f| provide(Value::Object(f.good())),
+            &[
+                "asks for a CA certificate (ca: true)",
+                "is not a CA certificate",
+            ],
+        ),
+        (
+            "CA certificate for a non-CA request",
+            Setup::TwoUnits,
+            |f| {
+                provide(Value::Object(provide_params(
+                    &f.a,
+                    &f.o.leaf_ca(&f.a),
+                    &f.o.int_pem(),
+                )))
+            },
+            &[
+                "request is for a non-CA certificate (ca: false)",
+                "is a CA certificate",
+            ],
+        ),
+    ];
+    assert_refusals(rows);
 }
 
 #[test]
-fn refuses_a_csr_in_several_relations_without_relation_id() {
+fn a_csr_in_several_relations_goes_to_the_given_relation_id_only() {
     let (w, a, _) = manual_world();
     w.relate(2, "twin", &["twin/0"]);
     w.request(2, "twin/0", &[(&a, false)]);
     w.reconcile();
     let o = Outside::new();
     let p = provide_params(&a, &o.leaf(&a), &o.int_pem());
-    w.fails(
+    // Without relation-id: refused (a row of the table above).
+    w.refuses(
         "provide-certificate",
         Value::Object(p.clone()),
-        &[
-            "is in several relations",
-            "relation 1 (unit req/0 of req)",
-            "relation 2 (unit twin/0 of twin)",
-            "relation-id=<one of 1, 2>",
-        ],
+        &["is in several relations"],
     );
-    // With relation-id it goes to that one only.
-    let out = w.run("provide-certificate", with(p, "relation-id", json!(2)));
+    let out = w.action("provide-certificate", with(p, "relation-id", json!(2)));
     assert_eq!(out.ok()["relation-id"], "2");
     assert_eq!(w.certificates(2).len(), 1);
     assert!(w.certificates(1).is_empty());
-}
-
-#[test]
-fn refuses_a_relation_id_that_does_not_match() {
-    let (w, a, _) = manual_world();
-    w.relate(2, "other", &["other/0"]);
-    let o = Outside::new();
-    w.fails(
-        "provide-certificate",
-        with(
-            provide_params(&a, &o.leaf(&a), &o.int_pem()),
-            "relation-id",
-            json!(2),
-        ),
-        &[
-            "relation-id 2 does not match",
-            "it is in relation 1 (unit req/0 of req)",
-        ],
-    );
-}
-
-#[test]
-fn refuses_a_unit_name_that_does_not_match() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    w.fails(
-        "provide-certificate",
-        with(
-            provide_params(&a, &o.leaf(&a), &o.int_pem()),
-            "unit-name",
-            json!("req/1"),
-        ),
-        &[
-            "unit-name req/1 does not match",
-            "comes from relation 1 (unit req/0 of req)",
-        ],
-    );
-}
-
-#[test]
-fn refuses_a_unit_name_for_an_app_level_request() {
-    let w = World::new("manual");
-    w.relate(1, "req", &["req/0"]);
-    let app_csr = new_csr("app.example.com");
-    w.request(1, "req", &[(&app_csr, false)]);
-    w.reconcile();
-    let o = Outside::new();
-    w.fails(
-        "provide-certificate",
-        with(
-            provide_params(&app_csr, &o.leaf(&app_csr), &o.int_pem()),
-            "unit-name",
-            json!("req/0"),
-        ),
-        &[
-            "unit-name req/0 does not match",
-            "is an app-level request",
-            "without unit-name",
-        ],
-    );
-}
-
-#[test]
-fn refuses_a_non_ca_certificate_for_a_ca_request() {
-    let w = World::new("manual");
-    w.relate(1, "req", &["req/0"]);
-    let ca_req = fixture("ec_ca_request.pem");
-    w.request(1, "req/0", &[(&ca_req, true)]);
-    w.reconcile();
-    let o = Outside::new();
-    w.fails(
-        "provide-certificate",
-        Value::Object(provide_params(&ca_req, &o.leaf(&ca_req), &o.int_pem())),
-        &[
-            "asks for a CA certificate (ca: true)",
-            "is not a CA certificate",
-        ],
-    );
-}
-
-#[test]
-fn refuses_a_ca_certificate_for_a_non_ca_request() {
-    let (w, a, _) = manual_world();
-    let o = Outside::new();
-    w.fails(
-        "provide-certificate",
-        Value::Object(provide_params(&a, &o.leaf_ca(&a), &o.int_pem())),
-        &[
-            "request is for a non-CA certificate (ca: false)",
-            "is a CA certificate",
-        ],
-    );
 }
 
 #[test]
@@ -1210,7 +1137,7 @@ fn every_action_fails_on_a_non_leader_and_changes_nothing() {
             Value::Object(provide_params(&a, &o.leaf(&a), &o.int_pem())),
         ),
     ] {
-        let msg = w.fails(name, params, &[]);
+        let msg = w.refuses(name, params, &[]);
         assert_eq!(
             msg,
             format!("run this action on the leader unit: juju run tls-provider/leader {name}")
@@ -1226,23 +1153,19 @@ fn every_action_fails_on_a_non_leader_and_changes_nothing() {
 
 #[test]
 fn legacy_requests_are_listed_and_provided_through_the_legacy_store() {
-    let w = World::new("manual");
+    let w = World::leader_in("manual");
     w.relate(5, "etcd", &["etcd/0"]);
-    {
-        let mut st = w.tools.state.borrow_mut();
-        let bag = st
-            .relations
-            .get_mut(&RelationId(5))
-            .unwrap()
-            .remote_units
-            .get_mut("etcd/0")
-            .unwrap();
-        bag.insert("unit_name".into(), "etcd_0".into());
-        bag.insert("common_name".into(), "etcd0.example.com".into());
-    }
+    w.set_unit_keys(
+        5,
+        "etcd/0",
+        &[
+            ("unit_name", "etcd_0"),
+            ("common_name", "etcd0.example.com"),
+        ],
+    );
     w.reconcile();
     let list = w
-        .run("get-outstanding-certificate-requests", json!({}))
+        .action("get-outstanding-certificate-requests", json!({}))
         .list("requests");
     assert!(list.iter().all(|r| r["legacy"] == json!(true)), "{list:?}");
     let server = list
@@ -1257,7 +1180,7 @@ fn legacy_requests_are_listed_and_provided_through_the_legacy_store() {
 
     let o = Outside::new();
     let leaf = o.leaf(&csr);
-    let out = w.run(
+    let out = w.action(
         "provide-certificate",
         with(
             provide_params(&csr, &leaf, &o.int_pem()),
@@ -1267,32 +1190,28 @@ fn legacy_requests_are_listed_and_provided_through_the_legacy_store() {
     );
     assert_eq!(out.ok()["legacy"], "true");
     assert_eq!(out.ok()["unit"], "etcd_0");
-    let own = w.tools.local_unit_bag(5);
+    let own = w.own_unit_bag(5);
     assert!(
         own.values()
             .any(|v| v.contains(leaf.lines().nth(1).unwrap())),
         "the certificate is published in our unit databag: {own:?}"
     );
     let left = w
-        .run("get-outstanding-certificate-requests", json!({}))
+        .action("get-outstanding-certificate-requests", json!({}))
         .list("requests");
     assert!(left.iter().all(|r| r["csr"] != json!(csr)));
 }
 
 #[test]
 fn switching_to_manual_keeps_built_in_certificates_and_signs_nothing_new() {
-    let w = World::new("self-signed");
+    let w = World::leader_in("self-signed");
     w.relate(1, "req", &["req/0"]);
     let a = new_csr("a.example.com");
     w.request(1, "req/0", &[(&a, false)]);
     w.reconcile();
     let issued = w.certificates(1);
     assert_eq!(issued.len(), 1);
-    w.tools
-        .state
-        .borrow_mut()
-        .config
-        .insert("mode".into(), json!("manual"));
+    w.config("mode", json!("manual"));
     let b = new_csr("b.example.com");
     w.request(1, "req/0", &[(&a, false), (&b, false)]);
     let s = w.reconcile();
@@ -1303,7 +1222,7 @@ fn switching_to_manual_keeps_built_in_certificates_and_signs_nothing_new() {
         "the built-in CA's certificate stays"
     );
     let list = w
-        .run("get-outstanding-certificate-requests", json!({}))
+        .action("get-outstanding-certificate-requests", json!({}))
         .list("requests");
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["csr"], json!(b));

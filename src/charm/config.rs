@@ -251,87 +251,96 @@ impl Reader<'_> {
     }
 }
 
-impl Config {
-    /// Validates `config-get` output. Options missing from the map take their defaults.
-    pub fn from_map(map: &Map<String, Value>) -> Result<Config, ConfigErrors> {
-        let mut r = Reader {
-            map,
-            issues: vec![],
-        };
-
-        let mode = match r.string("mode").as_deref() {
+/// One reader method per group of options; each records its issues and returns a usable value.
+impl Reader<'_> {
+    fn mode(&mut self) -> Mode {
+        match self.string("mode").as_deref() {
             None | Some("self-signed") => Mode::SelfSigned,
             Some("manual") => Mode::Manual,
             Some(other) => {
-                r.issue(
+                self.issue(
                     "mode",
                     format!("{other:?} is not a mode (use self-signed or manual)"),
                 );
                 Mode::SelfSigned
             }
-        };
+        }
+    }
 
-        if matches!(map.get("ca-common-name"), Some(Value::String(s)) if s.trim().is_empty()) {
-            r.issue(
+    fn ca_subject(&mut self) -> CaSubject {
+        if matches!(self.map.get("ca-common-name"), Some(Value::String(s)) if s.trim().is_empty()) {
+            self.issue(
                 "ca-common-name",
                 format!("must not be empty (the default is {DEFAULT_CA_COMMON_NAME:?})"),
             );
         }
-        let common_name = r
+        let common_name = self
             .subject_field("ca-common-name")
             .unwrap_or_else(|| DEFAULT_CA_COMMON_NAME.to_string());
-        let organization = r.subject_field("ca-organization");
-        let organizational_unit = r.subject_field("ca-organizational-unit");
-        let email_address = r.subject_field("ca-email-address");
+        let organization = self.subject_field("ca-organization");
+        let organizational_unit = self.subject_field("ca-organizational-unit");
+        let email_address = self.subject_field("ca-email-address");
         if let Some(e) = &email_address {
             // emailAddress is an IA5String: ASCII only.
             let valid = e.is_ascii()
                 && e.split_once('@')
                     .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
             if !valid {
-                r.issue("ca-email-address", format!("{e:?} is not an email address"));
+                self.issue("ca-email-address", format!("{e:?} is not an email address"));
             }
         }
-        let country_name = r.subject_field("ca-country-name");
+        let country_name = self.subject_field("ca-country-name");
         if let Some(c) = &country_name {
             if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
-                r.issue(
+                self.issue(
                     "ca-country-name",
                     format!("{c:?} is not a two-letter country code (e.g. GB)"),
                 );
             }
         }
-        let state_or_province_name = r.subject_field("ca-state-or-province-name");
-        let locality_name = r.subject_field("ca-locality-name");
+        CaSubject {
+            common_name,
+            organization,
+            organizational_unit,
+            email_address,
+            country_name,
+            state_or_province_name: self.subject_field("ca-state-or-province-name"),
+            locality_name: self.subject_field("ca-locality-name"),
+        }
+    }
 
-        let alg_text = r
+    fn key_algorithm(&mut self) -> KeyAlgorithm {
+        let alg_text = self
             .string("ca-key-algorithm")
             .unwrap_or_else(|| "rsa-2048".to_string());
-        let ca_key_algorithm = parse_key_algorithm(&alg_text).unwrap_or_else(|| {
-            r.issue(
+        parse_key_algorithm(&alg_text).unwrap_or_else(|| {
+            self.issue(
                 "ca-key-algorithm",
                 format!(
                     "{alg_text:?} is not supported (use rsa-2048, rsa-3072, rsa-4096, ecdsa-p256 or ecdsa-p384)"
                 ),
             );
             KeyAlgorithm::Rsa2048
-        });
+        })
+    }
 
-        let root_text = r
+    /// `root-ca-validity` and `certificate-validity` in seconds (0 when invalid).
+    fn validities(&mut self) -> (u64, u64) {
+        let root_text = self
             .string("root-ca-validity")
             .unwrap_or_else(|| DEFAULT_ROOT_CA_VALIDITY.to_string());
         let root = parse_duration(&root_text)
-            .map_err(|why| r.issue("root-ca-validity", why))
+            .map_err(|why| self.issue("root-ca-validity", why))
             .ok();
-        let leaf_text = r
+        let leaf_text = self
             .string("certificate-validity")
             .unwrap_or_else(|| DEFAULT_CERTIFICATE_VALIDITY.to_string());
         let leaf = parse_duration(&leaf_text)
-            .map_err(|why| r.issue("certificate-validity", why))
+            .map_err(|why| self.issue("certificate-validity", why))
             .ok();
         if let (Some(root), Some(leaf)) = (root, leaf) {
             if root < leaf.saturating_mul(2) {
-                r.issue(
+                self.issue(
                     "root-ca-validity",
                     format!(
                         "must be at least twice certificate-validity ({})",
@@ -340,9 +349,12 @@ impl Config {
                 );
             }
         }
+        (root.unwrap_or_default(), leaf.unwrap_or_default())
+    }
 
+    fn policy(&mut self) -> Policy {
         let mut allowed_domains = Vec::new();
-        if let Some(text) = r.string("allowed-domains") {
+        if let Some(text) = self.string("allowed-domains") {
             let mut bad = Vec::new();
             for part in text.split(',') {
                 let d = part.trim().trim_start_matches('.').to_ascii_lowercase();
@@ -351,67 +363,68 @@ impl Config {
                     continue;
                 }
                 match check_dns_suffix(&d) {
-                    Ok(()) => {
-                        if !allowed_domains.contains(&d) {
-                            allowed_domains.push(d)
-                        }
-                    }
+                    Ok(()) if allowed_domains.contains(&d) => {}
+                    Ok(()) => allowed_domains.push(d),
                     Err(why) => bad.push(why),
                 }
             }
             if !bad.is_empty() {
-                r.issue("allowed-domains", bad.join(", "));
+                self.issue("allowed-domains", bad.join(", "));
             }
         }
+        Policy {
+            allowed_domains,
+            allow_ip_sans: self.boolean("allow-ip-sans", true),
+            allow_wildcard_dns: self.boolean("allow-wildcard-dns", true),
+            allow_ca_requests: self.boolean("allow-ca-requests", false),
+        }
+    }
 
-        let allow_ip_sans = r.boolean("allow-ip-sans", true);
-        let allow_wildcard_dns = r.boolean("allow-wildcard-dns", true);
-        let allow_ca_requests = r.boolean("allow-ca-requests", false);
-
-        let certificate_limit = match map.get("certificate-limit") {
-            None | Some(Value::Null) => 0,
-            Some(v) => {
-                let n = match v {
-                    Value::Number(n) => n.as_i64(),
-                    Value::String(s) => s.trim().parse::<i64>().ok(),
-                    _ => None,
-                };
-                match n {
-                    Some(n) if (0..=u32::MAX as i64).contains(&n) => n as u32,
-                    _ => {
-                        r.issue(
-                            "certificate-limit",
-                            format!("{v} is not a whole number >= 0 (0 means unlimited)"),
-                        );
-                        0
-                    }
-                }
-            }
+    fn certificate_limit(&mut self) -> u32 {
+        let Some(v) = self.map.get("certificate-limit").filter(|v| !v.is_null()) else {
+            return 0;
         };
+        let n = match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        match n {
+            Some(n) if (0..=u32::MAX as i64).contains(&n) => n as u32,
+            _ => {
+                self.issue(
+                    "certificate-limit",
+                    format!("{v} is not a whole number >= 0 (0 means unlimited)"),
+                );
+                0
+            }
+        }
+    }
+}
 
+impl Config {
+    /// Validates `config-get` output. Options missing from the map take their defaults.
+    pub fn from_map(map: &Map<String, Value>) -> Result<Config, ConfigErrors> {
+        let mut r = Reader {
+            map,
+            issues: vec![],
+        };
+        let mode = r.mode();
+        let ca_subject = r.ca_subject();
+        let ca_key_algorithm = r.key_algorithm();
+        let (root_ca_validity, certificate_validity) = r.validities();
+        let policy = r.policy();
+        let certificate_limit = r.certificate_limit();
         if !r.issues.is_empty() {
             return Err(ConfigErrors(r.issues));
         }
         Ok(Config {
             mode,
-            ca_subject: CaSubject {
-                common_name,
-                organization,
-                organizational_unit,
-                email_address,
-                country_name,
-                state_or_province_name,
-                locality_name,
-            },
+            ca_subject,
             ca_key_algorithm,
-            root_ca_validity: root.unwrap_or_default(),
-            certificate_validity: leaf.unwrap_or_default(),
-            policy: Policy {
-                allowed_domains,
-                allow_ip_sans,
-                allow_wildcard_dns,
-                allow_ca_requests,
-            },
+            root_ca_validity,
+            certificate_validity,
+            policy,
             certificate_limit,
         })
     }

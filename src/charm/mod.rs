@@ -1,11 +1,11 @@
 //! The charm: configuration, the reconcile that runs on every hook, and the actions.
 //!
-//! - [`hook`]: what every handler takes ([`hook::Hook`], [`hook::Leader`]).
-//! - [`reconcile`]: the one loop; dialects plug in as [`reconcile::Dialect`]s.
-//! - [`modern`], [`legacy`]: the two `tls-certificates` dialects.
-//! - [`ca`]: the built-in CA's secret and lifecycle.
-//! - [`actions`]: the action table and one module per action family.
-//! - [`config`], [`status`], [`renewal`], [`clock`], [`dispatch`]: shared pieces and the edge.
+//! - What every handler takes: [`hook::Hook`], [`hook::Leader`].
+//! - The one loop, [`reconcile`]; dialects plug in as [`reconcile::Dialect`]s.
+//! - The two `tls-certificates` dialects, [`modern`] and [`legacy`].
+//! - The built-in CA's secret and lifecycle, [`ca`].
+//! - The action table and one module per action family, [`actions`].
+//! - Shared pieces and the edge: [`config`], [`status`], [`renewal`], [`clock`], [`dispatch`].
 
 pub mod actions;
 pub mod ca;

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 use tls_provider::charm::ca::CA_SECRET_LABEL;
 use tls_provider::charm::hook::Hook;
-use tls_provider::charm::reconcile::{reconcile, ReconcileOptions, Summary};
+use tls_provider::charm::modern::publish;
+use tls_provider::charm::reconcile::{reconcile, snapshot, Plan, ReconcileOptions, Summary};
 use tls_provider::charm::{actions, dispatch};
 use tls_provider::protocol::modern::ProviderCertificate;
 
@@ -277,9 +278,92 @@ impl World {
         self.tools.count("relation-set")
     }
 
+    /// Puts `entry` into our published data on relation `id` in place of any certificate or
+    /// error for the same CSR, as an operator's `provide-certificate` would, through the charm's
+    /// own writer (validated, canonical, changed keys only). Returns whether it wrote.
+    pub fn publish_entry(&self, id: u32, entry: ProviderCertificate) -> bool {
+        let ctx = self.ctx("update-status");
+        let hook = Hook::new(&ctx, &self.tools);
+        let snap = snapshot::read_relation(&hook, RelationId(id))
+            .unwrap()
+            .expect("relation");
+        let (mut data, _) = snap.published();
+        data.upsert_certificate(entry);
+        let (app_changes, _) = publish::changes(&snap, &mut data);
+        let plan = Plan {
+            app_changes,
+            ..Plan::new(RelationId(id))
+        };
+        tls_provider::charm::reconcile::publish(&self.tools, &plan).unwrap()
+    }
+
     /// Everything an action could change: relation data and secrets.
     pub fn world_state(&self) -> String {
         let st = self.tools.state.borrow();
         format!("{:?}\n{:?}", st.relations, st.secrets)
+    }
+
+    /// Runs action `name` with `params` at `now` expecting an operator error: `Ok(message)` when
+    /// it failed with a message holding every one of `expected`, set no results, called no
+    /// `relation-set`, `secret-set` or `secret-add` and changed no relation data or secret;
+    /// otherwise `Err` saying what went wrong. Resets the recorded calls first, so the caller can
+    /// count what the action called. For tables of refusals that name the failing row.
+    pub fn refusal_at(
+        &self,
+        name: &str,
+        params: Value,
+        now: SystemTime,
+        expected: &[&str],
+    ) -> Result<String, String> {
+        let before = self.world_state();
+        self.tools.reset_calls();
+        let out = self.action_at(name, params, now);
+        let Some(msg) = out.failed else {
+            return Err(format!(
+                "{name} should have failed, results {:?}",
+                out.results
+            ));
+        };
+        let lacking: Vec<&str> = expected
+            .iter()
+            .copied()
+            .filter(|e| !msg.contains(e))
+            .collect();
+        if !lacking.is_empty() {
+            return Err(format!("message {msg:?} lacks {lacking:?}"));
+        }
+        if !out.results.is_empty() {
+            return Err(format!("results on failure {:?}: {msg}", out.results));
+        }
+        for tool in ["relation-set", "secret-set", "secret-add"] {
+            let n = self.tools.count(tool);
+            if n != 0 {
+                return Err(format!("{n} {tool} call(s) on failure: {msg}"));
+            }
+        }
+        let after = self.world_state();
+        if after != before {
+            return Err(format!(
+                "nothing may change on failure: {msg}\nbefore: {before}\nafter: {after}"
+            ));
+        }
+        Ok(msg)
+    }
+
+    /// [`World::refusal_at`], panicking on `Err`; returns the message.
+    pub fn refuses_at(
+        &self,
+        name: &str,
+        params: Value,
+        now: SystemTime,
+        expected: &[&str],
+    ) -> String {
+        self.refusal_at(name, params, now, expected)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`World::refuses_at`] now.
+    pub fn refuses(&self, name: &str, params: Value, expected: &[&str]) -> String {
+        self.refuses_at(name, params, SystemTime::now(), expected)
     }
 }

@@ -5,10 +5,10 @@
 //! [`ActionError`] (built with [`fail`], or a family's own enum such as
 //! [`provide::ProvideError`]); the dispatcher turns it into `action-fail`.
 //!
-//! - [`ca`]: `get-ca-certificate`, `rotate-private-key`.
-//! - [`listing`]: `get-issued-certificates`, `get-outstanding-certificate-requests`,
-//!   `get-certificate-request`.
-//! - [`provide`]: `provide-certificate`.
+//! - `get-ca-certificate`, `rotate-private-key`: in [`ca`].
+//! - `get-issued-certificates`, `get-outstanding-certificate-requests`,
+//!   `get-certificate-request`: in [`listing`].
+//! - `provide-certificate`: in [`provide`].
 //!
 //! Shared pieces: [`params`] (decoding parameters) and [`results`] (large list results).
 

@@ -105,7 +105,10 @@ fn find<'s>(
         .doc
         .relations
         .iter_mut()
-        .filter(|(id, _)| relation.map_or(true, |r| r.0 == **id))
+        .filter(|(id, _)| match relation {
+            Some(r) => r.0 == **id,
+            None => true,
+        })
         .find_map(|(id, entries)| {
             entries
                 .values_mut()
