@@ -12,9 +12,10 @@
 
 use juju_hook::{Dispatch, HookContext, HookTools};
 
+use super::actions::{self, ActionError};
 use super::hook::Hook;
 use super::reconcile::{self, ReconcileOptions};
-use super::{actions, CharmError, ENDPOINT};
+use super::{CharmError, ENDPOINT};
 
 /// The non-relation hooks that run reconcile.
 pub const HOOKS: &[&str] = &[
@@ -127,12 +128,12 @@ pub fn unknown_action_message(name: &str) -> String {
 
 /// An action's exit code. Failures the operator can act on become `action-fail <message>` and exit 0;
 /// exit 1 only when the hook tools failed (including `action-fail` itself).
-pub fn action_outcome(name: &str, result: Result<(), CharmError>, tools: &dyn HookTools) -> i32 {
+pub fn action_outcome(name: &str, result: Result<(), ActionError>, tools: &dyn HookTools) -> i32 {
     let (message, tools_failed) = match result {
         Ok(()) => return EXIT_OK,
-        Err(CharmError::UnknownAction(n)) => (unknown_action_message(&n), false),
-        Err(CharmError::Action(e)) => (e.to_string(), false),
-        Err(err @ CharmError::Tool(_)) => {
+        Err(ActionError::Unknown(n)) => (unknown_action_message(&n), false),
+        Err(e @ (ActionError::Failed(_) | ActionError::Provide(_))) => (e.to_string(), false),
+        Err(err @ ActionError::Charm(CharmError::Tool(_))) => {
             tracing::error!("action {name} failed: hook tool error: {err}");
             (format!("{name} failed: {err}"), true)
         }
@@ -205,7 +206,7 @@ mod tests {
         let tools = FakeTools::new("tls-provider", true);
         let code = action_outcome(
             "make-coffee",
-            Err(CharmError::UnknownAction("make-coffee".into())),
+            Err(ActionError::Unknown("make-coffee".into())),
             &tools,
         );
         assert_eq!(code, EXIT_OK);
@@ -242,7 +243,7 @@ mod tests {
     #[test]
     fn tool_errors_in_actions_fail_the_action_and_exit_1() {
         let tools = FakeTools::new("tls-provider", true);
-        let err = CharmError::Tool(ToolError::Failed {
+        let err = ActionError::from(ToolError::Failed {
             tool: "relation-get".into(),
             code: 1,
             stderr: "ERROR connection refused".into(),

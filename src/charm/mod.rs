@@ -11,6 +11,7 @@ pub mod actions;
 pub mod ca;
 pub mod clock;
 pub mod config;
+pub mod dialect;
 pub mod dispatch;
 pub mod hook;
 pub mod legacy;
@@ -24,7 +25,8 @@ use juju_hook::ToolError;
 /// The endpoint this charm provides certificates on.
 pub const ENDPOINT: &str = "certificates";
 
-/// Errors that reach the edge (dispatch): they fail a hook, or fail an action with their message.
+/// Errors that fail a hook (Juju retries it): Juju unreachable, or our own bugs. Actions wrap them
+/// in [`actions::ActionError`].
 #[derive(Debug, thiserror::Error)]
 pub enum CharmError {
     /// Juju's hook tools failed (unreachable agent, or our own misuse).
@@ -35,10 +37,4 @@ pub enum CharmError {
     /// Our own data could not be encoded (a bug).
     #[error("cannot encode the legacy store: {0}")]
     Encode(serde_json::Error),
-    /// An action name the charm does not implement.
-    #[error("action {0:?} is not implemented by tls-provider")]
-    UnknownAction(String),
-    /// An action that cannot proceed; the message tells the operator what to do.
-    #[error(transparent)]
-    Action(#[from] actions::ActionError),
 }

@@ -90,3 +90,12 @@ pub fn set(
     }
     Ok(changed)
 }
+
+/// `1 relation`, `2 relations`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}

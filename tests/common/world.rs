@@ -12,9 +12,10 @@ use juju_hook::{Databag, HookContext, RelationId, StatusName};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tls_provider::charm::ca::CA_SECRET_LABEL;
+use tls_provider::charm::dialect::{self, snapshot, Plan};
 use tls_provider::charm::hook::Hook;
 use tls_provider::charm::modern::publish;
-use tls_provider::charm::reconcile::{reconcile, snapshot, Plan, ReconcileOptions, Summary};
+use tls_provider::charm::reconcile::{reconcile, ReconcileOptions, Summary};
 use tls_provider::charm::{actions, dispatch};
 use tls_provider::protocol::modern::ProviderCertificate;
 
@@ -294,7 +295,7 @@ impl World {
             app_changes,
             ..Plan::new(RelationId(id))
         };
-        tls_provider::charm::reconcile::publish(&self.tools, &plan).unwrap()
+        dialect::publish(&self.tools, &plan).unwrap()
     }
 
     /// Everything an action could change: relation data and secrets.

@@ -2,6 +2,7 @@
 //! rotation) and `rotate-private-key` (a new CA and every certificate reissued under it in the
 //! same action; `result`, `reissued`, `ca-certificate`).
 
+use super::ActionError;
 use std::collections::BTreeMap;
 
 use super::fail;
@@ -9,10 +10,9 @@ use crate::charm::ca::{self, Loaded};
 use crate::charm::config::Mode;
 use crate::charm::hook::Hook;
 use crate::charm::reconcile::{reconcile, ReconcileOptions};
-use crate::charm::CharmError;
 
 /// `get-ca-certificate`.
-pub fn get_ca_certificate(hook: &Hook<'_>) -> Result<(), CharmError> {
+pub fn get_ca_certificate(hook: &Hook<'_>) -> Result<(), ActionError> {
     let app = hook.app();
     match ca::load(hook.tools)? {
         Loaded::Ok(stored) => {
@@ -45,7 +45,7 @@ pub fn get_ca_certificate(hook: &Hook<'_>) -> Result<(), CharmError> {
 /// `rotate-private-key`: a reconcile that makes a new CA. The CA reported is the one that
 /// reconcile made and published (held in memory: the secret's new revision is not readable
 /// before the hook commits).
-pub fn rotate_private_key(hook: &Hook<'_>) -> Result<(), CharmError> {
+pub fn rotate_private_key(hook: &Hook<'_>) -> Result<(), ActionError> {
     let app = hook.app();
     let config = hook.config()?.map_err(|e| {
         fail(format!(

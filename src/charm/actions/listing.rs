@@ -23,6 +23,7 @@
 //! this charm generated on the requirer's behalf) name the requirer unit as the requirer does
 //! (`etcd_0`); the shared legacy client certificate has `relation-id` null.
 
+use super::ActionError;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::SystemTime;
@@ -34,10 +35,10 @@ use serde_json::{json, Map, Value};
 use super::fail;
 use super::params::relation_id_param;
 use super::results::{set_json_list, split_note};
+use crate::charm::dialect::snapshot::{self, RelationSnapshot, RequestSource};
 use crate::charm::hook::Hook;
 use crate::charm::legacy;
-use crate::charm::reconcile::snapshot::{self, RelationSnapshot, RequestSource};
-use crate::charm::{clock, CharmError, ENDPOINT};
+use crate::charm::{clock, ENDPOINT};
 use crate::pki::{verify, ParsedCsr, MAX_CSR_PEM_BYTES};
 use crate::protocol::modern::ProviderCertificate;
 
@@ -210,7 +211,7 @@ fn modern_requests(snap: &RelationSnapshot, now: SystemTime, out: &mut Listing) 
 }
 
 /// Every request of the `certificates` relations (or only relation `only`), modern and legacy.
-pub fn list_requests(hook: &Hook<'_>, only: Option<RelationId>) -> Result<Listing, CharmError> {
+pub fn list_requests(hook: &Hook<'_>, only: Option<RelationId>) -> Result<Listing, ActionError> {
     let now = hook.now;
     let snaps = read_relations_for_action(hook, only)?;
     let mut out = Listing::default();
@@ -285,7 +286,7 @@ fn provide_hint(app: &str) -> String {
 }
 
 /// `get-outstanding-certificate-requests`.
-pub fn get_outstanding_certificate_requests(hook: &Hook<'_>) -> Result<(), CharmError> {
+pub fn get_outstanding_certificate_requests(hook: &Hook<'_>) -> Result<(), ActionError> {
     let only = relation_id_param(&hook.tools.action_get()?)?;
     let listing = list_requests(hook, only)?;
     let outstanding: Vec<&ListedRequest> = listing
@@ -341,7 +342,7 @@ pub fn get_outstanding_certificate_requests(hook: &Hook<'_>) -> Result<(), Charm
 }
 
 /// `get-certificate-request`.
-pub fn get_certificate_request(hook: &Hook<'_>) -> Result<(), CharmError> {
+pub fn get_certificate_request(hook: &Hook<'_>) -> Result<(), ActionError> {
     let Some(id) = relation_id_param(&hook.tools.action_get()?)? else {
         return Err(fail(format!(
             "missing parameter relation-id: run juju run {app}/leader get-certificate-request relation-id=<id>; \
@@ -380,7 +381,7 @@ pub fn get_certificate_request(hook: &Hook<'_>) -> Result<(), CharmError> {
 pub fn read_relations_for_action(
     hook: &Hook<'_>,
     only: Option<RelationId>,
-) -> Result<Vec<RelationSnapshot>, CharmError> {
+) -> Result<Vec<RelationSnapshot>, ActionError> {
     let ids = snapshot::relation_ids(hook, ENDPOINT)?;
     let wanted: Vec<RelationId> = match only {
         None => ids,
@@ -395,7 +396,7 @@ pub fn read_relations_for_action(
             )));
         }
     };
-    snapshot::read_relations(hook, &wanted)
+    Ok(snapshot::read_relations(hook, &wanted)?)
 }
 
 /// One published certificate as `get-issued-certificates` shows it.
@@ -437,7 +438,7 @@ fn describe_certificate(
 }
 
 /// `get-issued-certificates`.
-pub fn get_issued_certificates(hook: &Hook<'_>) -> Result<(), CharmError> {
+pub fn get_issued_certificates(hook: &Hook<'_>) -> Result<(), ActionError> {
     let only = relation_id_param(&hook.tools.action_get()?)?;
     let snaps = read_relations_for_action(hook, only)?;
     let mut list = Vec::new();

@@ -18,31 +18,47 @@ pub mod params;
 pub mod provide;
 pub mod results;
 
+use juju_hook::ToolError;
+
 pub use self::results::MAX_LIST_CHUNK_BYTES;
 use super::hook::Hook;
 use super::CharmError;
+use crate::pki::PkiError;
 
-/// Why an action failed, for `action-fail`: the message says what is wrong and how to fix it.
+/// Why an action failed. The dispatcher turns every variant but a hook-tool failure into
+/// `action-fail <message>`: the message says what is wrong and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
+    /// An action name the charm does not implement.
+    #[error("action {0:?} is not implemented by tls-provider")]
+    Unknown(String),
     #[error("{0}")]
     Failed(String),
     #[error(transparent)]
     Provide(#[from] provide::ProvideError),
+    /// Juju's hook tools failed, or our own bug.
+    #[error(transparent)]
+    Charm(#[from] CharmError),
 }
 
-impl From<provide::ProvideError> for CharmError {
-    fn from(e: provide::ProvideError) -> CharmError {
-        CharmError::Action(ActionError::Provide(e))
+impl From<ToolError> for ActionError {
+    fn from(e: ToolError) -> ActionError {
+        ActionError::Charm(e.into())
+    }
+}
+
+impl From<PkiError> for ActionError {
+    fn from(e: PkiError) -> ActionError {
+        ActionError::Charm(e.into())
     }
 }
 
 /// The one failure helper: an action failure with `msg`.
-pub fn fail(msg: impl Into<String>) -> CharmError {
-    CharmError::Action(ActionError::Failed(msg.into()))
+pub fn fail(msg: impl Into<String>) -> ActionError {
+    ActionError::Failed(msg.into())
 }
 
-type Handler = fn(&Hook<'_>) -> Result<(), CharmError>;
+type Handler = fn(&Hook<'_>) -> Result<(), ActionError>;
 
 /// The actions this charm implements (must match actions.yaml), and their handlers.
 const TABLE: &[(&str, Handler)] = &[
@@ -75,11 +91,11 @@ pub fn not_leader_message(hook: &Hook<'_>, action: &str) -> String {
     )
 }
 
-/// Runs action `name`. Unknown names return [`CharmError::UnknownAction`]; the dispatcher turns
-/// that into `action-fail`.
-pub fn run(name: &str, hook: &Hook<'_>) -> Result<(), CharmError> {
+/// Runs action `name`. Unknown names return [`ActionError::Unknown`]; the dispatcher turns that
+/// into `action-fail`.
+pub fn run(name: &str, hook: &Hook<'_>) -> Result<(), ActionError> {
     let Some((_, handler)) = TABLE.iter().find(|(n, _)| *n == name) else {
-        return Err(CharmError::UnknownAction(name.to_string()));
+        return Err(ActionError::Unknown(name.to_string()));
     };
     if !hook.tools.is_leader()? {
         return Err(fail(not_leader_message(hook, name)));

@@ -1,10 +1,10 @@
 //! Decoding action parameters: relation ids, strings, and PEM given plain or base64-encoded.
 
+use super::ActionError;
 use juju_hook::RelationId;
 use serde_json::{Map, Value};
 
 use super::fail;
-use crate::charm::CharmError;
 use crate::pki::MAX_CERTS_PEM_BYTES;
 use crate::protocol::json_type;
 
@@ -13,7 +13,7 @@ pub type Params = Map<String, Value>;
 
 /// Reads the optional `relation-id` parameter (integer, or a string such as `7` or
 /// `certificates:7`).
-pub fn relation_id_param(params: &Params) -> Result<Option<RelationId>, CharmError> {
+pub fn relation_id_param(params: &Params) -> Result<Option<RelationId>, ActionError> {
     match params.get("relation-id") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
@@ -35,7 +35,7 @@ pub fn relation_id_param(params: &Params) -> Result<Option<RelationId>, CharmErr
 }
 
 /// The string parameters `names`: `Ok(None)` when absent, null or blank.
-pub fn string_param(params: &Params, name: &str) -> Result<Option<String>, CharmError> {
+pub fn string_param(params: &Params, name: &str) -> Result<Option<String>, ActionError> {
     match params.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
@@ -49,7 +49,7 @@ pub fn string_param(params: &Params, name: &str) -> Result<Option<String>, Charm
 }
 
 /// Plain PEM or base64 of a PEM file → the PEM text. `what` names the PEM type expected.
-pub fn decode_pem_param(name: &str, value: &str) -> Result<String, CharmError> {
+pub fn decode_pem_param(name: &str, value: &str) -> Result<String, ActionError> {
     use base64::Engine;
     let limit = MAX_CERTS_PEM_BYTES;
     if value.len() > limit {

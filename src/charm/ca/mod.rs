@@ -21,9 +21,6 @@ use juju_hook::{
 };
 use openssl::x509::X509;
 
-pub mod revisions;
-
-pub use self::revisions::remove_unused_revision;
 use crate::charm::clock;
 use crate::charm::config::{format_duration, Config};
 use crate::charm::CharmError;

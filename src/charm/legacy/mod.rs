@@ -42,10 +42,12 @@ use juju_hook::{Databag, RelationId};
 
 use self::serve::{Serving, Signer};
 use self::store::Store;
+use super::dialect::changes_over;
+use super::dialect::snapshot::own_unit_bag;
+use super::dialect::snapshot::RelationSnapshot;
+use super::dialect::{Claim, Counts, Dialect, Plan};
 use super::hook::Leader;
-use super::reconcile::plan::changes_over;
-use super::reconcile::snapshot::RelationSnapshot;
-use super::reconcile::{own_unit_bag, plural, Claim, Counts, Dialect, Plan};
+use super::status::plural;
 use super::{CharmError, ENDPOINT};
 use crate::pki::KeyAlgorithm;
 use crate::protocol::legacy as proto;

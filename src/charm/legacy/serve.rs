@@ -9,8 +9,8 @@ use juju_hook::{Databag, RelationId};
 
 use super::store::{Entry, Store};
 use super::{LEGACY_KEY_ALGORITHM, MAX_NEW_KEYS_PER_RUN, SHARED_CLIENT_CN};
-use crate::charm::reconcile::plan::changes_over;
-use crate::charm::reconcile::{Counts, Plan};
+use crate::charm::dialect::changes_over;
+use crate::charm::dialect::{Counts, Plan};
 use crate::charm::renewal::legacy_is_current;
 use crate::pki::csr::{csr_to_pem, generate_csr};
 use crate::pki::keys::{private_key_from_pem, private_key_to_pem};

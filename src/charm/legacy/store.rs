@@ -98,7 +98,7 @@ impl Entry {
 
 /// Whether `label` is one of the legacy store's secret labels ([`STORE_LABEL`] or
 /// `tls-provider-legacy-<n>`): their old revisions hold generated private keys and are removed in
-/// `secret-remove` (see [`crate::charm::ca::remove_unused_revision`]).
+/// `secret-remove` (see [`crate::charm::reconcile::revisions::remove_unused_revision`]).
 pub fn is_store_label(label: &str) -> bool {
     label == STORE_LABEL
         || label

@@ -8,11 +8,11 @@ use openssl::x509::X509;
 use super::keepcache::KeepCache;
 use super::publish::{self, capabilities, request_error};
 use crate::charm::config::Mode;
+use crate::charm::dialect::snapshot::{RelationSnapshot, Request};
+use crate::charm::dialect::{Counts, Plan};
 use crate::charm::hook::Leader;
-use crate::charm::reconcile::plural;
-use crate::charm::reconcile::snapshot::{RelationSnapshot, Request};
-use crate::charm::reconcile::{Counts, Plan};
 use crate::charm::renewal::modern_renew_at;
+use crate::charm::status::plural;
 use crate::pki::sign::{cert_to_pem, IssueRequest};
 use crate::pki::{verify, Ca, CsrError, Denial, DenialCode, ParsedCsr, PkiError};
 use crate::protocol::modern::{ProviderAppData, ProviderCertificate};
@@ -293,8 +293,8 @@ mod tests {
     use super::*;
     use crate::charm::ca::StoredCa;
     use crate::charm::config::Config;
+    use crate::charm::dialect::snapshot;
     use crate::charm::hook::Hook;
-    use crate::charm::reconcile::snapshot;
     use crate::pki::sign::issue;
     use crate::pki::{csr_to_pem, generate_csr, CaSubject, KeyAlgorithm};
 

@@ -8,7 +8,7 @@ use juju_hook::Databag;
 use openssl::x509::X509;
 
 use crate::charm::config::{Config, Mode};
-use crate::charm::reconcile::snapshot::RelationSnapshot;
+use crate::charm::dialect::snapshot::RelationSnapshot;
 use crate::pki::DenialCode;
 use crate::protocol::modern::{
     Capabilities, ProviderAppData, ProviderCertificate, RequestError, RequestErrorDetail,

@@ -8,17 +8,18 @@
 //!
 //! Bad remote data never fails the hook: dialects turn it into notes, refusals and counts.
 
-pub mod plan;
-pub mod snapshot;
+pub mod revisions;
 
 use std::collections::BTreeSet;
 
-use juju_hook::{LogLevel, Member, RelationId, StatusName, ToolError};
+use juju_hook::{LogLevel, RelationId, StatusName};
 
-pub use self::plan::{publish, Claim, Counts, Dialect, Plan};
-use super::ca::{self, RotateReason};
+use super::ca::RotateReason;
 use super::config::ConfigErrors;
+use super::dialect::snapshot::{self, own_unit_bag};
+use super::dialect::{publish, Claim, Counts, Dialect, Plan};
 use super::hook::{Hook, Leader, NotReady};
+use super::status::plural;
 use super::{legacy, modern, status, CharmError};
 
 /// The unit status text of a non-leader.
@@ -82,7 +83,7 @@ pub fn reconcile_with(
         return Ok(summary);
     }
     summary.leader = true;
-    ca::remove_unused_revision(hook)?;
+    revisions::remove_unused_revision(hook)?;
     let force = opts.force_rotate.then_some(RotateReason::Requested);
     let leader = match Leader::prepare(*hook, force)? {
         Ok(l) => l,
@@ -176,21 +177,6 @@ fn record(
     Ok(())
 }
 
-/// Our unit databag on `id`; `None` when the relation is gone.
-pub fn own_unit_bag(
-    hook: &Hook<'_>,
-    id: RelationId,
-) -> Result<Option<juju_hook::Databag>, CharmError> {
-    match hook
-        .tools
-        .relation_get(id, &Member::Unit(hook.unit().to_string()))
-    {
-        Ok(b) => Ok(Some(b)),
-        Err(ToolError::RelationNotFound { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// A non-leader publishes nothing: each dialect that answers in unit databags withdraws what this
 /// unit published while it was leader.
 fn standby(hook: &Hook<'_>) -> Result<(), CharmError> {
@@ -267,13 +253,4 @@ fn status_text(
         .filter_map(|(d, c)| d.status(leader, c, summary.totals.relations))
         .collect();
     (StatusName::Active, parts.join("; "))
-}
-
-/// `1 relation`, `2 relations`.
-pub fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }

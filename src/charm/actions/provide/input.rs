@@ -2,6 +2,7 @@
 //! the certificate is for the CSR's key, signed by `ca-certificate`, with a chain in order, and
 //! every certificate valid now.
 
+use crate::charm::actions::ActionError;
 use std::time::SystemTime;
 
 use juju_hook::RelationId;
@@ -10,8 +11,8 @@ use openssl::x509::X509;
 use super::error::ProvideError;
 use super::{usage, P_CA, P_CERT, P_CHAIN, P_CSR, P_UNIT};
 use crate::charm::actions::params::{decode_pem_param, relation_id_param, string_param, Params};
+use crate::charm::clock;
 use crate::charm::hook::Hook;
-use crate::charm::{clock, CharmError};
 use crate::pki::{verify, CsrError, ParsedCsr, PkiError};
 
 /// What the operator handed in.
@@ -28,7 +29,7 @@ pub struct Input {
 
 impl Input {
     /// Reads, decodes and parses the parameters.
-    pub fn read(hook: &Hook<'_>) -> Result<Input, CharmError> {
+    pub fn read(hook: &Hook<'_>) -> Result<Input, ActionError> {
         let params = hook.tools.action_get()?;
         let [csr_raw, cert_raw, ca_raw] = required(&params, hook.app())?;
         let chain_raw = string_param(&params, P_CHAIN)?;
@@ -69,7 +70,7 @@ impl Input {
 
     /// The certificate is for the CSR's key, signed by `ca-certificate` (directly or through the
     /// chain), and every certificate is valid now. Returns the chain, leaf first.
-    pub fn checked_chain(&self, now: SystemTime) -> Result<Vec<X509>, CharmError> {
+    pub fn checked_chain(&self, now: SystemTime) -> Result<Vec<X509>, ActionError> {
         if !verify::public_key_matches(&self.leaf, &self.csr.req) {
             let subject = verify::subject_string(&self.leaf);
             return Err(ProvideError::KeyMismatch(subject).into());
@@ -92,7 +93,7 @@ impl Input {
     /// The chain, leaf first. Without `ca-chain`: `[certificate, ca-certificate]`. With it: the
     /// leaf is put in front when missing, and `ca-certificate` inserted where it belongs when it
     /// was left out.
-    fn chain(&self) -> Result<Vec<X509>, CharmError> {
+    fn chain(&self) -> Result<Vec<X509>, ActionError> {
         let (leaf, ca) = (&self.leaf, &self.ca);
         let directly_signed = verify::issued_by(leaf, ca);
         let Some(given) = &self.given_chain else {
@@ -140,7 +141,7 @@ impl Input {
 }
 
 /// The three required parameters, or which are missing.
-fn required(params: &Params, app: &str) -> Result<[String; 3], CharmError> {
+fn required(params: &Params, app: &str) -> Result<[String; 3], ActionError> {
     let mut missing = Vec::new();
     let mut values = Vec::new();
     for name in [P_CSR, P_CERT, P_CA] {

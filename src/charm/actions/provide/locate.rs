@@ -1,16 +1,16 @@
 //! Where the CSR handed to `provide-certificate` is: in which relation, for which unit, in which
 //! dialect; narrowed by `relation-id` and `unit-name`.
 
+use crate::charm::actions::ActionError;
 use std::collections::{BTreeMap, BTreeSet};
 
 use juju_hook::RelationId;
 
 use super::error::ProvideError;
 use super::input::Input;
+use crate::charm::dialect::snapshot::{RelationSnapshot, RequestSource};
 use crate::charm::hook::Hook;
 use crate::charm::legacy::{self, manual::list_csrs};
-use crate::charm::reconcile::snapshot::{RelationSnapshot, RequestSource};
-use crate::charm::CharmError;
 use crate::pki::csr_der;
 
 /// Where a CSR was found.
@@ -60,7 +60,7 @@ fn find_all(
     input: &Input,
     snaps: &[RelationSnapshot],
     legacy_relations: &BTreeMap<RelationId, String>,
-) -> Result<Vec<Location>, CharmError> {
+) -> Result<Vec<Location>, ActionError> {
     let want = input.csr.der.as_slice();
     let mut found = Vec::new();
     for snap in snaps
@@ -132,7 +132,7 @@ pub fn locate(
     hook: &Hook<'_>,
     input: &Input,
     snaps: &[RelationSnapshot],
-) -> Result<Vec<Location>, CharmError> {
+) -> Result<Vec<Location>, ActionError> {
     let legacy_relations = legacy_relations(snaps);
     let found = find_all(hook, input, snaps, &legacy_relations)?;
     let list = format!(

@@ -32,6 +32,7 @@ pub mod error;
 pub mod input;
 pub mod locate;
 
+use crate::charm::actions::ActionError;
 use std::collections::{BTreeMap, BTreeSet};
 
 use juju_hook::{LogLevel, Member, RelationId};
@@ -42,14 +43,15 @@ use self::input::Input;
 use self::locate::{legacy_relations, locate, Location};
 use crate::charm::actions::listing::read_relations_for_action;
 use crate::charm::config::Mode;
+use crate::charm::dialect::snapshot::own_unit_bag;
+use crate::charm::dialect::snapshot::RelationSnapshot;
+use crate::charm::dialect::{self, Plan};
 use crate::charm::hook::Hook;
 use crate::charm::legacy::manual::{complete_csr, holds_certificate};
 use crate::charm::legacy::store::Store;
 use crate::charm::legacy::LegacyDialect;
 use crate::charm::modern::{self, publish};
-use crate::charm::reconcile::snapshot::RelationSnapshot;
-use crate::charm::reconcile::{self, own_unit_bag, Plan, ReconcileOptions};
-use crate::charm::CharmError;
+use crate::charm::reconcile::{self, ReconcileOptions};
 use crate::pki::sign::cert_to_pem;
 use crate::pki::verify;
 use crate::protocol::modern::{ProviderAppData, ProviderCertificate};
@@ -70,7 +72,7 @@ pub fn usage(app: &str) -> String {
 }
 
 /// `provide-certificate`.
-pub fn provide_certificate(hook: &Hook<'_>) -> Result<(), CharmError> {
+pub fn provide_certificate(hook: &Hook<'_>) -> Result<(), ActionError> {
     let input = Input::read(hook)?;
     let chain = input.checked_chain(hook.now)?;
     let snaps = read_relations_for_action(hook, None)?;
@@ -117,7 +119,7 @@ fn publish_modern(
     targets: &[Location],
     chain: &[X509],
     snaps: &[RelationSnapshot],
-) -> Result<bool, CharmError> {
+) -> Result<bool, ActionError> {
     let id = targets[0]
         .relation_id
         .expect("modern requests have a relation");
@@ -143,7 +145,7 @@ fn publish_modern(
         app_changes,
         ..Plan::new(id)
     };
-    let wrote = reconcile::publish(hook.tools, &plan)?;
+    let wrote = dialect::publish(hook.tools, &plan)?;
     // Never report success without the entry being there: read it back.
     let bag = hook
         .tools
@@ -168,7 +170,7 @@ fn publish_legacy(
     target: &Location,
     chain: &[X509],
     snaps: &[RelationSnapshot],
-) -> Result<(), CharmError> {
+) -> Result<(), ActionError> {
     let app = hook.app().to_string();
     match hook.config()? {
         Err(e) => {

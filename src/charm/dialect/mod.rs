@@ -4,7 +4,9 @@
 
 use juju_hook::{Databag, HookTools, RelationId};
 
-use super::snapshot::RelationSnapshot;
+pub mod snapshot;
+
+use self::snapshot::RelationSnapshot;
 use crate::charm::hook::Leader;
 use crate::charm::CharmError;
 

@@ -17,7 +17,7 @@ pub fn remove_unused_revision(hook: &Hook<'_>) -> Result<bool, CharmError> {
         return Ok(false);
     };
     let ours = secret.label.as_deref().is_some_and(|l| {
-        l == super::CA_SECRET_LABEL || crate::charm::legacy::store::is_store_label(l)
+        l == crate::charm::ca::CA_SECRET_LABEL || crate::charm::legacy::store::is_store_label(l)
     });
     if !ours {
         return Ok(false);

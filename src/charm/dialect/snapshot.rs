@@ -221,3 +221,15 @@ impl RelationSnapshot {
         ProviderAppData::from_databag(&self.own_app_bag)
     }
 }
+
+/// Our unit databag on `id`; `None` when the relation is gone.
+pub fn own_unit_bag(hook: &Hook<'_>, id: RelationId) -> Result<Option<Databag>, CharmError> {
+    match hook
+        .tools
+        .relation_get(id, &Member::Unit(hook.unit().to_string()))
+    {
+        Ok(b) => Ok(Some(b)),
+        Err(ToolError::RelationNotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
