@@ -2,12 +2,17 @@
 //! as the in-memory hook tools keep it (relations, secrets, config, status, logs, calls), plus the
 //! unit's charm dir. Tests set the state, run a hook or an action exactly as `dispatch` runs it
 //! ([`World::run`], [`World::action`]), and read the state that comes out.
+//!
+//! Hooks and actions run through the real `ProcessTools` over the in-memory model (`FakeTools`
+//! as its command runner), so every unit test also exercises the argv, stdin and secret-file
+//! building and the output parsing of the real hook tools.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use juju_hook::fake::FakeTools;
+use juju_hook::process::ProcessTools;
 use juju_hook::{Databag, HookContext, RelationId, StatusName};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -114,6 +119,11 @@ impl World {
         )
     }
 
+    /// The real hook-tool client over this model.
+    pub fn process_tools(&self) -> ProcessTools<&FakeTools> {
+        ProcessTools::with_runner(&self.tools)
+    }
+
     pub fn config(&self, key: &str, value: Value) {
         self.tools
             .state
@@ -124,7 +134,8 @@ impl World {
 
     /// Runs the reconcile of hook context `ctx` at `now`, with `opts`.
     pub fn run_ctx(&self, ctx: &HookContext, now: SystemTime, opts: ReconcileOptions) -> Summary {
-        reconcile(&Hook::at(ctx, &self.tools, now), opts)
+        let tools = self.process_tools();
+        reconcile(&Hook::at(ctx, &tools, now), opts)
             .expect("reconcile must not fail on remote input")
     }
 
@@ -157,8 +168,9 @@ impl World {
             st.action_failed = None;
         }
         let ctx = self.ctx_for(&format!("actions/{name}"), &[]);
-        let result = actions::run(name, &Hook::at(&ctx, &self.tools, now));
-        let code = dispatch::action_outcome(name, result, &self.tools);
+        let tools = self.process_tools();
+        let result = actions::run(name, &Hook::at(&ctx, &tools, now));
+        let code = dispatch::action_outcome(name, result, &tools);
         assert_eq!(code, 0, "operator errors exit 0 (action-fail)");
         let st = self.tools.state.borrow();
         Outcome {

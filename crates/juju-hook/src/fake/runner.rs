@@ -55,13 +55,21 @@ impl From<FakeTools> for FakeRunner {
 
 impl CommandRunner for FakeRunner {
     fn run(&self, tool: &str, args: &[String], stdin: Option<&[u8]>) -> Result<Output, ToolError> {
+        self.fake.run(tool, args, stdin)
+    }
+}
+
+/// A [`FakeTools`] is itself a runner (what [`FakeRunner`] owns), so a test can keep the model
+/// and run `ProcessTools::with_runner(&fake)` over it.
+impl CommandRunner for FakeTools {
+    fn run(&self, tool: &str, args: &[String], stdin: Option<&[u8]>) -> Result<Output, ToolError> {
         let mut argv = Argv::new(args);
         let answer = if tool.starts_with("relation-") {
-            relation_tool(&self.fake, tool, &mut argv, stdin)
+            relation_tool(self, tool, &mut argv, stdin)
         } else if tool.starts_with("secret-") {
-            secret_tool(&self.fake, tool, &mut argv)
+            secret_tool(self, tool, &mut argv)
         } else {
-            other_tool(&self.fake, tool, &mut argv)
+            other_tool(self, tool, &mut argv)
         };
         match answer {
             Ok(out) if argv.is_empty() => Ok(out),

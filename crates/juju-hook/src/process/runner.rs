@@ -42,6 +42,13 @@ pub trait CommandRunner {
     fn run(&self, tool: &str, args: &[String], stdin: Option<&[u8]>) -> Result<Output, ToolError>;
 }
 
+/// A borrowed runner runs like the runner.
+impl<R: CommandRunner + ?Sized> CommandRunner for &R {
+    fn run(&self, tool: &str, args: &[String], stdin: Option<&[u8]>) -> Result<Output, ToolError> {
+        (**self).run(tool, args, stdin)
+    }
+}
+
 /// Runs the tools found on `PATH` with [`std::process::Command`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemRunner;
