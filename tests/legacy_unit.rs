@@ -1,5 +1,6 @@
-//! The legacy reactive dialect against the in-memory hook tools: real keys and certificates,
-//! checked with the `openssl` command line.
+//! The legacy reactive dialect through the full reconcile and the actions, against the in-memory
+//! hook tools ([`common::world::World`]): real keys and certificates, checked with the `openssl`
+//! command line.
 
 mod common;
 
@@ -8,68 +9,43 @@ use std::time::SystemTime;
 
 use common::ca::{ec_ca, sign_with};
 use common::pki::{openssl_cli, verify_cert_and_key};
-use juju_hook::fake::FakeTools;
+use common::world::{Outcome, World};
 use juju_hook::{Databag, LogLevel, RelationId};
-use tls_provider::charm::legacy::{
-    complete_csr, list_csrs, reconcile_all, LegacyEnv, LegacyRun, RelationInput, Signer,
-    STORE_LABEL,
-};
-use tls_provider::pki::{Ca, Policy};
+use serde_json::{json, Value};
+use tls_provider::charm::hook::Hook;
+use tls_provider::charm::legacy::manual::{list_csrs, LegacyCsr};
+use tls_provider::charm::legacy::store::{is_store_label, STORE_LABEL};
+use tls_provider::charm::reconcile::{ReconcileOptions, Summary};
+use tls_provider::pki::{cert_to_pem, Ca, KeyAlgorithm, ParsedCsr};
 
-const DAY: u64 = 86_400;
 const REL: RelationId = RelationId(7);
 
-/// The leader `tls-provider/0` signing with `signer`, now.
-fn env_with<'a>(signer: Signer<'a>, policy: &'a Policy) -> LegacyEnv<'a> {
-    LegacyEnv {
-        own_unit: "tls-provider/0",
-        is_leader: true,
-        signer,
-        policy,
-        now: SystemTime::now(),
-    }
+/// The leader (self-signed mode, the charm's own CA) related on [`REL`] to the application of
+/// `units` (the name before the `/` of the first one).
+fn provider(units: &[&str]) -> World {
+    let w = World::new(true);
+    let app = units[0].split('/').next().unwrap();
+    w.relate(REL.0, app, units);
+    w
 }
 
-/// The leader signing with the built-in CA `ca` (90-day certificates).
-fn env<'a>(ca: &'a Ca, policy: &'a Policy) -> LegacyEnv<'a> {
-    env_with(
-        Signer::BuiltIn {
-            ca,
-            validity_secs: 90 * DAY,
-        },
-        policy,
-    )
+fn set_unit(w: &World, unit: &str, pairs: &[(&str, &str)]) {
+    w.set_unit_keys(REL.0, unit, pairs);
 }
 
-fn provider(units: &[&str]) -> FakeTools {
-    let t = FakeTools::new("tls-provider", true);
-    t.add_relation(REL.0, "certificates", "etcd", units);
-    t
+fn own_bag(w: &World) -> Databag {
+    w.own_unit_bag(REL.0)
 }
 
-fn set_unit(t: &FakeTools, unit: &str, pairs: &[(&str, &str)]) {
-    let mut st = t.state.borrow_mut();
-    let bag = st
-        .relations
-        .get_mut(&REL)
-        .unwrap()
-        .remote_units
-        .entry(unit.to_string())
-        .or_default();
-    for (k, v) in pairs {
-        if v.is_empty() {
-            bag.remove(*k);
-        } else {
-            bag.insert(k.to_string(), v.to_string());
-        }
-    }
+/// The legacy dialect's index in `Summary::by_dialect`.
+const LEGACY: usize = 1;
+
+/// The unit status message a reconcile set.
+fn status_message(s: &Summary) -> String {
+    s.status.clone().expect("a status").1
 }
 
-fn own_bag(t: &FakeTools) -> Databag {
-    t.local_unit_bag(REL.0)
-}
-
-fn json(v: &str) -> serde_json::Value {
+fn json(v: &str) -> Value {
     serde_json::from_str(v).unwrap_or_else(|e| panic!("not JSON ({e}): {v}"))
 }
 
@@ -90,26 +66,87 @@ fn check_pair(ca_pem: &str, cert: &str, key: &str) -> String {
     verify_cert_and_key(ca_pem, cert, Some(key))
 }
 
-fn relation_sets(t: &FakeTools) -> usize {
-    t.count("relation-set")
+fn relation_sets(w: &World) -> usize {
+    w.relation_sets()
 }
 
-fn secret_writes(t: &FakeTools) -> usize {
-    t.count("secret-set") + t.count("secret-add") + t.count("secret-remove")
+fn secret_writes(w: &World) -> usize {
+    w.tools.count("secret-set") + w.tools.count("secret-add") + w.tools.count("secret-remove")
+}
+
+/// Calls of `tool` naming the secret labelled `label` (e.g. `secret-get Label("...")`).
+fn secret_calls(w: &World, tool: &str, label: &str) -> usize {
+    let quoted = format!("{label:?}");
+    w.calls()
+        .iter()
+        .filter(|c| c.starts_with(&format!("{tool} ")) && c.contains(&quoted))
+        .count()
+}
+
+/// The legacy store's secrets (first page and `-N` pages).
+fn store_secrets(w: &World) -> Vec<(String, Databag)> {
+    w.tools
+        .state
+        .borrow()
+        .secrets
+        .values()
+        .filter_map(|s| {
+            let label = s.label.clone()?;
+            is_store_label(&label).then(|| (label, s.revisions.last().cloned().unwrap()))
+        })
+        .collect()
+}
+
+/// Every CSR in the legacy store, with or without a certificate (what the listing actions read).
+fn stored_csrs(w: &World) -> Vec<LegacyCsr> {
+    let ctx = w.ctx("update-status");
+    list_csrs(&Hook::at(&ctx, &w.tools, SystemTime::now())).unwrap()
+}
+
+/// `get-outstanding-certificate-requests`: the listed requests.
+fn outstanding(w: &World) -> Vec<Value> {
+    w.action("get-outstanding-certificate-requests", json!({}))
+        .list("requests")
+}
+
+/// The listed request of legacy `kind` (and common name `cn`, when given).
+fn listed<'a>(list: &'a [Value], kind: &str, cn: Option<&str>) -> &'a Value {
+    list.iter()
+        .find(|r| r["kind"] == kind && cn.is_none_or(|cn| r["common-name"] == cn))
+        .unwrap_or_else(|| panic!("no {kind} request {cn:?} in {list:#?}"))
+}
+
+/// `csr_pem` signed by the outside CA `ca` (a leaf, 30 days).
+fn outside_sign(ca: &Ca, csr_pem: &str) -> String {
+    let parsed = ParsedCsr::parse(csr_pem).unwrap();
+    cert_to_pem(&sign_with(ca, &parsed, false, SystemTime::now()))
+}
+
+/// `provide-certificate` for `csr` with `cert` signed by the outside CA `ca`, plus `extra`
+/// parameters (e.g. `relation-id`).
+fn provide(w: &World, csr: &str, cert: &str, ca: &Ca, extra: Value) -> Outcome {
+    let mut params = json!({
+        "certificate-signing-request": csr,
+        "certificate": cert,
+        "ca-certificate": ca.cert_pem(),
+    });
+    if let Value::Object(m) = extra {
+        params.as_object_mut().unwrap().extend(m);
+    }
+    w.action("provide-certificate", params)
 }
 
 #[test]
 fn shared_client_certificate_without_requests() {
     // Case 28: the requirer only announced itself.
-    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
-    let t = provider(&["etcd/0"]);
-    set_unit(&t, "etcd/0", &[("unit_name", "etcd_0")]);
-    let out = reconcile_all(&t, &env(&ca, &policy)).unwrap();
-    assert_eq!(out.relations, 1);
-    let bag = own_bag(&t);
+    let w = provider(&["etcd/0"]);
+    set_unit(&w, "etcd/0", &[("unit_name", "etcd_0")]);
+    let out = w.reconcile();
+    assert_eq!(out.by_dialect[LEGACY].relations, 1);
+    let bag = own_bag(&w);
     let keys: Vec<&str> = bag.keys().map(String::as_str).collect();
     assert_eq!(keys, vec!["ca", "chain", "client.cert", "client.key"]);
-    assert_eq!(bag["ca"], ca.cert_pem());
+    assert_eq!(bag["ca"], w.ca_pem());
     let text = check_pair(&bag["ca"], &bag["client.cert"], &bag["client.key"]);
     assert!(
         text.contains("CN = client") || text.contains("CN=client"),
@@ -118,7 +155,8 @@ fn shared_client_certificate_without_requests() {
     assert!(text.contains("TLS Web Client Authentication"), "{text}");
     assert!(bag["client.key"].starts_with("-----BEGIN PRIVATE KEY-----"));
     // The private key is never logged.
-    assert!(t
+    assert!(w
+        .tools
         .state
         .borrow()
         .logs
@@ -126,9 +164,9 @@ fn shared_client_certificate_without_requests() {
         .all(|(_, m)| !m.contains("PRIVATE KEY")));
 }
 
-fn full_request_set(t: &FakeTools) {
+fn full_request_set(w: &World) {
     set_unit(
-        t,
+        w,
         "etcd/0",
         &[
             ("unit_name", "etcd_0"),
@@ -153,7 +191,7 @@ fn full_request_set(t: &FakeTools) {
         ("etcd/2", "etcd_2", "10.0.0.12"),
     ] {
         set_unit(
-            t,
+            w,
             u,
             &[
                 ("unit_name", n),
@@ -169,13 +207,17 @@ fn full_request_set(t: &FakeTools) {
 #[test]
 fn every_request_kind_is_answered_with_verified_pairs() {
     // Cases 29-32.
-    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
-    let t = provider(&["etcd/0", "etcd/1", "etcd/2"]);
-    full_request_set(&t);
-    let out = reconcile_all(&t, &env(&ca, &policy)).unwrap();
-    assert!(out.refused.is_empty() && out.skipped.is_empty(), "{out:?}");
-    let bag = own_bag(&t);
+    let w = provider(&["etcd/0", "etcd/1", "etcd/2"]);
+    full_request_set(&w);
+    let out = w.reconcile();
+    let c = out.by_dialect[LEGACY];
+    assert!(
+        c.denied == 0 && c.rejected == 0 && out.notes.is_empty(),
+        "{out:?}"
+    );
+    let bag = own_bag(&w);
     let ca_pem = bag["ca"].clone();
+    assert_eq!(ca_pem, w.ca_pem());
 
     // Top-level server certificate: raw PEM, named after unit_name.
     let text = check_pair(
@@ -238,62 +280,63 @@ fn every_request_kind_is_answered_with_verified_pairs() {
     assert!(!bag.contains_key("etcd_1.server.cert"));
     assert!(!bag.contains_key("etcd_0.processed_intermediate_requests"));
     // 1 top + 2 processed + 1 client + 1 app.
-    assert_eq!(out.published, 5);
+    assert_eq!(out.by_dialect[LEGACY].published, 5);
 }
 
 #[test]
 fn second_run_changes_nothing() {
-    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
-    let t = provider(&["etcd/0", "etcd/1", "etcd/2"]);
-    full_request_set(&t);
-    let e = env(&ca, &policy);
-    reconcile_all(&t, &e).unwrap();
-    let before = own_bag(&t);
-    t.reset_calls();
-    let out = reconcile_all(&t, &e).unwrap();
-    assert_eq!(own_bag(&t), before);
-    assert_eq!(relation_sets(&t), 0, "{:?}", t.state.borrow().calls);
-    assert_eq!(secret_writes(&t), 0, "{:?}", t.state.borrow().calls);
-    assert_eq!(out.issued, 0);
+    let w = provider(&["etcd/0", "etcd/1", "etcd/2"]);
+    full_request_set(&w);
+    w.reconcile();
+    let before = own_bag(&w);
+    w.tools.reset_calls();
+    let out = w.reconcile();
+    assert_eq!(own_bag(&w), before);
+    assert_eq!(relation_sets(&w), 0, "{:?}", w.calls());
+    assert_eq!(secret_writes(&w), 0, "{:?}", w.calls());
+    assert_eq!(out.totals.signed, 0);
     assert_eq!(out.writes, 0);
-    // One secret read for the whole run.
-    assert_eq!(t.count("secret-get"), 1);
+    // One read of the legacy store for the whole run.
+    assert_eq!(
+        secret_calls(&w, "secret-get", STORE_LABEL),
+        1,
+        "{:?}",
+        w.calls()
+    );
 }
 
 #[test]
 fn san_change_reissues_only_that_certificate_and_reorder_does_not() {
     // Case 34.
-    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
-    let t = provider(&["etcd/0", "etcd/1", "etcd/2"]);
-    full_request_set(&t);
-    let e = env(&ca, &policy);
-    reconcile_all(&t, &e).unwrap();
-    let before = own_bag(&t);
+    let w = provider(&["etcd/0", "etcd/1", "etcd/2"]);
+    full_request_set(&w);
+    w.reconcile();
+    let before = own_bag(&w);
 
     set_unit(
-        &t,
+        &w,
         "etcd/0",
         &[(
             "sans",
             r#"["etcd0.internal", "10.0.0.10", "etcd0.internal"]"#,
         )],
     );
-    t.reset_calls();
-    reconcile_all(&t, &e).unwrap();
-    assert_eq!(own_bag(&t), before, "reordering the SANs changed something");
-    assert_eq!(relation_sets(&t), 0);
+    w.tools.reset_calls();
+    w.reconcile();
+    assert_eq!(own_bag(&w), before, "reordering the SANs changed something");
+    assert_eq!(relation_sets(&w), 0);
 
     set_unit(
-        &t,
+        &w,
         "etcd/0",
         &[(
             "sans",
             r#"["etcd0.internal", "10.0.0.10", "etcd0.example.net"]"#,
         )],
     );
-    let out = reconcile_all(&t, &e).unwrap();
-    assert_eq!(out.issued, 1);
-    let after = own_bag(&t);
+    let out = w.reconcile();
+    assert_eq!(out.by_dialect[LEGACY].signed, 1);
+    let after = own_bag(&w);
     let changed: Vec<&String> = after
         .keys()
         .filter(|k| before.get(*k) != after.get(*k))
@@ -310,10 +353,10 @@ fn san_change_reissues_only_that_certificate_and_reorder_does_not() {
 #[test]
 fn intermediate_needs_allow_ca_requests_and_is_published_twice() {
     // Case 33.
-    let ca = ec_ca("Legacy CA");
-    let t = provider(&["vault/0"]);
+    let w = World::new(true);
+    w.relate(REL.0, "vault", &["vault/0"]);
     set_unit(
-        &t,
+        &w,
         "vault/0",
         &[
             ("unit_name", "vault_0"),
@@ -323,29 +366,29 @@ fn intermediate_needs_allow_ca_requests_and_is_published_twice() {
             ),
         ],
     );
-    let deny = Policy::default();
-    let out = reconcile_all(&t, &env(&ca, &deny)).unwrap();
-    assert_eq!(out.refused.len(), 1);
+    // allow-ca-requests defaults to false.
+    let out = w.reconcile();
+    assert_eq!(out.by_dialect[LEGACY].denied, 1);
+    assert_eq!(out.notes.len(), 1, "{:?}", out.notes);
     assert!(
-        out.refused[0].contains("allow-ca-requests"),
+        out.notes[0].contains("allow-ca-requests"),
         "{:?}",
-        out.refused
+        out.notes
     );
-    assert!(!own_bag(&t).contains_key("vault_0.processed_intermediate_requests"));
-    assert!(t
+    assert!(!own_bag(&w).contains_key("vault_0.processed_intermediate_requests"));
+    assert!(w
+        .tools
         .state
         .borrow()
         .logs
         .iter()
         .any(|(l, m)| *l == LogLevel::Warning && m.contains("allow-ca-requests")));
 
-    let allow = Policy {
-        allow_ca_requests: true,
-        ..Policy::default()
-    };
-    let out = reconcile_all(&t, &env(&ca, &allow)).unwrap();
-    assert!(out.refused.is_empty());
-    let bag = own_bag(&t);
+    w.config("allow-ca-requests", json!(true));
+    let out = w.reconcile();
+    assert_eq!(out.by_dialect[LEGACY].denied, 0);
+    assert!(out.notes.is_empty(), "{:?}", out.notes);
+    let bag = own_bag(&w);
     let by_cn = cert_key_at(
         &bag,
         "vault_0.processed_intermediate_requests",
@@ -363,17 +406,23 @@ fn intermediate_needs_allow_ca_requests_and_is_published_twice() {
 
 #[test]
 fn ca_rotation_reissues_everything_with_the_same_keys() {
-    let policy = Policy::default();
-    let (old_ca, new_ca) = (ec_ca("Old CA"), ec_ca("New CA"));
-    let t = provider(&["etcd/0", "etcd/1", "etcd/2"]);
-    full_request_set(&t);
-    reconcile_all(&t, &env(&old_ca, &policy)).unwrap();
-    let before = own_bag(&t);
-    let out = reconcile_all(&t, &env(&new_ca, &policy)).unwrap();
+    let w = provider(&["etcd/0", "etcd/1", "etcd/2"]);
+    full_request_set(&w);
+    w.reconcile();
+    let before = own_bag(&w);
+    let old_ca = w.ca_pem();
+    // A new CA, as rotate-private-key makes it.
+    let out = w.run_ctx(
+        &w.ctx("update-status"),
+        SystemTime::now(),
+        ReconcileOptions { force_rotate: true },
+    );
+    assert!(out.ca_rotated.is_some());
+    assert_ne!(w.ca_pem(), old_ca);
     // 5 relation certificates and the shared client one.
-    assert_eq!(out.issued, 6);
-    let after = own_bag(&t);
-    assert_eq!(after["ca"], new_ca.cert_pem());
+    assert_eq!(out.by_dialect[LEGACY].signed, 6);
+    let after = own_bag(&w);
+    assert_eq!(after["ca"], w.ca_pem());
     assert_eq!(before["client.key"], after["client.key"]);
     check_pair(&after["ca"], &after["client.cert"], &after["client.key"]);
     check_pair(
@@ -396,67 +445,66 @@ fn ca_rotation_reissues_everything_with_the_same_keys() {
 
 #[test]
 fn a_new_leader_republishes_the_same_material() {
-    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
-    let t = provider(&["etcd/0", "etcd/1", "etcd/2"]);
-    full_request_set(&t);
-    reconcile_all(&t, &env(&ca, &policy)).unwrap();
-    let published = own_bag(&t);
+    let w = provider(&["etcd/0", "etcd/1", "etcd/2"]);
+    full_request_set(&w);
+    w.reconcile();
+    let published = own_bag(&w);
 
-    // Another unit becomes leader: same secrets and remote data, empty own databag.
-    let t2 = FakeTools::new("tls-provider", true);
+    // Another unit becomes leader: same config, secrets and remote data, empty own databag.
+    let w2 = World::new(true);
     {
-        let mut st2 = t2.state.borrow_mut();
-        let st = t.state.borrow();
+        let mut st2 = w2.tools.state.borrow_mut();
+        let st = w.tools.state.borrow();
         st2.unit_name = "tls-provider/1".into();
+        st2.config = st.config.clone();
         st2.secrets = st.secrets.clone();
         st2.relations = st.relations.clone();
         st2.relations.get_mut(&REL).unwrap().local_unit_bag.clear();
     }
-    let mut e = env(&ca, &policy);
-    e.own_unit = "tls-provider/1";
-    let out = reconcile_all(&t2, &e).unwrap();
-    assert_eq!(out.issued, 0);
-    assert_eq!(own_bag(&t2), published);
-    assert_eq!(secret_writes(&t2), 0);
+    let ctx = w2.ctx_for(
+        "hooks/leader-elected",
+        &[("JUJU_UNIT_NAME", "tls-provider/1")],
+    );
+    let out = w2.run_ctx(&ctx, SystemTime::now(), ReconcileOptions::default());
+    assert_eq!(out.totals.signed, 0);
+    assert_eq!(own_bag(&w2), published);
+    assert_eq!(secret_writes(&w2), 0, "{:?}", w2.calls());
 
     // The old leader, now a follower, clears what it published and keeps Juju's keys.
-    t.state.borrow_mut().leader = false;
-    t.state
+    w.tools.state.borrow_mut().leader = false;
+    w.tools
+        .state
         .borrow_mut()
         .relations
         .get_mut(&REL)
         .unwrap()
         .local_unit_bag
         .insert("ingress-address".into(), "10.1.1.1".into());
-    t.reset_calls();
-    let mut follower = env(&ca, &policy);
-    follower.is_leader = false;
-    reconcile_all(&t, &follower).unwrap();
-    let left: Vec<String> = own_bag(&t).into_keys().collect();
+    w.tools.reset_calls();
+    w.reconcile();
+    let left: Vec<String> = own_bag(&w).into_keys().collect();
     assert_eq!(left, vec!["ingress-address".to_string()]);
-    assert_eq!(t.count("secret-get"), 0);
-    assert_eq!(relation_sets(&t), 1);
-    t.reset_calls();
-    reconcile_all(&t, &follower).unwrap();
-    assert_eq!(relation_sets(&t), 0);
+    assert_eq!(w.tools.count("secret-get"), 0);
+    assert_eq!(relation_sets(&w), 1);
+    w.tools.reset_calls();
+    w.reconcile();
+    assert_eq!(relation_sets(&w), 0);
 }
 
 #[test]
 fn departed_unit_keys_are_removed() {
     // Case 37.
-    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
-    let t = provider(&["etcd/0", "etcd/1", "etcd/2"]);
-    full_request_set(&t);
-    let e = env(&ca, &policy);
-    reconcile_all(&t, &e).unwrap();
-    let before = own_bag(&t);
+    let w = provider(&["etcd/0", "etcd/1", "etcd/2"]);
+    full_request_set(&w);
+    w.reconcile();
+    let before = own_bag(&w);
     assert!(before.contains_key("etcd_2.processed_application_requests"));
-    t.remove_remote_unit(REL.0, "etcd/2");
-    let out = reconcile_all(&t, &e).unwrap();
-    let after = own_bag(&t);
+    w.remove_unit(REL.0, "etcd/2");
+    let out = w.reconcile();
+    let after = own_bag(&w);
     assert!(!after.keys().any(|k| k.starts_with("etcd_2.")), "{after:?}");
     // The union shrank: the application certificate is reissued without 10.0.0.12.
-    assert_eq!(out.issued, 1);
+    assert_eq!(out.by_dialect[LEGACY].signed, 1);
     let (c, k) = cert_key_at(
         &after,
         "etcd_0.processed_application_requests",
@@ -469,37 +517,42 @@ fn departed_unit_keys_are_removed() {
 
 #[test]
 fn removed_relation_is_pruned_from_the_store() {
-    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
-    let t = provider(&["etcd/0"]);
-    full_request_set(&t);
-    t.state
+    let w = provider(&["etcd/0"]);
+    full_request_set(&w);
+    w.tools
+        .state
         .borrow_mut()
         .relations
         .get_mut(&REL)
         .unwrap()
         .remote_units
         .retain(|u, _| u == "etcd/0");
-    let e = env(&ca, &policy);
-    reconcile_all(&t, &e).unwrap();
-    assert_eq!(list_csrs(&t).unwrap().len(), 6);
-    t.state.borrow_mut().relations.clear();
-    let run = LegacyRun::new();
-    run.finish(&t, &e, &[], true).unwrap();
-    let left = list_csrs(&t).unwrap();
+    w.reconcile();
+    assert_eq!(stored_csrs(&w).len(), 6);
+    // certificates-relation-broken: the relation is no longer live.
+    let ctx = w.ctx_for(
+        "hooks/certificates-relation-broken",
+        &[
+            ("JUJU_RELATION", "certificates"),
+            ("JUJU_RELATION_ID", "certificates:7"),
+            ("JUJU_REMOTE_APP", "etcd"),
+        ],
+    );
+    w.run_ctx(&ctx, SystemTime::now(), ReconcileOptions::default());
+    let left = stored_csrs(&w);
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].kind, "shared-client");
 }
 
 #[test]
 fn malformed_requests_are_skipped_with_a_log_line() {
-    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
-    let t = provider(&["bad/0", "good/0"]);
+    let w = provider(&["bad/0", "good/0"]);
     let huge = format!(r#"{{"a.example": {{"sans": ["{}"]}}}}"#, "x".repeat(70_000));
-    let many: BTreeMap<String, serde_json::Value> = (0..150)
-        .map(|i| (format!("h{i}.example"), serde_json::json!({"sans": []})))
+    let many: BTreeMap<String, Value> = (0..150)
+        .map(|i| (format!("h{i}.example"), json!({"sans": []})))
         .collect();
     set_unit(
-        &t,
+        &w,
         "bad/0",
         &[
             ("unit_name", "bad_0"),
@@ -514,7 +567,7 @@ fn malformed_requests_are_skipped_with_a_log_line() {
         ],
     );
     set_unit(
-        &t,
+        &w,
         "good/0",
         &[
             ("common_name", "good.example"),
@@ -524,9 +577,11 @@ fn malformed_requests_are_skipped_with_a_log_line() {
             ),
         ],
     );
-    let out = reconcile_all(&t, &env(&ca, &policy)).expect("the hook still succeeds");
-    assert_eq!(out.skipped.len(), 6, "{:#?}", out.skipped);
-    let logs = t.state.borrow().logs.clone();
+    // The hook still succeeds (World::reconcile asserts it).
+    let out = w.reconcile();
+    assert_eq!(out.by_dialect[LEGACY].rejected, 6, "{:#?}", out.notes);
+    assert_eq!(out.notes.len(), 6, "{:#?}", out.notes);
+    let logs = w.tools.state.borrow().logs.clone();
     let warnings: Vec<&String> = logs
         .iter()
         .filter(|(l, _)| *l == LogLevel::Warning)
@@ -544,7 +599,7 @@ fn malformed_requests_are_skipped_with_a_log_line() {
             "no log line with {needle:?}: {warnings:#?}"
         );
     }
-    let bag = own_bag(&t);
+    let bag = own_bag(&w);
     // The good unit (no unit_name: its Juju name) is served; nothing for the bad one.
     check_pair(
         &bag["ca"],
@@ -561,15 +616,12 @@ fn malformed_requests_are_skipped_with_a_log_line() {
 
 #[test]
 fn policy_refusals_are_logged_and_not_published() {
-    let ca = ec_ca("Legacy CA");
-    let policy = Policy {
-        allowed_domains: vec!["example.com".into()],
-        allow_ip_sans: false,
-        ..Policy::default()
-    };
-    let t = provider(&["app/0"]);
+    let w = World::new(true);
+    w.config("allowed-domains", json!("example.com"));
+    w.config("allow-ip-sans", json!(false));
+    w.relate(REL.0, "app", &["app/0"]);
     set_unit(
-        &t,
+        &w,
         "app/0",
         &[
             ("common_name", "www.example.com"),
@@ -579,94 +631,91 @@ fn policy_refusals_are_logged_and_not_published() {
             ),
         ],
     );
-    let out = reconcile_all(&t, &env(&ca, &policy)).unwrap();
-    assert_eq!(out.refused.len(), 2, "{:#?}", out.refused);
+    let out = w.reconcile();
+    assert_eq!(out.by_dialect[LEGACY].denied, 2, "{:#?}", out.notes);
+    assert_eq!(out.notes.len(), 2, "{:#?}", out.notes);
     assert!(out
-        .refused
+        .notes
         .iter()
         .any(|m| m.contains("evil.example.org") && m.contains("allowed-domains")));
-    assert!(out.refused.iter().any(|m| m.contains("allow-ip-sans")));
-    let bag = own_bag(&t);
+    assert!(out.notes.iter().any(|m| m.contains("allow-ip-sans")));
+    let bag = own_bag(&w);
     assert!(bag.contains_key("app_0.server.cert"));
     let processed = json(&bag["app_0.processed_requests"]);
     assert_eq!(
         processed.as_object().unwrap().keys().collect::<Vec<_>>(),
         vec!["ok.example.com"]
     );
-    assert_eq!(t.log_count(LogLevel::Warning), 2);
+    assert_eq!(
+        w.tools.log_count(LogLevel::Warning),
+        2,
+        "{:#?}",
+        w.tools.state.borrow().logs
+    );
 }
 
 #[test]
 fn cross_model_unit_name_is_used() {
     // Case 35: the remote unit is an alias; keys follow unit_name.
-    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
-    let t = provider(&["remote-0a1b2c/0"]);
+    let w = provider(&["remote-0a1b2c/0"]);
     set_unit(
-        &t,
+        &w,
         "remote-0a1b2c/0",
         &[
             ("unit_name", "etcd_3"),
             ("common_name", "etcd3.example.com"),
         ],
     );
-    reconcile_all(&t, &env(&ca, &policy)).unwrap();
-    let bag = own_bag(&t);
+    w.reconcile();
+    let bag = own_bag(&w);
     assert!(bag.contains_key("etcd_3.server.cert"));
     assert!(!bag.keys().any(|k| k.starts_with("remote-")));
 }
 
 #[test]
 fn large_stores_are_paged_across_secrets() {
-    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
-    let t = provider(&["big/0"]);
-    let reqs: BTreeMap<String, serde_json::Value> = (0..30)
-        .map(|i| (format!("h{i}.example.com"), serde_json::json!({"sans": []})))
+    let w = provider(&["big/0"]);
+    let reqs: BTreeMap<String, Value> = (0..30)
+        .map(|i| (format!("h{i}.example.com"), json!({"sans": []})))
         .collect();
     set_unit(
-        &t,
+        &w,
         "big/0",
         &[("cert_requests", &serde_json::to_string(&reqs).unwrap())],
     );
-    let e = env(&ca, &policy);
-    reconcile_all(&t, &e).unwrap();
-    let labels: Vec<String> = t
-        .state
-        .borrow()
-        .secrets
-        .values()
-        .filter_map(|s| s.label.clone())
-        .collect();
+    w.reconcile();
+    let pages = store_secrets(&w);
+    let labels: Vec<&String> = pages.iter().map(|(l, _)| l).collect();
     assert!(labels.len() >= 2, "{labels:?}");
-    assert!(labels.contains(&STORE_LABEL.to_string()));
-    for s in t.state.borrow().secrets.values() {
-        let content = s.revisions.last().unwrap();
+    assert!(labels.iter().any(|l| *l == STORE_LABEL));
+    for (_, content) in &pages {
         assert!(content.len() <= 8);
         assert!(content.values().all(|v| v.len() <= 8000));
         assert!(content.values().map(String::len).sum::<usize>() <= 60_000);
     }
-    let before = own_bag(&t);
-    t.reset_calls();
-    reconcile_all(&t, &e).unwrap();
-    assert_eq!(own_bag(&t), before);
-    assert_eq!(secret_writes(&t), 0);
+    let before = own_bag(&w);
+    w.tools.reset_calls();
+    w.reconcile();
+    assert_eq!(own_bag(&w), before);
+    assert_eq!(secret_writes(&w), 0);
     // Fewer requests: fewer pages, the extra secrets are removed.
     set_unit(
-        &t,
+        &w,
         "big/0",
         &[("cert_requests", r#"{"h1.example.com": {"sans": []}}"#)],
     );
-    reconcile_all(&t, &e).unwrap();
-    assert_eq!(t.state.borrow().secrets.len(), 1);
+    w.reconcile();
+    assert_eq!(store_secrets(&w).len(), 1);
     // The remaining request keeps its key and certificate.
     let old = cert_key_at(&before, "big_0.processed_requests", &["h1.example.com"]);
     let new = cert_key_at(
-        &own_bag(&t),
+        &own_bag(&w),
         "big_0.processed_requests",
         &["h1.example.com"],
     );
     assert_eq!(old, new);
     assert_eq!(
-        json(&own_bag(&t)["big_0.processed_requests"])
+        json(&own_bag(&w)["big_0.processed_requests"])
             .as_object()
             .unwrap()
             .len(),
@@ -676,35 +725,40 @@ fn large_stores_are_paged_across_secrets() {
 
 #[test]
 fn manual_mode_lists_csrs_and_publishes_provided_certificates() {
-    let policy = Policy::default();
     let outside = ec_ca("Outside CA");
-    let t = provider(&["etcd/0"]);
+    let w = World::leader_in("manual");
+    w.relate(REL.0, "etcd", &["etcd/0"]);
     set_unit(
-        &t,
+        &w,
         "etcd/0",
         &[
             ("unit_name", "etcd_0"),
             ("common_name", "etcd0.example.com"),
         ],
     );
-    let manual = env_with(Signer::Manual, &policy);
-    let out = reconcile_all(&t, &manual).unwrap();
-    assert_eq!(out.pending, 2);
-    assert_eq!(out.issued, 0);
+    let out = w.reconcile();
+    assert_eq!(out.by_dialect[LEGACY].outstanding, 2);
+    assert_eq!(out.by_dialect[LEGACY].signed, 0);
     // Nothing to publish yet: no CA, no certificates, and certainly no bare keys.
-    assert!(own_bag(&t).is_empty(), "{:?}", own_bag(&t));
+    assert!(own_bag(&w).is_empty(), "{:?}", own_bag(&w));
 
-    let csrs = list_csrs(&t).unwrap();
-    assert_eq!(csrs.len(), 2);
-    let server = csrs.iter().find(|c| c.kind == "server").unwrap();
-    assert_eq!(server.relation_id, Some(REL));
-    assert_eq!(server.requirer_unit.as_deref(), Some("etcd_0"));
-    assert_eq!(server.common_name, "etcd0.example.com");
-    assert_eq!(server.sans, vec!["etcd0.example.com".to_string()]);
-    assert!(server.legacy && !server.has_certificate && !server.is_ca);
+    let csrs = outstanding(&w);
+    assert_eq!(csrs.len(), 2, "{csrs:#?}");
+    let server = listed(&csrs, "server", None);
+    assert_eq!(server["relation-id"], json!(REL.0));
+    assert_eq!(server["unit"], "etcd_0");
+    assert_eq!(server["common-name"], "etcd0.example.com");
+    assert_eq!(server["dns-sans"], json!(["etcd0.example.com"]));
+    assert_eq!(server["ip-sans"], json!([]));
+    // Outstanding: no certificate yet.
+    assert!(
+        server["legacy"] == true && server["is-ca"] == false,
+        "{server}"
+    );
+    let server_csr = server["csr"].as_str().unwrap().to_string();
     // The CSR is signed by the outside CA with the openssl command line.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("csr.pem"), &server.csr_pem).unwrap();
+    std::fs::write(dir.path().join("csr.pem"), &server_csr).unwrap();
     std::fs::write(dir.path().join("ca.pem"), outside.cert_pem()).unwrap();
     std::fs::write(dir.path().join("ca.key"), outside.key_pem()).unwrap();
     let (ok, text) = openssl_cli(
@@ -730,39 +784,35 @@ fn manual_mode_lists_csrs_and_publishes_provided_certificates() {
     assert!(ok, "{text}");
     let cert = std::fs::read_to_string(dir.path().join("cert.pem")).unwrap();
 
-    // A certificate for another key is refused.
-    let other = list_csrs(&t).unwrap();
-    let client = other.iter().find(|c| c.kind == "shared-client").unwrap();
-    let err = complete_csr(
-        &t,
-        &manual,
-        &client.csr_pem,
-        None,
-        &cert,
-        None,
-        &outside.cert_pem(),
-    )
-    .unwrap_err();
-    assert!(err.to_string().contains("public key"), "{err}");
+    // A certificate for another key is refused, and nothing changes.
+    let state = w.world_state();
+    let client = listed(&csrs, "shared-client", None);
+    let client_csr = client["csr"].as_str().unwrap();
+    let refused = provide(&w, client_csr, &cert, &outside, json!({}));
+    let err = refused.failed.expect("refused");
+    assert!(err.contains("public key"), "{err}");
     // An unknown CSR is not ours.
-    assert_eq!(
-        complete_csr(&t, &manual, "junk", None, &cert, None, &outside.cert_pem()).unwrap(),
-        None
-    );
-
-    let done = complete_csr(
-        &t,
-        &manual,
-        &server.csr_pem,
-        Some(REL),
-        &cert,
-        None,
-        &outside.cert_pem(),
+    let key = KeyAlgorithm::EcdsaP256.generate().unwrap();
+    let unknown = tls_provider::pki::csr_to_pem(
+        &tls_provider::pki::generate_csr(&key, "etcd0.example.com", &[]).unwrap(),
     )
-    .unwrap()
-    .expect("our CSR");
-    assert_eq!(done.requirer_unit.as_deref(), Some("etcd_0"));
-    let bag = own_bag(&t);
+    .unwrap();
+    let unknown_cert = outside_sign(&outside, &unknown);
+    let refused = provide(&w, &unknown, &unknown_cert, &outside, json!({}));
+    let err = refused.failed.expect("refused");
+    assert!(err.contains("was not found in any relation"), "{err}");
+    assert_eq!(w.world_state(), state);
+
+    let done = provide(
+        &w,
+        &server_csr,
+        &cert,
+        &outside,
+        json!({"relation-id": REL.0}),
+    );
+    assert_eq!(done.ok()["unit"], "etcd_0");
+    assert_eq!(done.ok()["legacy"], "true");
+    let bag = own_bag(&w);
     assert_eq!(bag["ca"].trim(), outside.cert_pem().trim());
     check_pair(
         &bag["ca"],
@@ -770,21 +820,18 @@ fn manual_mode_lists_csrs_and_publishes_provided_certificates() {
         &bag["etcd_0.server.key"],
     );
     assert!(!bag.contains_key("client.cert"));
-    let pending: Vec<_> = list_csrs(&t)
-        .unwrap()
-        .into_iter()
-        .filter(|c| !c.has_certificate)
-        .collect();
-    assert_eq!(pending.len(), 1);
+    let pending = outstanding(&w);
+    assert_eq!(pending.len(), 1, "{pending:#?}");
 
     // Stays published across reconciles; switching to the built-in CA re-signs it.
-    t.reset_calls();
-    reconcile_all(&t, &manual).unwrap();
-    assert_eq!(relation_sets(&t), 0);
-    let builtin = ec_ca("Built-in CA");
-    let out = reconcile_all(&t, &env(&builtin, &policy)).unwrap();
-    assert_eq!(out.issued, 2);
-    let bag2 = own_bag(&t);
+    w.tools.reset_calls();
+    w.reconcile();
+    assert_eq!(relation_sets(&w), 0);
+    w.config("mode", json!("self-signed"));
+    let out = w.reconcile();
+    assert_eq!(out.by_dialect[LEGACY].signed, 2);
+    let bag2 = own_bag(&w);
+    assert_eq!(bag2["ca"], w.ca_pem());
     assert_eq!(bag2["etcd_0.server.key"], bag["etcd_0.server.key"]);
     check_pair(
         &bag2["ca"],
@@ -796,135 +843,103 @@ fn manual_mode_lists_csrs_and_publishes_provided_certificates() {
 
 #[test]
 fn per_relation_api_reads_the_store_once() {
-    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
-    let t = FakeTools::new("tls-provider", true);
-    t.add_relation(1, "certificates", "a", &["a/0"]);
-    t.add_relation(2, "certificates", "b", &["b/0"]);
-    let units_a = vec![(
-        "a/0".to_string(),
-        Databag::from([("common_name".to_string(), "a.example".to_string())]),
-    )];
-    let units_b = vec![(
-        "b/0".to_string(),
-        Databag::from([("common_name".to_string(), "b.example".to_string())]),
-    )];
-    let e = env(&ca, &policy);
-    let mut run = LegacyRun::new();
-    for (id, units) in [(RelationId(1), &units_a), (RelationId(2), &units_b)] {
-        run.reconcile_relation(
-            &t,
-            &e,
-            &RelationInput {
-                id,
-                units,
-                own_unit_bag: None,
-                own_app_bag: None,
-            },
-        )
-        .unwrap();
-    }
-    let out = run
-        .finish(&t, &e, &[RelationId(1), RelationId(2)], false)
-        .unwrap();
-    assert_eq!(out.relations, 2);
-    assert_eq!(out.published, 2);
-    assert_eq!(t.count("secret-get"), 1);
-    assert_eq!(t.count("secret-add"), 1);
-    let st = t.state.borrow();
+    let w = World::new(true);
+    w.relate(1, "a", &["a/0"]);
+    w.relate(2, "b", &["b/0"]);
+    w.set_unit_keys(1, "a/0", &[("common_name", "a.example")]);
+    w.set_unit_keys(2, "b/0", &[("common_name", "b.example")]);
+    let out = w.reconcile();
+    assert_eq!(out.by_dialect[LEGACY].relations, 2);
+    assert_eq!(out.by_dialect[LEGACY].published, 2);
+    assert_eq!(
+        secret_calls(&w, "secret-get", STORE_LABEL),
+        1,
+        "{:?}",
+        w.calls()
+    );
+    assert_eq!(
+        secret_calls(&w, "secret-add", STORE_LABEL),
+        1,
+        "{:?}",
+        w.calls()
+    );
     // The same shared client certificate on both relations.
     assert_eq!(
-        st.relations[&RelationId(1)].local_unit_bag["client.cert"],
-        st.relations[&RelationId(2)].local_unit_bag["client.cert"]
+        w.own_unit_bag(1)["client.cert"],
+        w.own_unit_bag(2)["client.cert"]
     );
 }
 
 #[test]
 fn certificate_limit_and_key_generation_budget() {
-    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
-    let t = provider(&["big/0"]);
-    let reqs: BTreeMap<String, serde_json::Value> = (0..55)
-        .map(|i| {
-            (
-                format!("h{i:02}.example.com"),
-                serde_json::json!({"sans": []}),
-            )
-        })
+    let w = provider(&["big/0"]);
+    let reqs: BTreeMap<String, Value> = (0..55)
+        .map(|i| (format!("h{i:02}.example.com"), json!({"sans": []})))
         .collect();
     set_unit(
-        &t,
+        &w,
         "big/0",
         &[("cert_requests", &serde_json::to_string(&reqs).unwrap())],
     );
-    let e = env(&ca, &policy);
 
     // certificate-limit refuses what is beyond it, in request order.
-    let mut run = LegacyRun::new();
-    run.certificate_limit = 3;
-    let units = t.state.borrow().relations[&REL]
-        .remote_units
-        .clone()
-        .into_iter()
-        .collect::<Vec<_>>();
-    let input = RelationInput {
-        id: REL,
-        units: &units,
-        own_unit_bag: None,
-        own_app_bag: None,
-    };
-    run.reconcile_relation(&t, &e, &input).unwrap();
-    let out = run.finish(&t, &e, &[REL], false).unwrap();
-    assert_eq!(out.published, 3);
-    assert_eq!(out.refused.len(), 52);
+    w.config("certificate-limit", json!(3));
+    let out = w.reconcile();
+    assert_eq!(out.by_dialect[LEGACY].published, 3);
+    assert_eq!(out.by_dialect[LEGACY].denied, 52);
+    assert_eq!(out.notes.len(), 52);
     assert!(
-        out.refused[0].contains("certificate-limit"),
+        out.notes[0].contains("certificate-limit"),
         "{}",
-        out.refused[0]
+        out.notes[0]
     );
-    let processed = json(&own_bag(&t)["big_0.processed_requests"]);
+    let processed = json(&own_bag(&w)["big_0.processed_requests"]);
     assert_eq!(
         processed.as_object().unwrap().keys().collect::<Vec<_>>(),
         vec!["h00.example.com", "h01.example.com", "h02.example.com"]
     );
 
-    // Without a limit, one hook generates at most MAX_NEW_KEYS_PER_RUN keys; the next finishes.
-    let out = reconcile_all(&t, &e).unwrap();
+    // Without a limit, one hook generates at most MAX_NEW_KEYS_PER_RUN keys (each new key is
+    // signed at once); the next finishes.
+    w.config("certificate-limit", json!(0));
+    let out = w.reconcile();
     assert_eq!(
-        out.generated,
+        out.by_dialect[LEGACY].signed,
         tls_provider::charm::legacy::MAX_NEW_KEYS_PER_RUN
     );
-    assert_eq!(out.deferred, 2);
-    assert!(out.status_fragment().unwrap().contains("deferred"));
-    let out = reconcile_all(&t, &e).unwrap();
-    assert_eq!((out.generated, out.deferred, out.published), (2, 0, 55));
-    let processed = json(&own_bag(&t)["big_0.processed_requests"]);
+    assert_eq!(out.by_dialect[LEGACY].deferred, 2);
+    assert!(
+        status_message(&out).contains("deferred"),
+        "{:?}",
+        out.status
+    );
+    let out = w.reconcile();
+    let c = out.by_dialect[LEGACY];
+    assert_eq!((c.signed, c.deferred, c.published), (2, 0, 55));
+    let processed = json(&own_bag(&w)["big_0.processed_requests"]);
     assert_eq!(processed.as_object().unwrap().len(), 55);
 }
 
 #[test]
 fn manual_mode_counts_the_shared_client_once() {
-    let policy = Policy::default();
-    let t = FakeTools::new("tls-provider", true);
+    let w = World::leader_in("manual");
     for (id, app) in [(1, "a"), (2, "b")] {
-        t.add_relation(id, "certificates", app, &[&format!("{app}/0")]);
-        t.state
-            .borrow_mut()
-            .relations
-            .get_mut(&RelationId(id))
-            .unwrap()
-            .remote_units
-            .get_mut(&format!("{app}/0"))
-            .unwrap()
-            .insert("common_name".into(), format!("{app}.example.com"));
+        w.relate(id, app, &[&format!("{app}/0")]);
+        w.set_unit_keys(
+            id,
+            &format!("{app}/0"),
+            &[("common_name", &format!("{app}.example.com"))],
+        );
     }
-    let manual = env_with(Signer::Manual, &policy);
-    let out = reconcile_all(&t, &manual).unwrap();
+    let out = w.reconcile();
     // Two server requests and the shared client.
-    assert_eq!(out.pending, 3);
-    assert_eq!(out.relations, 2);
-    assert!(out
-        .status_fragment()
-        .unwrap()
-        .contains("3 awaiting provide-certificate"));
+    assert_eq!(out.by_dialect[LEGACY].outstanding, 3);
+    assert_eq!(out.by_dialect[LEGACY].relations, 2);
+    assert!(
+        status_message(&out).contains("3 awaiting provide-certificate"),
+        "{:?}",
+        out.status
+    );
 }
 
 /// Every store write makes a new revision of a secret holding generated private keys; Juju's
@@ -933,30 +948,25 @@ fn manual_mode_counts_the_shared_client_once() {
 #[test]
 fn secret_remove_removes_unused_revisions_of_the_legacy_store() {
     use juju_hook::HookTools;
-    use juju_hook::{HookContext, SecretOptions, SecretOwner, SecretRef};
-    use tls_provider::charm::legacy::is_store_label;
-    use tls_provider::charm::reconcile::{reconcile_at, ReconcileOptions};
+    use juju_hook::{SecretOptions, SecretOwner, SecretRef};
 
-    let (ca, policy) = (ec_ca("Legacy CA"), Policy::default());
-    let t = provider(&["etcd/0"]);
-    t.state
-        .borrow_mut()
-        .config
-        .insert("ca-key-algorithm".into(), serde_json::json!("ecdsa-p256"));
+    let w = provider(&["etcd/0"]);
     set_unit(
-        &t,
+        &w,
         "etcd/0",
         &[("unit_name", "etcd_0"), ("common_name", "a.example")],
     );
-    reconcile_all(&t, &env(&ca, &policy)).unwrap();
-    set_unit(&t, "etcd/0", &[("common_name", "b.example")]);
-    reconcile_all(&t, &env(&ca, &policy)).unwrap();
-    let store_id = t
+    w.reconcile();
+    set_unit(&w, "etcd/0", &[("common_name", "b.example")]);
+    w.reconcile();
+    let store_id = w
+        .tools
         .secret_info_get(&SecretRef::Label(STORE_LABEL.into()))
         .unwrap()
         .id;
     let revisions = |label: &str| {
-        t.state
+        w.tools
+            .state
             .borrow()
             .secrets
             .values()
@@ -964,7 +974,8 @@ fn secret_remove_removes_unused_revisions_of_the_legacy_store() {
             .map_or(0, |s| s.revisions.len())
     };
     assert!(revisions(STORE_LABEL) >= 2, "the store was rewritten");
-    let page2_id = t
+    let page2_id = w
+        .tools
         .secret_add(
             &Databag::from([("doc-000".to_string(), "x".to_string())]),
             &SecretOptions {
@@ -974,26 +985,20 @@ fn secret_remove_removes_unused_revisions_of_the_legacy_store() {
             },
         )
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let hook = |id: &str, label: &str| {
-        let ctx = HookContext::from_pairs(&[
-            ("JUJU_DISPATCH_PATH", "hooks/secret-remove"),
-            ("JUJU_UNIT_NAME", "tls-provider/0"),
-            ("JUJU_MODEL_NAME", "test"),
-            ("JUJU_CHARM_DIR", dir.path().to_str().unwrap()),
-            ("JUJU_SECRET_ID", id),
-            ("JUJU_SECRET_LABEL", label),
-            ("JUJU_SECRET_REVISION", "1"),
-        ])
-        .unwrap();
-        t.reset_calls();
-        reconcile_at(&ctx, &t, SystemTime::now(), ReconcileOptions::default()).unwrap();
-        t.state
-            .borrow()
-            .calls
-            .iter()
+        let ctx = w.ctx_for(
+            "hooks/secret-remove",
+            &[
+                ("JUJU_SECRET_ID", id),
+                ("JUJU_SECRET_LABEL", label),
+                ("JUJU_SECRET_REVISION", "1"),
+            ],
+        );
+        w.tools.reset_calls();
+        w.run_ctx(&ctx, SystemTime::now(), ReconcileOptions::default());
+        w.calls()
+            .into_iter()
             .filter(|c| c.starts_with("secret-remove"))
-            .cloned()
             .collect::<Vec<_>>()
     };
     let bare = |id: &str| id.trim_start_matches("secret:").to_string();
@@ -1029,66 +1034,51 @@ fn secret_remove_removes_unused_revisions_of_the_legacy_store() {
     }
 }
 
-/// Manual mode: `complete_csr` reads back what it published. When the requirer withdrew the
-/// request between listing and providing, the certificate is not published and it says so
+/// Manual mode: `provide-certificate` reads back what it published. When the requirer withdrew
+/// the request between listing and providing, the certificate is not published and it says so
 /// instead of reporting success.
 #[test]
 fn complete_csr_fails_when_the_certificate_is_not_published() {
-    let policy = Policy::default();
     let outside = ec_ca("Outside CA");
-    let t = provider(&["etcd/0"]);
+    let w = World::leader_in("manual");
+    w.relate(REL.0, "etcd", &["etcd/0"]);
     set_unit(
-        &t,
+        &w,
         "etcd/0",
         &[("unit_name", "etcd_0"), ("common_name", "old.example.com")],
     );
-    let manual = env_with(Signer::Manual, &policy);
-    reconcile_all(&t, &manual).unwrap();
-    let csrs = list_csrs(&t).unwrap();
-    let server = csrs.iter().find(|c| c.kind == "server").unwrap();
-    let parsed = tls_provider::pki::ParsedCsr::parse(&server.csr_pem).unwrap();
-    let cert =
-        tls_provider::pki::cert_to_pem(&sign_with(&outside, &parsed, false, SystemTime::now()));
+    w.reconcile();
+    let csrs = outstanding(&w);
+    let server_csr = listed(&csrs, "server", None)["csr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cert = outside_sign(&outside, &server_csr);
 
     // The requirer now asks for another name: the listed CSR is no longer wanted.
-    set_unit(&t, "etcd/0", &[("common_name", "new.example.com")]);
-    let err = complete_csr(
-        &t,
-        &manual,
-        &server.csr_pem,
-        Some(REL),
+    set_unit(&w, "etcd/0", &[("common_name", "new.example.com")]);
+    let out = provide(
+        &w,
+        &server_csr,
         &cert,
-        None,
-        &outside.cert_pem(),
-    )
-    .unwrap_err();
+        &outside,
+        json!({"relation-id": REL.0}),
+    );
+    let err = out.failed.expect("not published");
     assert!(
-        err.to_string()
-            .contains("could not be published on relation 7"),
+        err.contains("could not be published on relation 7"),
         "{err}"
     );
-    assert!(!own_bag(&t).values().any(|v| v.contains(cert.trim())));
+    assert!(!own_bag(&w).values().any(|v| v.contains(cert.trim())));
 
     // Still asked for: published, and success.
-    reconcile_all(&t, &manual).unwrap();
-    let csrs = list_csrs(&t).unwrap();
-    let server = csrs
-        .iter()
-        .find(|c| c.kind == "server" && c.common_name == "new.example.com")
-        .unwrap();
-    let parsed = tls_provider::pki::ParsedCsr::parse(&server.csr_pem).unwrap();
-    let cert =
-        tls_provider::pki::cert_to_pem(&sign_with(&outside, &parsed, false, SystemTime::now()));
-    complete_csr(
-        &t,
-        &manual,
-        &server.csr_pem,
-        None,
-        &cert,
-        None,
-        &outside.cert_pem(),
-    )
-    .unwrap()
-    .expect("ours");
-    assert_eq!(own_bag(&t)["etcd_0.server.cert"], cert);
+    w.reconcile();
+    let csrs = outstanding(&w);
+    let server_csr = listed(&csrs, "server", Some("new.example.com"))["csr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cert = outside_sign(&outside, &server_csr);
+    provide(&w, &server_csr, &cert, &outside, json!({})).ok();
+    assert_eq!(own_bag(&w)["etcd_0.server.cert"], cert);
 }
