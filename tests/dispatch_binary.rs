@@ -1,6 +1,6 @@
 //! Runs the built binary as the Juju unit agent would: cwd = the unpacked charm dir, argv[0] = the
 //! absolute path of `dispatch`, no arguments, stdin /dev/null, a cleared environment holding only
-//! what Juju exports (reference §2), and recording fake hook tools first on PATH.
+//! what Juju exports (`docs/juju-hook-contract.md` §2), and recording fake hook tools first on PATH.
 //!
 //! The fakes model a non-leader unit with no CA yet; they record argv and stdin of every call and
 //! print canned JSON. These tests check what dispatch guarantees (exit codes, `action-fail`, no tool

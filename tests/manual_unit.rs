@@ -1,4 +1,4 @@
-//! Manual mode (issue 5) against the in-memory `FakeTools` model ([`common::world::World`]): the
+//! Manual mode against the in-memory `FakeTools` model ([`common::world::World`]): the
 //! three actions, every `provide-certificate` refusal (a table: each row asserts its message,
 //! that the action failed and that no databag or secret changed), and successful provisioning
 //! checked with real certificates (OpenSSL-signed here, CSRs from the real requirer library in

@@ -211,7 +211,7 @@ fn every_action_in_actions_yaml_is_implemented_and_vice_versa() {
             assert!(p["description"].as_str().is_some_and(|d| !d.is_empty()));
         }
     }
-    // Seed 003's parameters.
+    // The parameters of the manual-mode how-to (README, manual mode).
     let pc = &a["provide-certificate"];
     for p in [
         "relation-id",
