@@ -1,8 +1,9 @@
-//! Helpers for the simulator-based interop tests (`tests/interop_*.rs`, `tests/tls_handshake.rs`):
-//! deploying the provider and the real Python requirer, reading both sides' databags, checking
-//! every published entry (shape, PEM, `openssl verify`, key, subject, SANs, validity), finding
-//! what the requirer library accepted (its certificate secrets), the library's own parse of our
-//! databag, and CSRs crafted in Rust for the cases the library cannot produce.
+//! Helpers for the simulator-based tests (`tests/interop_modern/`, `tests/*_sim.rs`,
+//! `tests/tls_handshake.rs`): deploying the provider and the real Python requirer, reading both
+//! sides' databags, checking every published entry (shape, PEM, `openssl verify`, key, subject,
+//! SANs, validity), finding what the requirer library accepted (its certificate secrets), the
+//! library's own parse of our databag, and CSRs crafted in Rust for the cases the library cannot
+//! produce.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -191,8 +192,8 @@ pub fn provider_relations(model: &Model) -> Vec<u32> {
 // ---------------------------------------------------------------------------------------------
 // Checks on our published data
 
-/// Checks the invariants of one provider app databag (protocol §2, §3.2, §3.6; interop cases 15
-/// and 17): only known keys; every value JSON and never `null`; lists never empty (omitted
+/// Checks the invariants of one provider app databag (`docs/protocol.md` §2, §3.2, §3.6; §5
+/// cases 15 and 17): only known keys; every value JSON and never `null`; lists never empty (omitted
 /// instead); every certificate entry has the 4 fields with a non-empty leaf-first chain
 /// (`chain[0] == certificate`), `revoked` a bool when present, and every PEM parses; every error
 /// entry is keyed `csr` with an int code in the protocol's set, a name and a non-empty message;
@@ -386,8 +387,8 @@ pub fn sans_in_text(text: &str) -> BTreeSet<String> {
     BTreeSet::new()
 }
 
-/// Checks a published entry against the request it answers (cases 15/16 and the acceptance
-/// bullets): the echoed CSR is `csr` byte for byte; `openssl verify` against the published `ca`
+/// Checks a published entry against the request it answers (`docs/protocol.md` §5 cases 15 and
+/// 16): the echoed CSR is `csr` byte for byte; `openssl verify` against the published `ca`
 /// passes; chain[0] == certificate and chain ends with the CA; public key = CSR key; subject
 /// (DER) and SANs copied; BasicConstraints CA flag = `is_ca`; serverAuth+clientAuth on leaves;
 /// validity inside the CA's; notBefore neither in the future nor back-dated by more than 10 min;
@@ -571,6 +572,34 @@ pub fn status_of(model: &Model, unit: &str) -> (String, String) {
     (s.workload, s.message)
 }
 
+/// A unit of `app` other than `unit` (with two units: the other one).
+pub fn other_unit(model: &Model, app: &str, unit: &str) -> String {
+    model
+        .units(app)
+        .into_iter()
+        .find(|u| u != unit)
+        .unwrap_or_else(|| panic!("{app} has no unit other than {unit}"))
+}
+
+/// The modern requirer's `get-certificates` action on `unit`: its list of certificate entries.
+pub fn get_certificates(model: &mut Model, unit: &str) -> Vec<Value> {
+    let result = model
+        .run_action(unit, "get-certificates", Map::new())
+        .expect("run action");
+    assert_eq!(
+        result.status, "completed",
+        "get-certificates on {unit}: {result:?}"
+    );
+    let raw = result.results["certificates"]
+        .as_str()
+        .expect("certificates result is a string");
+    serde_json::from_str::<Value>(raw)
+        .expect("certificates result is JSON")
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
 // ---------------------------------------------------------------------------------------------
 // The real library's view of our databag
 
@@ -727,6 +756,23 @@ pub fn craft_csr(o: &CraftOpts<'_>) -> Crafted {
     }
 }
 
+/// A crafted CSR with common name `cn` and no SAN.
+pub fn crafted(cn: &str) -> Crafted {
+    craft_csr(&CraftOpts {
+        cn: Some(cn),
+        ..Default::default()
+    })
+}
+
+/// A crafted CSR with common name `cn` and `cn` as its one DNS SAN.
+pub fn crafted_with_dns(cn: &str) -> Crafted {
+    craft_csr(&CraftOpts {
+        cn: Some(cn),
+        dns: &[cn],
+        ..Default::default()
+    })
+}
+
 /// A requirer databag with one `certificate_signing_requests` value given as raw JSON.
 pub fn raw_bag(csrs_json: &str) -> Databag {
     Databag::from([(CSRS.to_string(), csrs_json.to_string())])
@@ -746,4 +792,14 @@ pub fn request_leaf(model: &mut Model, rel: u32, owner: &str, csr: &str) {
             csr_bag(json!([{"certificate_signing_request": csr, "ca": false}])),
         )
         .unwrap();
+}
+
+/// Adds `entries` as `owner`'s requests in relation `rel`, keeping what the bag already holds
+/// (the addresses the simulator pre-fills).
+pub fn add_requests(model: &mut Model, rel: u32, owner: &str, entries: Value) {
+    let mut bag = model.relation_data(rel, owner);
+    bag.extend(csr_bag(entries));
+    model
+        .set_relation_data(rel, owner, bag)
+        .unwrap_or_else(|e| panic!("write {owner}'s bag: {e}"));
 }
