@@ -60,18 +60,12 @@ fn four_hundred_requests_and_certificates_are_listed_through_real_action_set() {
         let entries: Vec<Value> = (0..PER_UNIT)
             .map(|i| {
                 let cn = format!("{}-{i:03}.example.com", unit.replace('/', "-"));
-                let c = craft_csr(&CraftOpts {
-                    cn: Some(&cn),
-                    dns: &[&cn],
-                    ..Default::default()
-                });
+                let c = crafted_with_dns(&cn);
                 csrs.insert(c.pem.clone());
                 json!({"certificate_signing_request": c.pem, "ca": false})
             })
             .collect();
-        let mut bag = m.relation_data(rel, &unit);
-        bag.extend(csr_bag(json!(entries)));
-        m.set_relation_data(rel, &unit, bag).unwrap();
+        add_requests(&mut m, rel, &unit, json!(entries));
     }
     assert_eq!(csrs.len(), UNITS * PER_UNIT);
     m.settle().expect("settle after the requests");

@@ -1,8 +1,9 @@
-//! Issue 6 acceptance: the legacy reactive dialect in the simulator. The tls-provider charm (the
-//! test build of the binary, packed as `make charm` packs it) serves the Python legacy requirer
-//! test charm (`tests/charms/legacy-requirer`, our own implementation of seeds 000/001), next to
-//! the modern requirer charm (charmlibs `TLSCertificatesRequiresV4`). Cases 28-37 of the protocol
-//! reference, both dialects at once, CA rotation, leader change and malformed input.
+//! The legacy reactive dialect in the simulator. The tls-provider charm (the test build of the
+//! binary, packed as `make charm` packs it) serves the Python legacy requirer test charm
+//! (`tests/charms/legacy-requirer`, our own implementation of the reactive interface of
+//! `docs/protocol.md` §4), next to the modern requirer charm (charmlibs
+//! `TLSCertificatesRequiresV4`). The interop cases 28-37 of `docs/protocol.md` §5, both dialects
+//! at once, CA rotation, leader change and malformed input.
 //!
 //! Two provider units: only the leader publishes; the non-leader publishes no legacy key. The
 //! requirer's merged view (reactive: lowest unit name wins per key, a missing key does not erase)
@@ -13,7 +14,9 @@
 
 mod common;
 
-use common::interop::{deploy_provider, obj, secrets_labelled};
+use common::interop::{
+    deploy_provider, get_certificates, obj, other_unit, requirer_dir, secrets_labelled,
+};
 use common::pki::verify_cert_and_key;
 use jujusim::Model;
 use serde_json::{json, Map, Value};
@@ -31,6 +34,23 @@ fn deploy_legacy(model: &mut Model, app: &str, units: usize, config: Value) {
             obj(config),
         )
         .expect("deploy legacy requirer");
+}
+
+/// A model with the provider (`prov_units`, `prov_config`) and the legacy requirer `etcd`
+/// (`units`, `config`), related and settled; returns it and the relation id.
+fn legacy_model(
+    prov_units: usize,
+    prov_config: Value,
+    units: usize,
+    config: Value,
+) -> (Model, u32) {
+    let mut model = Model::new().expect("start simulator");
+    deploy_provider(&mut model, prov_units, prov_config);
+    deploy_legacy(&mut model, LEG, units, config);
+    model.settle().expect("settle after deploy");
+    let rel = model.relate(LEG, PROV).expect("relate");
+    model.settle().expect("settle after relate");
+    (model, rel)
 }
 
 /// `get-certificates` of a legacy requirer unit, as a JSON document.
@@ -93,19 +113,10 @@ fn full_config() -> Value {
 #[test]
 fn every_request_kind_with_two_provider_units() {
     // Cases 28-33 and 36.
-    let mut model = Model::new().expect("start simulator");
-    deploy_provider(&mut model, 2, json!({"allow-ca-requests": true}));
-    deploy_legacy(&mut model, LEG, 3, full_config());
-    model.settle().expect("settle after deploy");
-    let rel = model.relate(LEG, PROV).expect("relate");
-    model.settle().expect("settle after relate");
+    let (mut model, rel) = legacy_model(2, json!({"allow-ca-requests": true}), 3, full_config());
 
     let leader = model.leader(PROV).expect("provider leader");
-    let follower = model
-        .units(PROV)
-        .into_iter()
-        .find(|u| *u != leader)
-        .unwrap();
+    let follower = other_unit(&model, PROV, &leader);
     assert!(!legacy_keys(&model, rel, &leader).is_empty());
     assert_eq!(
         legacy_keys(&model, rel, &follower),
@@ -202,12 +213,7 @@ fn every_request_kind_with_two_provider_units() {
 #[test]
 fn no_requests_still_gets_ca_and_client_certificate() {
     // Case 28.
-    let mut model = Model::new().expect("start simulator");
-    deploy_provider(&mut model, 1, json!({}));
-    deploy_legacy(&mut model, LEG, 1, json!({}));
-    model.settle().unwrap();
-    let rel = model.relate(LEG, PROV).unwrap();
-    model.settle().unwrap();
+    let (mut model, rel) = legacy_model(1, json!({}), 1, json!({}));
     let unit = format!("{LEG}/0");
     assert_eq!(
         model.unit_status(&unit).message,
@@ -224,22 +230,13 @@ fn no_requests_still_gets_ca_and_client_certificate() {
 #[test]
 fn san_changes_reissue_only_that_certificate() {
     // Cases 34 and 35.
-    let mut model = Model::new().expect("start simulator");
-    deploy_provider(&mut model, 1, json!({}));
-    deploy_legacy(
-        &mut model,
-        LEG,
-        1,
-        json!({
-            "common-name": "etcd.example.com",
-            "sans": "a.example.com,b.example.com",
-            "cert-requests": r#"{"peer.example.com": {"sans": []}}"#,
-            "unit-name-override": "etcd_remote_7",
-        }),
-    );
-    model.settle().unwrap();
-    let rel = model.relate(LEG, PROV).unwrap();
-    model.settle().unwrap();
+    let config = json!({
+        "common-name": "etcd.example.com",
+        "sans": "a.example.com,b.example.com",
+        "cert-requests": r#"{"peer.example.com": {"sans": []}}"#,
+        "unit-name-override": "etcd_remote_7",
+    });
+    let (mut model, rel) = legacy_model(1, json!({}), 1, config);
     let unit = format!("{LEG}/0");
     let prov = format!("{PROV}/0");
     let keys = legacy_keys(&model, rel, &prov);
@@ -301,17 +298,11 @@ fn san_changes_reissue_only_that_certificate() {
 #[test]
 fn departed_unit_keys_are_removed() {
     // Case 37.
-    let mut model = Model::new().expect("start simulator");
-    deploy_provider(&mut model, 1, json!({}));
-    deploy_legacy(
-        &mut model,
-        LEG,
-        3,
-        json!({"common-name": "etcd.example.com", "application-cert-requests": r#"{"cluster.example.com": {"sans": []}}"#}),
-    );
-    model.settle().unwrap();
-    let rel = model.relate(LEG, PROV).unwrap();
-    model.settle().unwrap();
+    let config = json!({
+        "common-name": "etcd.example.com",
+        "application-cert-requests": r#"{"cluster.example.com": {"sans": []}}"#,
+    });
+    let (mut model, rel) = legacy_model(1, json!({}), 3, config);
     let prov = format!("{PROV}/0");
     let keys = legacy_keys(&model, rel, &prov);
     assert!(keys.iter().any(|k| k.starts_with("etcd_2.")), "{keys:?}");
@@ -345,13 +336,7 @@ fn departed_unit_keys_are_removed() {
 
 /// The modern requirer's certificates: (certificate, ca) per entry, all present.
 fn modern_certs(model: &mut Model, unit: &str) -> Vec<(String, String)> {
-    let r = model
-        .run_action(unit, "get-certificates", Map::new())
-        .expect("get-certificates");
-    assert_eq!(r.status, "completed", "{r:?}");
-    let list: Value = serde_json::from_str(r.results["certificates"].as_str().unwrap()).unwrap();
-    list.as_array()
-        .unwrap()
+    get_certificates(model, unit)
         .iter()
         .map(|c| {
             (
@@ -378,7 +363,7 @@ fn both_dialects_at_once_and_ca_rotation_reissues_both() {
     model
         .deploy(
             MOD,
-            &common::requirer_charm_dir(),
+            &requirer_dir(),
             2,
             obj(json!({"common-name": "{unit}.webapp.example.com"})),
         )
@@ -451,25 +436,15 @@ fn both_dialects_at_once_and_ca_rotation_reissues_both() {
 
 #[test]
 fn leader_change_republishes_the_same_material() {
-    let mut model = Model::new().expect("start simulator");
-    deploy_provider(&mut model, 2, json!({}));
-    deploy_legacy(
-        &mut model,
-        LEG,
-        1,
-        json!({"common-name": "etcd.example.com", "cert-requests": r#"{"peer.example.com": {"sans": []}}"#}),
-    );
-    model.settle().unwrap();
-    let rel = model.relate(LEG, PROV).unwrap();
-    model.settle().unwrap();
+    let config = json!({
+        "common-name": "etcd.example.com",
+        "cert-requests": r#"{"peer.example.com": {"sans": []}}"#,
+    });
+    let (mut model, rel) = legacy_model(2, json!({}), 1, config);
     let unit = format!("{LEG}/0");
     let before = report(&mut model, &unit);
     let old_leader = model.leader(PROV).unwrap();
-    let new_leader = model
-        .units(PROV)
-        .into_iter()
-        .find(|u| *u != old_leader)
-        .unwrap();
+    let new_leader = other_unit(&model, PROV, &old_leader);
     let published = model.relation_data(rel, &old_leader);
     let published_keys = legacy_keys(&model, rel, &old_leader);
 
@@ -499,8 +474,6 @@ fn leader_change_republishes_the_same_material() {
 
 #[test]
 fn malformed_legacy_requests_are_skipped_and_hooks_succeed() {
-    let mut model = Model::new().expect("start simulator");
-    deploy_provider(&mut model, 1, json!({}));
     let huge = format!(
         r#"{{"a.example.com": {{"sans": ["{}"]}}}}"#,
         "x".repeat(70_000)
@@ -511,16 +484,9 @@ fn malformed_legacy_requests_are_skipped_and_hooks_succeed() {
         "intermediate_cert_requests": r#"{"": {"sans": []}}"#,
         "application_cert_requests": r#"{"ok.example.com": {"sans": [1]}}"#,
     });
-    deploy_legacy(
-        &mut model,
-        LEG,
-        1,
-        json!({"common-name": "good.example.com", "raw-data": raw.to_string()}),
-    );
-    model.settle().unwrap();
-    let rel = model.relate(LEG, PROV).unwrap();
-    // settle() fails if any hook fails.
-    model.settle().expect("every hook exits 0");
+    let config = json!({"common-name": "good.example.com", "raw-data": raw.to_string()});
+    // legacy_model's settle() fails if any hook fails: every hook exits 0.
+    let (mut model, rel) = legacy_model(1, json!({}), 1, config);
     let prov = format!("{PROV}/0");
     let logs = model.logs(&prov).join("\n");
     for needle in [

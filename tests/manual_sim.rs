@@ -1,10 +1,10 @@
-//! Issue 5 acceptance: manual mode in the simulator, the seed 003 flow end to end. The tls-provider
-//! charm (test build, packed as `make charm` packs it; two units, so one is not the leader) serves
-//! the real Python requirer (`ops` + charmlibs `TLSCertificatesRequiresV4`). The test lists the
-//! outstanding requests, signs each CSR with the `openssl` command line acting as an outside CA
-//! with an intermediate, hands the certificates back base64-encoded with `provide-certificate`,
-//! and checks that each requirer unit reports its certificate and that `openssl verify` passes
-//! with the outside root.
+//! Manual mode in the simulator, the operator's flow end to end (README, "Manual mode: certificates
+//! from your own CA"). The tls-provider charm (test build, packed as `make charm` packs it; two
+//! units, so one is not the leader) serves the real Python requirer (`ops` + charmlibs
+//! `TLSCertificatesRequiresV4`). The test lists the outstanding requests, signs each CSR with the
+//! `openssl` command line acting as an outside CA with an intermediate, hands the certificates back
+//! base64-encoded with `provide-certificate`, and checks that each requirer unit reports its
+//! certificate and that `openssl verify` passes with the outside root.
 //!
 //! Needs the built test charms: run `make test-charms` first (a missing build fails the test with
 //! that instruction).
@@ -12,7 +12,9 @@
 mod common;
 
 use base64::Engine;
-use common::interop::obj;
+use common::interop::{
+    all_bags, deploy_provider, get_certificates, obj, other_unit, requirer_dir, status_of,
+};
 use common::pki::{openssl_ok, openssl_req_p256};
 use jujusim::{ActionResult, Model};
 use serde_json::{json, Map, Value};
@@ -207,60 +209,32 @@ fn outstanding(model: &mut Model, leader: &str) -> (usize, Vec<Value>, String) {
     (count, list, result_str(&r, "message").to_string())
 }
 
-/// `get-certificates` of a requirer unit.
-fn report(model: &mut Model, unit: &str) -> Vec<Value> {
-    let r = run(model, unit, "get-certificates", json!({}));
-    serde_json::from_str::<Value>(result_str(&r, "certificates"))
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-/// Every databag of relation `rel` (provider app, requirer app, and every unit).
-fn all_bags(model: &Model, rel: u32) -> String {
-    let mut owners = vec![PROV.to_string(), REQ.to_string()];
-    owners.extend(model.units(PROV));
-    owners.extend(model.units(REQ));
-    owners
-        .iter()
-        .map(|o| format!("{o}: {:?}", model.relation_data(rel, o)))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// `provide-certificate` parameters, each PEM base64-encoded.
+fn provide_params(csr: &str, cert: &str, ca: &str, chain: &str) -> Value {
+    json!({
+        "certificate-signing-request": b64(csr),
+        "certificate": b64(cert),
+        "ca-certificate": b64(ca),
+        "ca-chain": b64(chain),
+    })
 }
 
 fn deploy(requirer_config: Value, requirer_units: usize) -> (Model, u32, String, String) {
     let mut model = Model::new().expect("start simulator");
+    deploy_provider(&mut model, 2, json!({"mode": "manual"}));
     model
-        .deploy(
-            PROV,
-            &common::provider_charm_dir(),
-            2,
-            obj(json!({"mode": "manual"})),
-        )
-        .expect("deploy tls-provider");
-    model
-        .deploy(
-            REQ,
-            &common::requirer_charm_dir(),
-            requirer_units,
-            obj(requirer_config),
-        )
+        .deploy(REQ, &requirer_dir(), requirer_units, obj(requirer_config))
         .expect("deploy tls-requirer");
     model.settle().expect("settle after deploy");
     let rel = model.relate(REQ, PROV).expect("relate");
     model.settle().expect("settle after relate");
     let leader = model.leader(PROV).expect("a provider leader");
-    let other = model
-        .units(PROV)
-        .into_iter()
-        .find(|u| *u != leader)
-        .expect("a second provider unit");
+    let other = other_unit(&model, PROV, &leader);
     (model, rel, leader, other)
 }
 
 #[test]
-fn seed_003_flow_three_units_signed_by_an_outside_ca_with_an_intermediate() {
+fn manual_flow_three_units_signed_by_an_outside_ca_with_an_intermediate() {
     let (mut model, rel, leader, non_leader) = deploy(json!({"mode": "unit"}), 3);
     let units = model.units(REQ);
     assert_eq!(units.len(), 3);
@@ -323,19 +297,14 @@ fn seed_003_flow_three_units_signed_by_an_outside_ca_with_an_intermediate() {
     let chain = format!("{}{}", ca.int_pem(), ca.root_pem());
 
     // A non-leader refuses, pointing at the leader.
-    let before = all_bags(&model, rel);
+    let before = all_bags(&model);
     let first_csr = list[0]["csr"].as_str().unwrap().to_string();
     let first_cert = ca.sign(&first_csr, false);
     for (action, params) in [
         ("get-outstanding-certificate-requests", json!({})),
         (
             "provide-certificate",
-            json!({
-                "certificate-signing-request": b64(&first_csr),
-                "certificate": b64(&first_cert),
-                "ca-certificate": b64(&ca.int_pem()),
-                "ca-chain": b64(&chain),
-            }),
+            provide_params(&first_csr, &first_cert, &ca.int_pem(), &chain),
         ),
     ] {
         let r = run(&mut model, &non_leader, action, params);
@@ -352,12 +321,7 @@ fn seed_003_flow_three_units_signed_by_an_outside_ca_with_an_intermediate() {
         &mut model,
         &leader,
         "provide-certificate",
-        json!({
-            "certificate-signing-request": b64(&first_csr),
-            "certificate": b64(&wrong),
-            "ca-certificate": b64(&ca.int_pem()),
-            "ca-chain": b64(&chain),
-        }),
+        provide_params(&first_csr, &wrong, &ca.int_pem(), &chain),
     );
     assert_eq!(r.status, "failed", "{r:?}");
     assert!(
@@ -367,7 +331,7 @@ fn seed_003_flow_three_units_signed_by_an_outside_ca_with_an_intermediate() {
     );
     model.settle().unwrap();
     assert_eq!(
-        all_bags(&model, rel),
+        all_bags(&model),
         before,
         "refused actions and non-leaders change nothing"
     );
@@ -378,19 +342,10 @@ fn seed_003_flow_three_units_signed_by_an_outside_ca_with_an_intermediate() {
         let csr = r["csr"].as_str().unwrap();
         let unit = r["unit"].as_str().unwrap();
         let cert = ca.sign(csr, false);
-        let out = run(
-            &mut model,
-            &leader,
-            "provide-certificate",
-            json!({
-                "relation-id": rel,
-                "certificate-signing-request": b64(csr),
-                "certificate": b64(&cert),
-                "ca-certificate": b64(&ca.int_pem()),
-                "ca-chain": b64(&chain),
-                "unit-name": unit,
-            }),
-        );
+        let mut params = provide_params(csr, &cert, &ca.int_pem(), &chain);
+        params["relation-id"] = json!(rel);
+        params["unit-name"] = json!(unit);
+        let out = run(&mut model, &leader, "provide-certificate", params);
         assert_eq!(result_str(&out, "unit"), unit);
         assert_eq!(result_str(&out, "relation-id"), rel.to_string());
         assert!(
@@ -403,13 +358,12 @@ fn seed_003_flow_three_units_signed_by_an_outside_ca_with_an_intermediate() {
 
     // Each requirer unit reports its own certificate, and it verifies against the outside root.
     for (unit, csr, cert) in &provided {
-        let s = model.unit_status(unit);
         assert_eq!(
-            (s.workload.as_str(), s.message.as_str()),
-            ("active", "1/1 certificates received"),
+            status_of(&model, unit),
+            ("active".into(), "1/1 certificates received".into()),
             "{unit}"
         );
-        let entries = report(&mut model, unit);
+        let entries = get_certificates(&mut model, unit);
         assert_eq!(entries.len(), 1, "{unit}: {entries:?}");
         let e = &entries[0];
         assert_eq!(e["csr"].as_str(), Some(csr.as_str()));
@@ -480,19 +434,14 @@ fn app_level_csr_is_listed_and_provided() {
         &mut model,
         &leader,
         "provide-certificate",
-        json!({
-            "certificate-signing-request": b64(&csr),
-            "certificate": b64(&cert),
-            "ca-certificate": b64(&ca.root_pem()),
-            "ca-chain": b64(&ca.int_pem()),
-        }),
+        provide_params(&csr, &cert, &ca.root_pem(), &ca.int_pem()),
     );
     assert_eq!(result_str(&out, "app-level"), "true");
     assert!(result_str(&out, "result").contains("app-level request"));
     model.settle().unwrap();
 
     let req_leader = model.leader(REQ).unwrap();
-    let entries = report(&mut model, &req_leader);
+    let entries = get_certificates(&mut model, &req_leader);
     let app_entry = entries
         .iter()
         .find(|e| e["scope"] == json!("app"))

@@ -1,7 +1,7 @@
-//! Issue 4 performance budget against the REAL binary under the simulator: one steady-state
-//! reconcile for 2 relations x 5 requirer units stays within `4 + Σ per relation (3 + units)` =
-//! 20 hook-tool calls, writes nothing (no `relation-set`, `status-set`, `juju-log`) and leaves
-//! every databag byte-identical. The same check against the in-memory fake is
+//! The modern dialect's performance budget against the REAL binary under the simulator: one
+//! steady-state reconcile for 2 relations x 5 requirer units stays within `4 + Σ per relation (3 +
+//! units)` = 20 hook-tool calls, writes nothing (no `relation-set`, `status-set`, `juju-log`) and
+//! leaves every databag byte-identical. The same check against the in-memory fake is
 //! `tests/reconcile_unit.rs::steady_state_call_budget_two_relations_five_units`.
 //!
 //! The requirers are puppet apps (no code, no Python): the test writes each unit's
@@ -47,18 +47,14 @@ fn deployment() -> (Model, Vec<u32>, Vec<(u32, String, String)>) {
     for (rel, app) in rels.iter().zip(APPS) {
         for unit in m.units(app) {
             let cn = format!("{}.example.com", unit.replace('/', "-"));
-            let c = craft_csr(&CraftOpts {
-                cn: Some(&cn),
-                dns: &[&cn],
-                ..Default::default()
-            });
+            let c = crafted_with_dns(&cn);
             // Keep the addresses the simulator pre-fills; add the request.
-            let mut bag = m.relation_data(*rel, &unit);
-            bag.extend(csr_bag(
+            add_requests(
+                &mut m,
+                *rel,
+                &unit,
                 json!([{"certificate_signing_request": c.pem, "ca": false}]),
-            ));
-            m.set_relation_data(*rel, &unit, bag)
-                .unwrap_or_else(|e| panic!("write {unit}'s bag: {e}"));
+            );
             csrs.push((*rel, unit, c.pem));
         }
     }

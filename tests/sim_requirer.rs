@@ -1,15 +1,17 @@
-//! Issue 3 acceptance: the Python requirer charm (`ops` + charmlibs `TLSCertificatesRequiresV4`)
-//! runs in the simulator with 3 units against the Python test provider (charmlibs
-//! `TLSCertificatesProvidesV4`). Its CSRs (RSA and ECDSA) appear in its unit and app databags as
-//! the mode says, and the certificates the provider writes are picked up and reported by the
-//! requirer's `get-certificates` action.
+//! The Python requirer test charm (`ops` + charmlibs `TLSCertificatesRequiresV4`) runs in the
+//! simulator with 3 units against the Python test provider (charmlibs `TLSCertificatesProvidesV4`).
+//! Its CSRs (RSA and ECDSA) appear in its unit and app databags as the mode says, and the
+//! certificates the provider writes are picked up and reported by the requirer's `get-certificates`
+//! action.
 //!
 //! Needs the built test charms: run `make test-charms` first. A missing build fails the test with
 //! that instruction (it is never skipped).
 
 mod common;
 
-use common::interop::{cn_of, obj, requirer_csrs, CSRS};
+use common::interop::{
+    certificates, cn_of, get_certificates, obj, requirer_csrs, requirer_dir, status_of, CSRS,
+};
 use jujusim::Model;
 use openssl::pkey::{Id, PKey, Public};
 use openssl::x509::X509;
@@ -47,7 +49,7 @@ fn csrs(model: &Model, rel: u32, owner: &str) -> Vec<Csr> {
 
 /// Deploy the requirer (`units` units, `config`) and the provider, relate them, settle.
 fn deploy_and_relate(config: Value, units: usize) -> (Model, u32) {
-    let requirer = common::with_venv(common::requirer_charm_dir());
+    let requirer = requirer_dir();
     let provider = common::with_venv(common::test_provider_charm_dir());
     let mut model = Model::new().expect("start simulator");
     model
@@ -62,35 +64,9 @@ fn deploy_and_relate(config: Value, units: usize) -> (Model, u32) {
     (model, rel)
 }
 
-/// The provider's `certificates` entries, by CSR.
+/// The test provider's `certificates` entries.
 fn issued(model: &Model, rel: u32) -> Vec<Value> {
-    let bag = model.relation_data(rel, PROV);
-    let raw = bag
-        .get("certificates")
-        .expect("provider published certificates");
-    serde_json::from_str::<Value>(raw)
-        .expect("certificates JSON")
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn report(model: &mut Model, unit: &str) -> Vec<Value> {
-    let result = model
-        .run_action(unit, "get-certificates", Map::new())
-        .expect("run action");
-    assert_eq!(
-        result.status, "completed",
-        "get-certificates on {unit}: {result:?}"
-    );
-    let raw = result.results["certificates"]
-        .as_str()
-        .expect("certificates result is a string");
-    serde_json::from_str::<Value>(raw)
-        .expect("certificates result is JSON")
-        .as_array()
-        .unwrap()
-        .clone()
+    certificates(&model.relation_data(rel, PROV))
 }
 
 fn key_kind(key: &PKey<Public>) -> (&'static str, u32) {
@@ -165,13 +141,12 @@ fn unit_mode_rsa_three_units_each_get_their_own_certificate() {
     let issued = issued(&model, rel);
     assert_eq!(issued.len(), 3);
     for (unit, csr) in &per_unit {
-        let status = model.unit_status(unit);
         assert_eq!(
-            (status.workload.as_str(), status.message.as_str()),
-            ("active", "1/1 certificates received"),
+            status_of(&model, unit),
+            ("active".into(), "1/1 certificates received".into()),
             "{unit}"
         );
-        let entries = report(&mut model, unit);
+        let entries = get_certificates(&mut model, unit);
         assert_eq!(entries.len(), 1, "{unit}");
         assert_eq!(entries[0]["scope"], "unit");
         assert_eq!(entries[0]["key-algorithm"], "rsa");
@@ -192,16 +167,15 @@ fn unit_mode_rsa_three_units_each_get_their_own_certificate() {
     model.settle().expect("settle after config change");
     for unit in &units {
         assert_eq!(csrs(&model, rel, unit).len(), 2, "{unit}: two CSRs");
-        let status = model.unit_status(unit);
         assert_eq!(
-            (status.workload.as_str(), status.message.as_str()),
+            status_of(&model, unit),
             (
-                "blocked",
-                "1 request(s) denied: 102 DOMAIN_NOT_ALLOWED; 1/2 certificates received"
+                "blocked".into(),
+                "1 request(s) denied: 102 DOMAIN_NOT_ALLOWED; 1/2 certificates received".into()
             ),
             "{unit}"
         );
-        let entries = report(&mut model, unit);
+        let entries = get_certificates(&mut model, unit);
         let denied: Vec<_> = entries.iter().filter(|e| !e["denial"].is_null()).collect();
         assert_eq!(denied.len(), 1);
         assert_eq!(denied[0]["common-name"], "r1.tls-requirer.example.com");
@@ -238,7 +212,7 @@ fn app_and_unit_mode_ecdsa_app_csr_from_leader_unit_csrs_from_all() {
             "unit and app keys differ"
         );
 
-        let entries = report(&mut model, unit);
+        let entries = get_certificates(&mut model, unit);
         let unit_entry = entries
             .iter()
             .find(|e| e["scope"] == "unit")
@@ -285,7 +259,7 @@ fn app_mode_ecdsa_p384_only_the_leader_requests_and_receives() {
             csrs(&model, rel, &unit).is_empty(),
             "{unit}: no unit-scope CSR in app mode"
         );
-        let entries = report(&mut model, &unit);
+        let entries = get_certificates(&mut model, &unit);
         assert_eq!(entries.len(), 1);
         if unit == leader {
             assert_received(&entries[0], &app[0], &issued);
@@ -371,12 +345,11 @@ fn legacy_requirer_publishes_reactive_keys_and_reads_merged_provider_data() {
         .unwrap();
     model.settle().expect("settle after provider data");
     for unit in &units {
-        let status = model.unit_status(unit);
         assert_eq!(
-            (status.workload.as_str(), status.message.as_str()),
+            status_of(&model, unit),
             (
-                "active",
-                "ready: server 1/1, client 1/1, application 0/0, intermediate 0/0"
+                "active".into(),
+                "ready: server 1/1, client 1/1, application 0/0, intermediate 0/0".into()
             ),
             "{unit}"
         );

@@ -1,8 +1,9 @@
-//! Issue 4 acceptance: a certificate issued by tls-provider to the real Python requirer works in a
-//! real TLS handshake. The requirer's private key (its unit-owned secret in the simulator) and the
-//! issued certificate serve `openssl s_server` on 127.0.0.1 (ephemeral port); `openssl s_client`
-//! with hostname verification against the published CA succeeds for each DNS SAN and fails for a
-//! name not in the certificate. Every issued certificate also passes `openssl verify`.
+//! The modern dialect end to end: a certificate issued by tls-provider to the real Python requirer
+//! works in a real TLS handshake. The requirer's private key (its unit-owned secret in the
+//! simulator) and the issued certificate serve `openssl s_server` on 127.0.0.1 (ephemeral port);
+//! `openssl s_client` with hostname verification against the published CA succeeds for each DNS SAN
+//! and fails for a name not in the certificate. Every issued certificate also passes `openssl
+//! verify`.
 //!
 //! Needs `make test-charms` and `cargo build -p jujusim`.
 
