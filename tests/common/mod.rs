@@ -123,7 +123,7 @@ pub mod actions;
 /// The modern provider databag of the unit tests.
 pub mod modern;
 
-/// Helpers of the simulator interop tests (`tests/interop_*.rs`, `tests/tls_handshake.rs`).
+/// Helpers of the simulator interop tests (`tests/interop_modern/`, `tests/tls_handshake.rs`).
 pub mod interop;
 
 /// The state-in/state-out harness of the charm's unit tests.
