@@ -306,13 +306,7 @@ fn describe_certificate(
     revoked: bool,
 ) -> Value {
     let info = verify::cert_info(cert);
-    let sans: Vec<String> = info
-        .dns_sans
-        .iter()
-        .cloned()
-        .chain(info.ip_sans.iter().map(|i| i.to_string()))
-        .chain(info.oid_sans.iter().cloned())
-        .collect();
+    let sans = crate::pki::san::san_strings(&info.sans);
     let (requirer, kind) = match source {
         Some(RequestSource::Unit(u)) => (u.clone(), "unit"),
         Some(RequestSource::App(a)) => (a.clone(), "app"),

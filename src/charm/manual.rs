@@ -48,7 +48,6 @@
 //!   relation data: the entry is what it would keep).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::IpAddr;
 use std::time::SystemTime;
 
 use juju_hook::{HookContext, HookTools, LogLevel, Member, RelationId};
@@ -61,7 +60,9 @@ use super::reconcile::{self, ReconcileOptions};
 use super::snapshot::{RelationSnapshot, RequestSource};
 use super::{clock, legacy, publish, status, CharmError};
 use crate::pki::sign::cert_to_pem;
-use crate::pki::{csr_der, verify, CsrError, ParsedCsr, MAX_CERTS_PEM_BYTES, MAX_CSR_PEM_BYTES};
+use crate::pki::{
+    csr_der, san, verify, CsrError, ParsedCsr, San, MAX_CERTS_PEM_BYTES, MAX_CSR_PEM_BYTES,
+};
 use crate::protocol::json_type;
 use crate::protocol::modern::{ProviderAppData, ProviderCertificate};
 
@@ -148,8 +149,9 @@ pub struct Listing {
 }
 
 fn split_sans(sans: &[String]) -> (Vec<String>, Vec<String>) {
-    let (ips, dns): (Vec<&String>, Vec<&String>) =
-        sans.iter().partition(|s| s.parse::<IpAddr>().is_ok());
+    let (ips, dns): (Vec<&String>, Vec<&String>) = sans
+        .iter()
+        .partition(|s| matches!(San::from_name(s), San::Ip(_)));
     (
         dns.into_iter().cloned().collect(),
         ips.into_iter().cloned().collect(),
@@ -222,9 +224,9 @@ fn modern_requests(snap: &RelationSnapshot, now: SystemTime, out: &mut Listing) 
         match &parsed {
             Ok(p) => {
                 item.common_name = p.common_name.clone().unwrap_or_default();
-                item.dns_sans = p.dns_sans.clone();
-                item.ip_sans = p.ip_sans.iter().map(|i| i.to_string()).collect();
-                item.oid_sans = p.oid_sans.clone();
+                item.dns_sans = san::dns_names(&p.sans).map(String::from).collect();
+                item.ip_sans = san::ip_addrs(&p.sans).map(|i| i.to_string()).collect();
+                item.oid_sans = san::oids(&p.sans).map(String::from).collect();
             }
             Err(e) => item.error = Some(format!("this charm cannot use the CSR: {e}")),
         }

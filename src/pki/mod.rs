@@ -5,6 +5,7 @@ pub mod csr;
 mod der;
 pub mod keys;
 pub mod policy;
+pub mod san;
 pub mod sign;
 pub mod verify;
 
@@ -15,6 +16,7 @@ pub use ca::{Ca, CaSubject};
 pub use csr::{csr_der, csr_to_pem, generate_csr, CsrError, ParsedCsr, MAX_CSR_PEM_BYTES};
 pub use keys::{key_matches, private_key_from_pem, private_key_to_pem, KeyAlgorithm};
 pub use policy::{Denial, DenialCode, Policy};
+pub use san::San;
 pub use sign::{cert_to_pem, chain_pems, issue, IssueRequest};
 pub use verify::{
     cert_info, chain_is_ordered, is_ca, issued_by, parse_certs, public_key_matches, valid_at,

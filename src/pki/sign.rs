@@ -106,9 +106,8 @@ pub fn issue(ca: &Ca, req: &IssueRequest<'_>) -> Result<X509, PkiError> {
     };
     b.append_extension(authority_key_id_ext(&aki)?)?;
 
-    if !(csr.dns_sans.is_empty() && csr.ip_sans.is_empty() && csr.oid_sans.is_empty()) {
-        let value = der::build_sans(&csr.dns_sans, &csr.ip_sans, &csr.oid_sans)
-            .map_err(PkiError::Invalid)?;
+    if !csr.sans.is_empty() {
+        let value = der::build_sans(&csr.sans).map_err(PkiError::Invalid)?;
         let critical = csr.req.subject_name().entries().next().is_none();
         b.append_extension(raw_extension(der::OID_SAN, critical, &value)?)?;
     }

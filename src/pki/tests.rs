@@ -25,6 +25,14 @@ use cli::{openssl_cli, openssl_req_p256};
 // ---------------------------------------------------------------------------------------------
 // helpers
 
+fn dns_of(sans: &[San]) -> Vec<String> {
+    san::dns_names(sans).map(String::from).collect()
+}
+
+fn oids_of(sans: &[San]) -> Vec<String> {
+    san::oids(sans).map(String::from).collect()
+}
+
 fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/csr")
@@ -371,33 +379,33 @@ fn ca_subject_errors_name_the_option() {
 fn python_csr_rsa2048_with_every_san_kind() {
     let csr = parse_fixture("rsa2048_full.pem");
     assert_eq!(csr.common_name.as_deref(), Some("app.example.com"));
-    let mut dns = csr.dns_sans.clone();
+    let mut dns = dns_of(&csr.sans);
     dns.sort();
     assert_eq!(dns, ["app-0.app-endpoints.example.com", "app.example.com"]);
-    let mut ips = csr.ip_sans.clone();
+    let mut ips: Vec<IpAddr> = san::ip_addrs(&csr.sans).collect();
     ips.sort();
     let want: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "2001:db8::1".parse().unwrap()];
     assert_eq!(ips, want);
-    assert_eq!(csr.oid_sans, ["1.2.3.4.5"]);
+    assert_eq!(oids_of(&csr.sans), ["1.2.3.4.5"]);
     assert_eq!(csr.key_algorithm, KeyAlgorithm::Rsa2048);
     assert_eq!(csr.key_bits, 2048);
     // The library publishes the re-serialised PEM, so our canonical form is identical to it.
     assert_eq!(csr.canonical_pem(), fixture("rsa2048_full.pem"));
-    assert_eq!(csr.sans().len(), 5);
+    assert_eq!(csr.san_strings().len(), 5);
 }
 
 #[test]
 fn python_csr_variants_parse() {
     let c = parse_fixture("rsa4096.pem");
     assert_eq!((c.key_algorithm, c.key_bits), (KeyAlgorithm::Rsa4096, 4096));
-    assert_eq!(c.dns_sans, ["big.example.com"]);
+    assert_eq!(dns_of(&c.sans), ["big.example.com"]);
 
     let c = parse_fixture("ec_p256_ip.pem");
     assert_eq!(
         (c.key_algorithm, c.key_bits),
         (KeyAlgorithm::EcdsaP256, 256)
     );
-    let mut ips: Vec<String> = c.ip_sans.iter().map(|i| i.to_string()).collect();
+    let mut ips: Vec<String> = san::ip_addrs(&c.sans).map(|i| i.to_string()).collect();
     ips.sort();
     assert_eq!(ips, ["192.168.1.20", "fd00::20"]);
 
@@ -406,25 +414,24 @@ fn python_csr_variants_parse() {
         (c.key_algorithm, c.key_bits),
         (KeyAlgorithm::EcdsaP384, 384)
     );
-    assert_eq!(c.oid_sans, ["1.3.6.1.4.1.99999.1"]);
+    assert_eq!(oids_of(&c.sans), ["1.3.6.1.4.1.99999.1"]);
 
     let c = parse_fixture("ec_no_cn.pem");
     assert_eq!(c.common_name, None);
-    assert_eq!(c.dns_sans, ["nocn.example.com"]);
+    assert_eq!(dns_of(&c.sans), ["nocn.example.com"]);
     // the subject still holds the unique id
     assert_eq!(c.req.subject_name().entries().count(), 1);
 
     let c = parse_fixture("ec_ip_only_no_uid.pem");
     assert_eq!(c.common_name, None);
-    assert!(c.dns_sans.is_empty());
-    assert_eq!(c.ip_sans, ["10.1.2.3".parse::<IpAddr>().unwrap()]);
+    assert_eq!(c.sans, [San::Ip("10.1.2.3".parse().unwrap())]);
 
     let c = parse_fixture("ec_wildcard.pem");
     assert_eq!(c.common_name.as_deref(), Some("*.example.com"));
 
     let c = parse_fixture("ec_ca_request.pem");
     assert_eq!(c.common_name.as_deref(), Some("Intermediate CA"));
-    assert!(c.sans().is_empty());
+    assert!(c.sans.is_empty());
 }
 
 #[test]
@@ -525,8 +532,8 @@ fn rcgen_ec_csrs_parse() {
     );
     let c = ParsedCsr::parse(&pem).unwrap();
     assert_eq!(c.common_name.as_deref(), Some("svc.example.com"));
-    assert_eq!(c.dns_sans, ["svc.example.com"]);
-    assert_eq!(c.ip_sans.len(), 2);
+    assert_eq!(dns_of(&c.sans), ["svc.example.com"]);
+    assert_eq!(san::ip_addrs(&c.sans).count(), 2);
     assert_eq!(c.key_algorithm, KeyAlgorithm::EcdsaP256);
 
     let pem = rcgen_csr(
@@ -607,13 +614,18 @@ fn openssl_cli_rsa_csrs_parse() {
         let c = ParsedCsr::parse(&pem).unwrap();
         assert_eq!(c.key_algorithm, alg);
         assert_eq!(c.key_bits, bits);
-        assert_eq!(c.dns_sans, ["cli.example.com"]);
-        assert_eq!(c.ip_sans, ["172.16.0.1".parse::<IpAddr>().unwrap()]);
-        assert_eq!(c.oid_sans, ["1.2.840.1"]);
+        assert_eq!(
+            c.sans,
+            [
+                San::Dns("cli.example.com".into()),
+                San::Ip("172.16.0.1".parse().unwrap()),
+                San::Oid("1.2.840.1".into())
+            ]
+        );
     }
 }
 
-/// registeredID SANs with long arcs (the reviewer's `RID:1.2.18446744073709551615`, a 2.25 UUID
+/// registeredID SANs with long arcs (`RID:1.2.18446744073709551615`, a 2.25 UUID
 /// OID) are issued with the same RID; an arc beyond 128 bits is refused when the CSR is parsed.
 #[test]
 fn registered_ids_with_long_arcs_are_issued_or_refused_at_parse_time() {
@@ -635,7 +647,7 @@ fn registered_ids_with_long_arcs_are_issued_or_refused_at_parse_time() {
         "2.25.329800735698586629295641978511506172918",
     ] {
         let csr = ParsedCsr::parse(&make(oid)).unwrap_or_else(|e| panic!("{oid}: {e}"));
-        assert_eq!(csr.oid_sans, [oid]);
+        assert_eq!(csr.sans, [San::Oid(oid.into())]);
         let cert = issue_leaf(&ca, &csr);
         assert!(
             x509_text(&cert).contains(&format!("Registered ID:{oid}")),
@@ -647,7 +659,7 @@ fn registered_ids_with_long_arcs_are_issued_or_refused_at_parse_time() {
     let too_big = "1.2.340282366920938463463374607431768211456"; // 2^128
     match ParsedCsr::parse(&make(too_big)) {
         Err(CsrError::BadExtension(m)) => assert!(m.contains("128 bits"), "{m}"),
-        other => panic!("{:?}", other.map(|c| c.oid_sans)),
+        other => panic!("{:?}", other.map(|c| c.sans)),
     }
 }
 
@@ -728,8 +740,11 @@ fn generate_csr_helper_round_trips() {
         assert!(pem.ends_with("-----END CERTIFICATE REQUEST-----"));
         let c = ParsedCsr::parse(&pem).unwrap();
         assert_eq!(c.common_name.as_deref(), Some("legacy.example.com"));
-        assert_eq!(c.dns_sans, ["legacy.example.com"]);
-        assert_eq!(c.sans(), ["legacy.example.com", "10.0.0.5", "fe80::1"]);
+        assert_eq!(dns_of(&c.sans), ["legacy.example.com"]);
+        assert_eq!(
+            c.san_strings(),
+            ["legacy.example.com", "10.0.0.5", "fe80::1"]
+        );
         assert!(c.req.public_key().unwrap().public_eq(&key));
         // openssl agrees it is well formed
         let tmp = Tmp::new();
@@ -995,8 +1010,8 @@ fn issued_leaf_for_python_csr_verifies_and_has_the_specified_extensions() {
     let serial = cert.serial_number().to_bn().unwrap();
     assert!(serial.num_bits() >= 64 && !serial.is_negative());
     assert_eq!(info.common_name.as_deref(), Some("app.example.com"));
-    assert_eq!(info.oid_sans, ["1.2.3.4.5"]);
-    assert_eq!(info.ip_sans.len(), 2);
+    assert_eq!(oids_of(&info.sans), ["1.2.3.4.5"]);
+    assert_eq!(san::ip_addrs(&info.sans).count(), 2);
     assert!(!info.is_ca);
     let other = issue_leaf(&ca, &csr);
     assert_ne!(
@@ -1047,13 +1062,12 @@ fn every_python_fixture_is_signed_and_verifies_under_every_ca_kind() {
                 csr.req.subject_name().to_der().unwrap()
             );
             let info = cert_info(&cert);
-            let mut a = info.dns_sans.clone();
-            let mut b = csr.dns_sans.clone();
-            a.sort();
-            b.sort();
-            assert_eq!(a, b, "{f}");
-            assert_eq!(info.ip_sans.len(), csr.ip_sans.len(), "{f}");
-            assert_eq!(info.oid_sans, csr.oid_sans, "{f}");
+            // Copied grouped by kind (DNS, IP, OID), each kind in the CSR's order.
+            assert_eq!(
+                info.sans.iter().collect::<Vec<_>>(),
+                san::grouped(&csr.sans),
+                "{f}"
+            );
             assert_eq!(chain_is_ordered(&[cert.clone(), ca.cert.clone()]), Ok(()));
             let chain = chain_pems(&cert, &ca);
             assert_eq!(chain.len(), 2);

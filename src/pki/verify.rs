@@ -1,6 +1,5 @@
 //! Checks on certificates handed to us (manual mode) and on certificates we publish.
 
-use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
@@ -8,6 +7,7 @@ use openssl::nid::Nid;
 use openssl::x509::{X509NameRef, X509Ref, X509ReqRef, X509};
 
 use super::der;
+use super::san::San;
 
 /// Hard cap on the text given to [`parse_certs`] (a long chain is a few tens of KiB).
 pub const MAX_CERTS_PEM_BYTES: usize = 1024 * 1024;
@@ -201,9 +201,8 @@ pub fn asn1_to_system(t: &Asn1TimeRef) -> SystemTime {
 pub struct CertInfo {
     /// First CN of the subject, if any.
     pub common_name: Option<String>,
-    pub dns_sans: Vec<String>,
-    pub ip_sans: Vec<IpAddr>,
-    pub oid_sans: Vec<String>,
+    /// The DNS, IP and registeredID SANs, in the certificate's order.
+    pub sans: Vec<San>,
     /// Serial number as uppercase hex (as `openssl x509 -serial` prints it).
     pub serial_hex: String,
     pub not_before: SystemTime,
@@ -237,9 +236,7 @@ pub fn cert_info(cert: &X509Ref) -> CertInfo {
         .unwrap_or_default();
     CertInfo {
         common_name,
-        dns_sans: sans.dns,
-        ip_sans: sans.ip,
-        oid_sans: sans.oid,
+        sans,
         serial_hex,
         not_before: asn1_to_system(cert.not_before()),
         not_after: asn1_to_system(cert.not_after()),
