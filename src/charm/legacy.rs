@@ -36,7 +36,6 @@
 //!   the secret by [`LegacyRun::finish`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use juju_hook::{
@@ -51,7 +50,7 @@ use crate::pki::csr::{csr_der, csr_to_pem, generate_csr};
 use crate::pki::keys::{private_key_from_pem, private_key_to_pem};
 use crate::pki::sign::{cert_to_pem, issue, IssueRequest};
 use crate::pki::verify::{issued_by, parse_certs};
-use crate::pki::{Ca, KeyAlgorithm, ParsedCsr, Policy};
+use crate::pki::{Ca, KeyAlgorithm, ParsedCsr, Policy, San};
 use crate::protocol::legacy::{self as proto, CertKey, LegacyRequest, RequestKind};
 
 /// Label of the (first) secret holding the legacy store.
@@ -695,7 +694,7 @@ fn effective_sans(kind: Option<RequestKind>, cn: &str, sans: &[String]) -> Vec<S
         kind,
         Some(RequestKind::TopLevelServer | RequestKind::Server | RequestKind::Application)
     );
-    if with_cn && (cn.parse::<IpAddr>().is_ok() || dns_like(cn)) {
+    if with_cn && (matches!(San::from_name(cn), San::Ip(_)) || dns_like(cn)) {
         set.insert(cn.to_string());
     }
     set.into_iter().collect()
