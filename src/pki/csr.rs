@@ -364,18 +364,19 @@ pub fn generate_csr(
     let mut name = X509NameBuilder::new()?;
     if !common_name.is_empty() {
         if common_name.chars().count() > 64 {
-            return Err(PkiError::Invalid(format!(
-                "common name {common_name:?} is longer than 64 characters"
-            )));
+            return Err(PkiError::CommonNameTooLong(common_name.to_string()));
         }
         name.append_entry_by_nid(Nid::COMMONNAME, common_name)
-            .map_err(|e| PkiError::Invalid(format!("common name {common_name:?}: {e}")))?;
+            .map_err(|source| PkiError::CommonNameNotEncodable {
+                common_name: common_name.to_string(),
+                source,
+            })?;
     }
     b.set_subject_name(&name.build())?;
     b.set_pubkey(key)?;
     if !sans.is_empty() {
         let sans: Vec<San> = sans.iter().map(|s| San::from_name(s)).collect();
-        let value = der::build_sans(&sans).map_err(PkiError::Invalid)?;
+        let value = der::build_sans(&sans)?;
         let mut stack = Stack::new()?;
         stack.push(super::sign::raw_extension(der::OID_SAN, false, &value)?)?;
         b.add_extensions(&stack)?;

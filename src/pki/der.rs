@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 
 use super::san::{self, San};
+use super::PkiError;
 
 pub(crate) const TAG_BOOLEAN: u8 = 0x01;
 pub(crate) const TAG_BIT_STRING: u8 = 0x03;
@@ -265,20 +266,20 @@ pub(crate) fn parse_sans(value: &[u8]) -> Result<Vec<San>, String> {
 
 /// Builds a SubjectAltName extension value. The names are written grouped by kind (DNS names,
 /// then IP addresses, then registeredIDs; see [`san::grouped`]).
-pub(crate) fn build_sans(sans: &[San]) -> Result<Vec<u8>, String> {
+pub(crate) fn build_sans(sans: &[San]) -> Result<Vec<u8>, PkiError> {
     let mut body = Vec::new();
     for name in san::grouped(sans) {
         match name {
             San::Dns(d) => {
                 if d.is_empty() || !d.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(format!("DNS name {d:?} is empty or not printable ASCII"));
+                    return Err(PkiError::BadDnsName(d.clone()));
                 }
                 body.extend(tlv(GN_DNS, d.as_bytes()));
             }
             San::Ip(IpAddr::V4(v4)) => body.extend(tlv(GN_IP, &v4.octets())),
             San::Ip(IpAddr::V6(v6)) => body.extend(tlv(GN_IP, &v6.octets())),
             San::Oid(o) => {
-                let enc = oid_from_string(o).ok_or_else(|| format!("{o:?} is not a dotted OID"))?;
+                let enc = oid_from_string(o).ok_or_else(|| PkiError::BadOid(o.clone()))?;
                 body.extend(tlv(GN_RID, &enc));
             }
         }

@@ -20,8 +20,6 @@ const END_CERT: &str = "-----END CERTIFICATE-----";
 pub enum CertError {
     #[error("not a PEM certificate: {0}")]
     NotPem(String),
-    #[error("{0}")]
-    Invalid(String),
 }
 
 /// Parses every PEM certificate in `text` (tolerating text around the blocks, e.g. an
