@@ -59,9 +59,11 @@ use super::config::{Config, Mode};
 use super::reconcile::{self, ReconcileOptions};
 use super::snapshot::{RelationSnapshot, RequestSource};
 use super::{clock, legacy, publish, status, CharmError};
+use crate::pki::chain::{self, CertRole, ChainError};
 use crate::pki::sign::cert_to_pem;
 use crate::pki::{
-    csr_der, san, verify, CsrError, ParsedCsr, San, MAX_CERTS_PEM_BYTES, MAX_CSR_PEM_BYTES,
+    csr_der, san, verify, CsrError, ParsedCsr, PkiError, San, MAX_CERTS_PEM_BYTES,
+    MAX_CSR_PEM_BYTES,
 };
 use crate::protocol::json_type;
 use crate::protocol::modern::{ProviderAppData, ProviderCertificate};
@@ -488,30 +490,57 @@ pub fn decode_pem_param(name: &str, value: &str) -> Result<String, CharmError> {
     Ok(text)
 }
 
-fn time(t: &openssl::asn1::Asn1TimeRef) -> String {
-    clock::rfc3339(verify::asn1_to_system(t))
-}
-
-/// Checks that `cert` (named `what`) is valid at `now`.
-fn check_validity(what: &str, cert: &X509, now: SystemTime) -> Result<(), CharmError> {
-    let nb = verify::asn1_to_system(cert.not_before());
-    let na = verify::asn1_to_system(cert.not_after());
-    if now > na {
-        return Err(failed(format!(
-            "{what} has expired: it was valid until {} (now {}); get a new one from your CA",
-            time(cert.not_after()),
+/// The operator's message for a chain that `provide-certificate` cannot use.
+fn chain_failure(e: ChainError) -> CharmError {
+    let what = |which: CertRole, subject: &str| match which {
+        CertRole::Leaf => P_CERT.to_string(),
+        CertRole::Ca => format!("{P_CA} ({subject})"),
+        CertRole::ChainMember { position } => {
+            format!("certificate {position} of the chain ({subject})")
+        }
+    };
+    match e {
+        ChainError::NotSignedByCa {
+            issuer,
+            ca_subject,
+            same_name,
+        } => failed(format!(
+            "{P_CERT} is not signed by {P_CA}: the certificate's issuer is \"{issuer}\" and \
+             {P_CA} is \"{ca_subject}\"{}; pass the CA that signed the certificate as {P_CA} \
+             (with an intermediate CA: the intermediate, or the root together with {P_CHAIN} \
+             holding the intermediate)",
+            if same_name { chain::SAME_NAME_NOTE } else { "" }
+        )),
+        e @ (ChainError::Unordered { .. } | ChainError::Empty) => failed(format!(
+            "{P_CHAIN} is not in order: {e}. The chain is used leaf first (the leaf may be \
+             left out of {P_CHAIN}: it is put in front), each certificate followed by the \
+             one that issued it, e.g. {P_CHAIN}=\"$(cat intermediate.pem root.pem | base64 -w0)\""
+        )),
+        ChainError::Expired {
+            which,
+            subject,
+            not_after,
+            now,
+        } => failed(format!(
+            "{} has expired: it was valid until {} (now {}); get a new one from your CA",
+            what(which, &subject),
+            clock::rfc3339(not_after),
             clock::rfc3339(now)
-        )));
-    }
-    if now < nb {
-        return Err(failed(format!(
-            "{what} is not valid yet: it is valid from {} (now {}); check the CA's clock, or wait \
+        )),
+        ChainError::NotYetValid {
+            which,
+            subject,
+            not_before,
+            now,
+        } => failed(format!(
+            "{} is not valid yet: it is valid from {} (now {}); check the CA's clock, or wait \
              until then",
-            time(cert.not_before()),
+            what(which, &subject),
+            clock::rfc3339(not_before),
             clock::rfc3339(now)
-        )));
+        )),
+        ChainError::OpenSsl(e) => PkiError::from(e).into(),
     }
-    Ok(())
 }
 
 /// Where a CSR was found.
@@ -662,91 +691,8 @@ pub fn provide_certificate_at(
         )));
     }
 
-    // 5. Signed by ca-certificate, and the chain.
-    let der = |c: &X509| c.to_der().map_err(crate::pki::PkiError::from);
-    let leaf_der = der(&leaf)?;
-    let ca_der = der(&ca)?;
-    let not_signed = || {
-        failed(format!(
-            "{P_CERT} is not signed by {P_CA}: the certificate's issuer is \"{}\" and {P_CA} is \
-             \"{}\"{}; pass the CA that signed the certificate as {P_CA} (with an intermediate CA: \
-             the intermediate, or the root together with {P_CHAIN} holding the intermediate)",
-            verify::name_string(leaf.issuer_name()),
-            verify::subject_string(&ca),
-            if leaf.issuer_name().try_cmp(ca.subject_name()).ok() == Some(std::cmp::Ordering::Equal)
-            {
-                " (same name, but the signature does not verify with its key)"
-            } else {
-                ""
-            }
-        ))
-    };
-    let directly_signed = verify::issued_by(&leaf, &ca);
-    let chain: Vec<X509> = match given_chain {
-        None => {
-            if !directly_signed {
-                return Err(not_signed());
-            }
-            vec![leaf.clone(), ca.clone()]
-        }
-        Some(given) => {
-            let mut chain = given;
-            let starts_with_leaf = match chain.first() {
-                Some(first) => der(first)? == leaf_der,
-                None => false,
-            };
-            if !starts_with_leaf {
-                chain.insert(0, leaf.clone());
-            }
-            let mut has_ca = false;
-            for c in &chain[1..] {
-                if der(c)? == ca_der {
-                    has_ca = true;
-                }
-            }
-            if !has_ca {
-                // ca-certificate left out of ca-chain: put it where it belongs, when that is clear.
-                let last = chain.last().expect("leaf at least");
-                if directly_signed && (chain.len() == 1 || verify::issued_by(&ca, &chain[1])) {
-                    chain.insert(1, ca.clone());
-                    has_ca = true;
-                } else if !verify::issued_by(last, last) && verify::issued_by(last, &ca) {
-                    chain.push(ca.clone());
-                    has_ca = true;
-                }
-            }
-            verify::chain_is_ordered(&chain).map_err(|e| {
-                failed(format!(
-                    "{P_CHAIN} is not in order: {e}. The chain is used leaf first (the leaf may be \
-                     left out of {P_CHAIN}: it is put in front), each certificate followed by the \
-                     one that issued it, e.g. {P_CHAIN}=\"$(cat intermediate.pem root.pem | base64 -w0)\""
-                ))
-            })?;
-            if !directly_signed && !has_ca {
-                return Err(not_signed());
-            }
-            chain
-        }
-    };
-
-    // 6. Validity now.
-    check_validity(P_CERT, &leaf, now)?;
-    check_validity(
-        &format!("{P_CA} ({})", verify::subject_string(&ca)),
-        &ca,
-        now,
-    )?;
-    for (i, c) in chain.iter().enumerate().skip(1) {
-        check_validity(
-            &format!(
-                "certificate {} of the chain ({})",
-                i + 1,
-                verify::subject_string(c)
-            ),
-            c,
-            now,
-        )?;
-    }
+    // 5. Signed by ca-certificate, and the chain. 6. Validity now.
+    let chain = chain::verify_chain(&leaf, &ca, given_chain, now).map_err(chain_failure)?;
 
     // 7. Where the CSR is.
     let want = csr.der.clone();

@@ -131,28 +131,6 @@ pub fn public_key_matches(cert: &X509Ref, csr: &X509ReqRef) -> bool {
     }
 }
 
-/// Checks that `chain` is leaf-first with each certificate issued by the next one. The error
-/// says which link is broken, naming both subjects. An empty chain is an error; a single
-/// certificate is a valid chain.
-pub fn chain_is_ordered(chain: &[X509]) -> Result<(), String> {
-    if chain.is_empty() {
-        return Err("the chain is empty".into());
-    }
-    for (i, pair) in chain.windows(2).enumerate() {
-        if !issued_by(&pair[0], &pair[1]) {
-            return Err(format!(
-                "the chain is not leaf-first: certificate {} ({}) is not issued by certificate {} ({}); \
-                 order it leaf first, each certificate followed by its issuer",
-                i + 1,
-                subject_string(&pair[0]),
-                i + 2,
-                subject_string(&pair[1]),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// A one-line rendering of a name, e.g. `CN=app.example.com, O=Example`.
 pub fn name_string(name: &X509NameRef) -> String {
     name.entries()
