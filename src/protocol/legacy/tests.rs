@@ -215,6 +215,16 @@ fn colliding_unit_names_fall_back() {
     // x/0 has no unit_name; its own name x_0 is taken and so is its fallback (itself).
     assert_eq!(r[2].requests.len(), 0);
     assert_eq!(r[2].skipped.len(), 1);
+    assert_eq!(
+        r[1].skipped[0].reason,
+        "unit_name \"x_0\" is already used by another unit of this relation; \
+         answering under \"b_0\" instead"
+    );
+    assert_eq!(
+        r[2].skipped[0].reason,
+        "unit_name \"x_0\" is already used by another unit of this relation; \
+         all of this unit's requests are skipped"
+    );
 }
 
 #[test]
