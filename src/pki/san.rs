@@ -90,3 +90,40 @@ pub fn grouped(sans: &[San]) -> Vec<&San> {
 pub fn san_strings(sans: &[San]) -> Vec<String> {
     grouped(sans).into_iter().map(San::to_string).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_text_and_grouping() {
+        let sans = vec![
+            San::from_name("10.0.0.1"),
+            San::from_name("a.example.com"),
+            San::Oid("1.2.3.4".into()),
+            San::from_name("fe80::1"),
+            San::from_name("*.b.example.com"),
+        ];
+        let kinds: Vec<&str> = sans.iter().map(San::kind).collect();
+        assert_eq!(kinds, ["ip", "dns", "oid", "ip", "dns"]);
+        assert_eq!(sans[3].to_string(), "fe80::1");
+        assert_eq!(
+            san_strings(&sans),
+            [
+                "a.example.com",
+                "*.b.example.com",
+                "10.0.0.1",
+                "fe80::1",
+                "1.2.3.4"
+            ]
+        );
+        assert_eq!(
+            dns_names(&sans).collect::<Vec<_>>(),
+            ["a.example.com", "*.b.example.com"]
+        );
+        assert_eq!(ip_addrs(&sans).count(), 2);
+        assert_eq!(oids(&sans).collect::<Vec<_>>(), ["1.2.3.4"]);
+        // Not an IP address: a DNS name, kept as written.
+        assert_eq!(San::from_name("10.0.0.256"), San::Dns("10.0.0.256".into()));
+    }
+}
