@@ -70,14 +70,22 @@ pub enum ChainError {
         ca_subject: String,
         same_name: bool,
     },
-    #[error("{which} ({subject}) has expired: it was valid until {} (now {})", asn1_text(*not_after), asn1_text(*now))]
+    #[error(
+        "{which} ({subject}) has expired: it was valid until {} (now {})",
+        asn1_text(*not_after),
+        asn1_text(*now)
+    )]
     Expired {
         which: CertRole,
         subject: String,
         not_after: SystemTime,
         now: SystemTime,
     },
-    #[error("{which} ({subject}) is not valid yet: it is valid from {} (now {})", asn1_text(*not_before), asn1_text(*now))]
+    #[error(
+        "{which} ({subject}) is not valid yet: it is valid from {} (now {})",
+        asn1_text(*not_before),
+        asn1_text(*now)
+    )]
     NotYetValid {
         which: CertRole,
         subject: String,

@@ -1,7 +1,7 @@
 //! Modern (CSR-based, v1 interface / charmlibs) protocol models.
 //!
 //! Pure data: parsing the requirer's databags (untrusted) and (de)serialising the provider's
-//! application databag. No I/O, no crypto.
+//! application databag. No I/O, no crypto. See `docs/protocol.md` §1-§2.
 //!
 //! Rules kept here:
 //! - Requirer values are parsed defensively: a value larger than [`MAX_REQUIRER_VALUE_BYTES`], not

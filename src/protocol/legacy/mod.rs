@@ -2,7 +2,7 @@
 //!
 //! Pure data: parsing a legacy requirer's unit databag (untrusted; `requests.rs`) and building the
 //! provider's unit databag (`answers.rs`, with the Python-compatible JSON of `format.rs`). No
-//! I/O, no crypto.
+//! I/O, no crypto. See `docs/protocol.md` §4.
 //!
 //! Rules kept here:
 //! - Requirer values are parsed defensively. A value larger than [`MAX_VALUE_BYTES`], not JSON,
