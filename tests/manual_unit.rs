@@ -20,7 +20,7 @@ use tempfile::TempDir;
 
 use tls_provider::charm::actions::listing::NO_OUTSTANDING;
 use tls_provider::pki::sign::cert_to_pem;
-use tls_provider::pki::{csr_to_pem, generate_csr, Ca, KeyAlgorithm, ParsedCsr};
+use tls_provider::pki::{csr_to_pem, generate_csr, san, Ca, KeyAlgorithm, ParsedCsr};
 
 const DAY: u64 = 86_400;
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/csr");
@@ -163,8 +163,9 @@ fn outstanding_list_shows_every_field_for_unit_and_app_level_requests() {
         unit["common-name"],
         json!(parsed.common_name.clone().unwrap())
     );
-    assert_eq!(unit["dns-sans"], json!(parsed.dns_sans));
-    let ips: Vec<String> = parsed.ip_sans.iter().map(|i| i.to_string()).collect();
+    let dns: Vec<&str> = san::dns_names(&parsed.sans).collect();
+    assert_eq!(unit["dns-sans"], json!(dns));
+    let ips: Vec<String> = san::ip_addrs(&parsed.sans).map(|i| i.to_string()).collect();
     assert_eq!(unit["ip-sans"], json!(ips));
     assert_eq!(unit["is-ca"], json!(false));
     assert_eq!(unit["legacy"], json!(false));

@@ -11,7 +11,7 @@ use super::sign::{
     authority_key_id_ext, random_serial, set_validity, subject_key_id, subject_key_id_ext,
 };
 use super::verify::{asn1_to_system, is_ca, parse_certs};
-use super::{KeyAlgorithm, PkiError};
+use super::{CaSubjectError, KeyAlgorithm, PkiError};
 
 /// How far back a generated CA's notBefore is set (clock skew between machines).
 pub const CA_BACKDATE_SECS: u64 = 60;
@@ -67,33 +67,39 @@ impl CaSubject {
     /// Builds the X.509 name. Errors name the config option and say what is wrong.
     pub fn to_x509_name(&self) -> Result<X509Name, PkiError> {
         if self.common_name.is_empty() {
-            return Err(PkiError::Invalid(
-                "ca-common-name is empty; set it to a name for the CA".into(),
-            ));
+            return Err(CaSubjectError::EmptyCommonName.into());
         }
         let mut b = X509NameBuilder::new()?;
         for (nid, option, value) in self.attributes() {
             if nid == Nid::COUNTRYNAME
                 && !(value.len() == 2 && value.bytes().all(|c| c.is_ascii_alphabetic()))
             {
-                return Err(PkiError::Invalid(format!(
-                    "{option}={value:?} is not a two-letter country code (ISO 3166, e.g. GB)"
-                )));
+                return Err(CaSubjectError::NotCountryCode {
+                    option,
+                    value: value.to_string(),
+                }
+                .into());
             }
             if nid == Nid::PKCS9_EMAILADDRESS && !value.is_ascii() {
-                return Err(PkiError::Invalid(format!(
-                    "{option}={value:?} must be ASCII"
-                )));
+                return Err(CaSubjectError::NotAscii {
+                    option,
+                    value: value.to_string(),
+                }
+                .into());
             }
             if value.chars().count() > 64 {
-                return Err(PkiError::Invalid(format!(
-                    "{option} is {} characters long; the limit is 64",
-                    value.chars().count()
-                )));
+                return Err(CaSubjectError::TooLong {
+                    option,
+                    chars: value.chars().count(),
+                }
+                .into());
             }
-            b.append_entry_by_nid(nid, value).map_err(|e| {
-                PkiError::Invalid(format!("{option}={value:?} cannot be encoded: {e}"))
-            })?;
+            b.append_entry_by_nid(nid, value)
+                .map_err(|e| CaSubjectError::NotEncodable {
+                    option,
+                    value: value.to_string(),
+                    reason: e.to_string(),
+                })?;
         }
         Ok(b.build())
     }
@@ -135,7 +141,7 @@ impl Ca {
         now: SystemTime,
     ) -> Result<Ca, PkiError> {
         if validity_secs == 0 {
-            return Err(PkiError::Invalid("CA validity must be positive".into()));
+            return Err(PkiError::CaValidityZero);
         }
         let name = subject.to_x509_name()?;
         let key = alg.generate()?;
@@ -151,7 +157,7 @@ impl Ca {
             .unwrap_or(now);
         let not_after = now
             .checked_add(std::time::Duration::from_secs(validity_secs))
-            .ok_or_else(|| PkiError::Invalid("CA validity is too long".into()))?;
+            .ok_or(PkiError::CaValidityTooLong)?;
         set_validity(&mut b, not_before, not_after)?;
         b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
         b.append_extension(
@@ -174,27 +180,18 @@ impl Ca {
     /// Loads a CA from PEM certificate and PEM private key (checks that they match).
     /// Also refuses a certificate that is not a CA (BasicConstraints CA:TRUE).
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Ca, PkiError> {
-        let mut certs =
-            parse_certs(cert_pem).map_err(|e| PkiError::Invalid(format!("CA certificate: {e}")))?;
+        let mut certs = parse_certs(cert_pem).map_err(PkiError::CaCertNotPem)?;
         if certs.len() != 1 {
-            return Err(PkiError::Invalid(format!(
-                "CA certificate: expected one certificate, found {}",
-                certs.len()
-            )));
+            return Err(PkiError::CaCertCount(certs.len()));
         }
         let cert = certs.remove(0);
-        let key = super::keys::private_key_from_pem(key_pem)
-            .map_err(|e| PkiError::Invalid(format!("CA private key: {e}")))?;
+        let key = super::keys::private_key_from_pem(key_pem).map_err(|_| PkiError::CaKeyNotPem)?;
         let public = cert.public_key()?;
         if !key.public_eq(&public) {
-            return Err(PkiError::Invalid(
-                "the CA private key does not match the CA certificate".into(),
-            ));
+            return Err(PkiError::CaKeyMismatch);
         }
         if !is_ca(&cert) {
-            return Err(PkiError::Invalid(
-                "the CA certificate does not have BasicConstraints CA:TRUE".into(),
-            ));
+            return Err(PkiError::CaCertNotCa);
         }
         Ok(Ca { cert, key })
     }

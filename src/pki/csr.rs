@@ -15,8 +15,6 @@
 //!   list, is refused.
 //! - The subject is kept as is (e.g. the requirer's x500UniqueIdentifier as a UTF8String).
 
-use std::net::IpAddr;
-
 use openssl::nid::Nid;
 use openssl::pkey::{Id, PKeyRef, Private};
 use openssl::stack::Stack;
@@ -24,6 +22,7 @@ use openssl::x509::{X509NameBuilder, X509Req};
 
 use super::der;
 use super::keys::digest_for_key;
+use super::san::{self, San};
 use super::verify::base64_decode;
 use super::{KeyAlgorithm, PkiError};
 
@@ -62,10 +61,9 @@ pub struct ParsedCsr {
     /// The canonical DER (for comparing CSRs regardless of whitespace / line endings).
     pub der: Vec<u8>,
     pub common_name: Option<String>,
-    pub dns_sans: Vec<String>,
-    pub ip_sans: Vec<IpAddr>,
-    /// Registered-ID SANs as dotted OIDs.
-    pub oid_sans: Vec<String>,
+    /// The DNS, IP and registeredID SANs, in the order the CSR lists them (other GeneralName
+    /// kinds are dropped).
+    pub sans: Vec<San>,
     /// The key family and size class: RSA keys map to the largest of 2048/3072/4096 not above
     /// their size (an RSA 8192 key is `Rsa4096` here; see `key_bits` for the exact size).
     pub key_algorithm: KeyAlgorithm,
@@ -77,9 +75,7 @@ impl std::fmt::Debug for ParsedCsr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParsedCsr")
             .field("common_name", &self.common_name)
-            .field("dns_sans", &self.dns_sans)
-            .field("ip_sans", &self.ip_sans)
-            .field("oid_sans", &self.oid_sans)
+            .field("sans", &self.sans)
             .field("key_algorithm", &self.key_algorithm)
             .field("key_bits", &self.key_bits)
             .finish()
@@ -132,17 +128,14 @@ impl ParsedCsr {
                 Some(cn).filter(|s| !s.is_empty())
             }
         };
-        if common_name.is_none() && sans.dns.is_empty() && sans.ip.is_empty() && sans.oid.is_empty()
-        {
+        if common_name.is_none() && sans.is_empty() {
             return Err(CsrError::NoNames);
         }
         Ok(ParsedCsr {
             req,
             der: der_bytes.to_vec(),
             common_name,
-            dns_sans: sans.dns,
-            ip_sans: sans.ip,
-            oid_sans: sans.oid,
+            sans,
             key_algorithm,
             key_bits,
         })
@@ -154,14 +147,9 @@ impl ParsedCsr {
         der_to_pem("CERTIFICATE REQUEST", &self.der)
     }
 
-    /// Every SAN as a string: DNS names, then IPs, then OIDs.
-    pub fn sans(&self) -> Vec<String> {
-        self.dns_sans
-            .iter()
-            .cloned()
-            .chain(self.ip_sans.iter().map(|i| i.to_string()))
-            .chain(self.oid_sans.iter().cloned())
-            .collect()
+    /// Every SAN as a string: DNS names, then IPs, then OIDs (see [`san::san_strings`]).
+    pub fn san_strings(&self) -> Vec<String> {
+        san::san_strings(&self.sans)
     }
 
     /// Every common name of the subject (normally zero or one), as text.
@@ -277,14 +265,14 @@ fn check_key(req: &X509Req) -> Result<(KeyAlgorithm, u32), CsrError> {
 
 /// Walks `CertificationRequest → CertificationRequestInfo → attributes`, applies the extension
 /// rules of the module docs and returns the SANs.
-fn read_extensions(top: der::Tlv<'_>) -> Result<der::Sans, CsrError> {
+fn read_extensions(top: der::Tlv<'_>) -> Result<Vec<San>, CsrError> {
     let malformed = || CsrError::BadExtension("the CSR's attributes are malformed".into());
     let outer = der::children(top, der::TAG_SEQUENCE).ok_or_else(malformed)?;
     let info = der::children(*outer.first().ok_or_else(malformed)?, der::TAG_SEQUENCE)
         .ok_or_else(malformed)?;
     // version, subject, subjectPKInfo, [0] attributes
     let Some(attrs) = info.get(3) else {
-        return Ok(der::Sans::default());
+        return Ok(Vec::new());
     };
     if attrs.tag != 0xa0 {
         return Err(malformed());
@@ -305,7 +293,7 @@ fn read_extensions(top: der::Tlv<'_>) -> Result<der::Sans, CsrError> {
         }
     }
     let exts = match extension_lists.as_slice() {
-        [] => return Ok(der::Sans::default()),
+        [] => return Ok(Vec::new()),
         [one] => der::parse_extensions(*one)
             .ok_or_else(|| CsrError::BadExtension("the extension request is malformed".into()))?,
         _ => {
@@ -315,7 +303,7 @@ fn read_extensions(top: der::Tlv<'_>) -> Result<der::Sans, CsrError> {
         }
     };
     let mut seen = std::collections::HashSet::new();
-    let mut sans = der::Sans::default();
+    let mut sans = Vec::new();
     for ext in &exts {
         if !seen.insert(ext.oid.as_str()) {
             return Err(CsrError::BadExtension(format!(
@@ -376,25 +364,19 @@ pub fn generate_csr(
     let mut name = X509NameBuilder::new()?;
     if !common_name.is_empty() {
         if common_name.chars().count() > 64 {
-            return Err(PkiError::Invalid(format!(
-                "common name {common_name:?} is longer than 64 characters"
-            )));
+            return Err(PkiError::CommonNameTooLong(common_name.to_string()));
         }
         name.append_entry_by_nid(Nid::COMMONNAME, common_name)
-            .map_err(|e| PkiError::Invalid(format!("common name {common_name:?}: {e}")))?;
+            .map_err(|source| PkiError::CommonNameNotEncodable {
+                common_name: common_name.to_string(),
+                source,
+            })?;
     }
     b.set_subject_name(&name.build())?;
     b.set_pubkey(key)?;
     if !sans.is_empty() {
-        let mut dns = Vec::new();
-        let mut ips = Vec::new();
-        for s in sans {
-            match s.parse::<IpAddr>() {
-                Ok(ip) => ips.push(ip),
-                Err(_) => dns.push(s.clone()),
-            }
-        }
-        let value = der::build_sans(&dns, &ips, &[]).map_err(PkiError::Invalid)?;
+        let sans: Vec<San> = sans.iter().map(|s| San::from_name(s)).collect();
+        let value = der::build_sans(&sans)?;
         let mut stack = Stack::new()?;
         stack.push(super::sign::raw_extension(der::OID_SAN, false, &value)?)?;
         b.add_extensions(&stack)?;

@@ -5,6 +5,9 @@
 
 use std::net::IpAddr;
 
+use super::san::{self, San};
+use super::PkiError;
+
 pub(crate) const TAG_BOOLEAN: u8 = 0x01;
 pub(crate) const TAG_BIT_STRING: u8 = 0x03;
 pub(crate) const TAG_OCTET_STRING: u8 = 0x04;
@@ -213,21 +216,13 @@ pub(crate) fn cert_extensions(cert_der: &[u8]) -> Option<Vec<Ext<'_>>> {
     }
 }
 
-/// The names a SAN extension value holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Sans {
-    pub dns: Vec<String>,
-    pub ip: Vec<IpAddr>,
-    pub oid: Vec<String>,
-    /// GeneralName types we neither copy nor check (email, URI, directoryName, ...).
-    pub other: usize,
-}
-
-/// Parses a SubjectAltName extension value (`GeneralNames`). `Err` says what is wrong.
-pub(crate) fn parse_sans(value: &[u8]) -> Result<Sans, String> {
+/// Parses a SubjectAltName extension value (`GeneralNames`) into its DNS names, IP addresses
+/// and registeredIDs, in order; other GeneralName kinds (email, URI, directoryName, ...) are
+/// skipped. `Err` says what is wrong.
+pub(crate) fn parse_sans(value: &[u8]) -> Result<Vec<San>, String> {
     let seq = read_single(value).ok_or("subjectAltName is not valid DER")?;
     let names = children(seq, TAG_SEQUENCE).ok_or("subjectAltName is not a SEQUENCE")?;
-    let mut sans = Sans::default();
+    let mut sans = Vec::new();
     for gn in names {
         match gn.tag {
             GN_DNS => {
@@ -240,7 +235,7 @@ pub(crate) fn parse_sans(value: &[u8]) -> Result<Sans, String> {
                             String::from_utf8_lossy(&gn.content[..gn.content.len().min(80)])
                         )
                     })?;
-                sans.dns.push(s.to_string());
+                sans.push(San::Dns(s.to_string()));
             }
             GN_IP => {
                 let ip = match gn.content.len() {
@@ -254,39 +249,40 @@ pub(crate) fn parse_sans(value: &[u8]) -> Result<Sans, String> {
                     }
                     n => return Err(format!("subjectAltName has an IP address of {n} bytes")),
                 };
-                sans.ip.push(ip);
+                sans.push(San::Ip(ip));
             }
             GN_RID => {
                 let oid = oid_to_string(gn.content).ok_or(
                     "subjectAltName has a registeredID that is malformed or has an arc larger \
                      than 128 bits",
                 )?;
-                sans.oid.push(oid);
+                sans.push(San::Oid(oid));
             }
-            _ => sans.other += 1,
+            _ => {}
         }
     }
     Ok(sans)
 }
 
-/// Builds a SubjectAltName extension value from DNS names, IPs and dotted OIDs.
-pub(crate) fn build_sans(dns: &[String], ip: &[IpAddr], oid: &[String]) -> Result<Vec<u8>, String> {
+/// Builds a SubjectAltName extension value. The names are written grouped by kind (DNS names,
+/// then IP addresses, then registeredIDs; see [`san::grouped`]).
+pub(crate) fn build_sans(sans: &[San]) -> Result<Vec<u8>, PkiError> {
     let mut body = Vec::new();
-    for d in dns {
-        if d.is_empty() || !d.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(format!("DNS name {d:?} is empty or not printable ASCII"));
+    for name in san::grouped(sans) {
+        match name {
+            San::Dns(d) => {
+                if d.is_empty() || !d.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(PkiError::BadDnsName(d.clone()));
+                }
+                body.extend(tlv(GN_DNS, d.as_bytes()));
+            }
+            San::Ip(IpAddr::V4(v4)) => body.extend(tlv(GN_IP, &v4.octets())),
+            San::Ip(IpAddr::V6(v6)) => body.extend(tlv(GN_IP, &v6.octets())),
+            San::Oid(o) => {
+                let enc = oid_from_string(o).ok_or_else(|| PkiError::BadOid(o.clone()))?;
+                body.extend(tlv(GN_RID, &enc));
+            }
         }
-        body.extend(tlv(GN_DNS, d.as_bytes()));
-    }
-    for a in ip {
-        match a {
-            IpAddr::V4(v4) => body.extend(tlv(GN_IP, &v4.octets())),
-            IpAddr::V6(v6) => body.extend(tlv(GN_IP, &v6.octets())),
-        }
-    }
-    for o in oid {
-        let enc = oid_from_string(o).ok_or_else(|| format!("{o:?} is not a dotted OID"))?;
-        body.extend(tlv(GN_RID, &enc));
     }
     Ok(tlv(TAG_SEQUENCE, &body))
 }
@@ -369,7 +365,7 @@ mod tests {
     #[test]
     fn every_decoded_oid_encodes_back_to_the_same_octets() {
         let mut samples: Vec<Vec<u8>> = vec![
-            // 1.2.18446744073709551615 (the reviewer's RID: a 20-digit arc, u64::MAX)
+            // 1.2.18446744073709551615 (a RID with a 20-digit arc, u64::MAX)
             vec![
                 0x2a, 0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
             ],
@@ -400,8 +396,11 @@ mod tests {
         too_big.extend(std::iter::repeat_n(0x80, 18));
         too_big.push(0x00);
         assert!(oid_to_string(&too_big).is_none());
-        let sans = build_sans(&[], &[], &["1.2.18446744073709551615".into()]).unwrap();
-        assert_eq!(parse_sans(&sans).unwrap().oid, ["1.2.18446744073709551615"]);
+        let sans = build_sans(&[San::Oid("1.2.18446744073709551615".into())]).unwrap();
+        assert_eq!(
+            parse_sans(&sans).unwrap(),
+            [San::Oid("1.2.18446744073709551615".into())]
+        );
         let bad = tlv(TAG_SEQUENCE, &tlv(GN_RID, &too_big));
         assert!(parse_sans(&bad).unwrap_err().contains("128 bits"));
     }
@@ -425,17 +424,34 @@ mod tests {
 
     #[test]
     fn sans_round_trip() {
-        let dns = vec!["a.example.com".to_string(), "*.b.example.com".to_string()];
-        let ip: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "2001:db8::1".parse().unwrap()];
-        let oid = vec!["1.2.3.4".to_string()];
-        let der = build_sans(&dns, &ip, &oid).unwrap();
-        let sans = parse_sans(&der).unwrap();
-        assert_eq!(sans.dns, dns);
-        assert_eq!(sans.ip, ip);
-        assert_eq!(sans.oid, oid);
-        assert_eq!(sans.other, 0);
-        assert!(build_sans(&["bad name".into()], &[], &[]).is_err());
-        assert!(build_sans(&[], &[], &["x".into()]).is_err());
+        let ip = |s: &str| San::Ip(s.parse().unwrap());
+        let dns = |s: &str| San::Dns(s.to_string());
+        // Written grouped by kind, each kind in the given order.
+        let given = vec![
+            ip("10.0.0.1"),
+            dns("a.example.com"),
+            San::Oid("1.2.3.4".into()),
+            ip("2001:db8::1"),
+            dns("*.b.example.com"),
+        ];
+        let der = build_sans(&given).unwrap();
+        assert_eq!(
+            parse_sans(&der).unwrap(),
+            [
+                dns("a.example.com"),
+                dns("*.b.example.com"),
+                ip("10.0.0.1"),
+                ip("2001:db8::1"),
+                San::Oid("1.2.3.4".into()),
+            ]
+        );
+        // Read in the order written.
+        let mut body = tlv(GN_IP, &[10, 0, 0, 1]);
+        body.extend(tlv(GN_DNS, b"a.example.com"));
+        let mixed = parse_sans(&tlv(TAG_SEQUENCE, &body)).unwrap();
+        assert_eq!(mixed, [ip("10.0.0.1"), dns("a.example.com")]);
+        assert!(build_sans(&[dns("bad name")]).is_err());
+        assert!(build_sans(&[San::Oid("x".into())]).is_err());
         assert!(parse_sans(&[0x30, 0x02, 0x87, 0x00]).is_err());
         assert!(parse_sans(&[0x04, 0x00]).is_err());
     }

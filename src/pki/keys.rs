@@ -117,7 +117,7 @@ pub fn digest_for_key<T: HasPublic>(key: &PKeyRef<T>) -> MessageDigest {
 /// newline. Secret material: only for Juju secrets and legacy relation data.
 pub fn private_key_to_pem(key: &PKeyRef<Private>) -> Result<String, PkiError> {
     let pem = key.private_key_to_pem_pkcs8()?;
-    let s = String::from_utf8(pem).map_err(|_| PkiError::Invalid("key PEM is not UTF-8".into()))?;
+    let s = String::from_utf8(pem).map_err(|_| PkiError::KeyPemNotUtf8)?;
     Ok(s.trim_end().to_string())
 }
 
@@ -125,8 +125,7 @@ pub fn private_key_to_pem(key: &PKeyRef<Private>) -> Result<String, PkiError> {
 /// whitespace are tolerated. The error never contains key material.
 pub fn private_key_from_pem(pem: &str) -> Result<PKey<Private>, PkiError> {
     let normalised = pem.replace("\r\n", "\n");
-    PKey::private_key_from_pem(normalised.trim().as_bytes())
-        .map_err(|_| PkiError::Invalid("not a PEM private key (PKCS#8, RSA or EC)".into()))
+    PKey::private_key_from_pem(normalised.trim().as_bytes()).map_err(|_| PkiError::KeyNotPem)
 }
 
 /// Whether `key` is the private half of `public`.

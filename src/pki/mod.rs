@@ -1,10 +1,13 @@
 //! Keys, CSRs, the CA and signing, with OpenSSL. Nothing here knows about Juju.
 
 pub mod ca;
+pub mod chain;
 pub mod csr;
 mod der;
+mod error;
 pub mod keys;
 pub mod policy;
+pub mod san;
 pub mod sign;
 pub mod verify;
 
@@ -12,20 +15,14 @@ pub mod verify;
 mod tests;
 
 pub use ca::{Ca, CaSubject};
+pub use chain::{CertRole, ChainError};
 pub use csr::{csr_der, csr_to_pem, generate_csr, CsrError, ParsedCsr, MAX_CSR_PEM_BYTES};
+pub use error::{CaSubjectError, PkiError};
 pub use keys::{key_matches, private_key_from_pem, private_key_to_pem, KeyAlgorithm};
 pub use policy::{Denial, DenialCode, Policy};
+pub use san::San;
 pub use sign::{cert_to_pem, chain_pems, issue, IssueRequest};
 pub use verify::{
-    cert_info, chain_is_ordered, is_ca, issued_by, parse_certs, public_key_matches, valid_at,
-    CertError, CertInfo, MAX_CERTS_PEM_BYTES,
+    cert_info, is_ca, issued_by, parse_certs, public_key_matches, valid_at, CertError, CertInfo,
+    MAX_CERTS_PEM_BYTES,
 };
-
-/// Errors from the PKI layer that are our fault or OpenSSL's (not the requirer's input).
-#[derive(Debug, thiserror::Error)]
-pub enum PkiError {
-    #[error("openssl: {0}")]
-    OpenSsl(#[from] openssl::error::ErrorStack),
-    #[error("{0}")]
-    Invalid(String),
-}

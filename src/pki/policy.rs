@@ -1,7 +1,6 @@
 //! Signing policy: which names and what kind of certificate we agree to sign.
 
-use std::net::IpAddr;
-
+use super::san::{dns_names, ip_addrs, San};
 use super::ParsedCsr;
 
 /// The operator's policy (from config).
@@ -70,10 +69,10 @@ impl Policy {
         for cn in csr.common_names() {
             self.check_common_name(&cn)?;
         }
-        for dns in &csr.dns_sans {
+        for dns in dns_names(&csr.sans) {
             self.check_dns(dns)?;
         }
-        if let Some(ip) = csr.ip_sans.first() {
+        if let Some(ip) = ip_addrs(&csr.sans).next() {
             self.check_ip(&ip.to_string())?;
         }
         Ok(())
@@ -90,10 +89,9 @@ impl Policy {
         self.check_ca(is_ca)?;
         self.check_common_name(common_name)?;
         for san in sans {
-            if san.parse::<IpAddr>().is_ok() {
-                self.check_ip(san)?;
-            } else {
-                self.check_dns(san)?;
+            match San::from_name(san) {
+                San::Ip(_) => self.check_ip(san)?,
+                _ => self.check_dns(san)?,
             }
         }
         Ok(())
@@ -116,7 +114,7 @@ impl Policy {
         if cn.is_empty() {
             return Ok(());
         }
-        if cn.parse::<IpAddr>().is_ok() {
+        if matches!(San::from_name(cn), San::Ip(_)) {
             return self.check_ip(cn);
         }
         if looks_like_dns(cn) {

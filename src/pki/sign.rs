@@ -41,9 +41,7 @@ pub struct IssueRequest<'a> {
 /// P-384, SHA-256 otherwise. Errors when the CA is expired at `now` or the validity is 0.
 pub fn issue(ca: &Ca, req: &IssueRequest<'_>) -> Result<X509, PkiError> {
     if req.validity_secs == 0 {
-        return Err(PkiError::Invalid(
-            "certificate validity must be positive".into(),
-        ));
+        return Err(PkiError::ValidityZero);
     }
     let csr = req.csr;
     let public = csr.req.public_key()?;
@@ -57,9 +55,7 @@ pub fn issue(ca: &Ca, req: &IssueRequest<'_>) -> Result<X509, PkiError> {
 
     let ca_not_after = ca.not_after();
     if ca_not_after <= req.now {
-        return Err(PkiError::Invalid(
-            "the CA certificate has expired; rotate the CA before issuing".into(),
-        ));
+        return Err(PkiError::CaExpired);
     }
     let not_before = req
         .now
@@ -106,9 +102,8 @@ pub fn issue(ca: &Ca, req: &IssueRequest<'_>) -> Result<X509, PkiError> {
     };
     b.append_extension(authority_key_id_ext(&aki)?)?;
 
-    if !(csr.dns_sans.is_empty() && csr.ip_sans.is_empty() && csr.oid_sans.is_empty()) {
-        let value = der::build_sans(&csr.dns_sans, &csr.ip_sans, &csr.oid_sans)
-            .map_err(PkiError::Invalid)?;
+    if !csr.sans.is_empty() {
+        let value = der::build_sans(&csr.sans)?;
         let critical = csr.req.subject_name().entries().next().is_none();
         b.append_extension(raw_extension(der::OID_SAN, critical, &value)?)?;
     }
@@ -158,9 +153,7 @@ pub(crate) fn set_validity(
     not_after: SystemTime,
 ) -> Result<(), PkiError> {
     if not_after <= not_before {
-        return Err(PkiError::Invalid(
-            "notAfter would not be after notBefore".into(),
-        ));
+        return Err(PkiError::ValidityInverted);
     }
     let nb = system_to_asn1(not_before)?;
     let na = system_to_asn1(not_after)?;
@@ -172,8 +165,7 @@ pub(crate) fn set_validity(
 /// Key identifier (RFC 5280 §4.2.1.2 method 1): SHA-1 of the subjectPublicKey bits.
 pub(crate) fn subject_key_id<T: HasPublic>(key: &PKeyRef<T>) -> Result<Vec<u8>, PkiError> {
     let spki = key.public_key_to_der()?;
-    let bits = der::spki_key_bits(&spki)
-        .ok_or_else(|| PkiError::Invalid("cannot read the public key bits".into()))?;
+    let bits = der::spki_key_bits(&spki).ok_or(PkiError::PublicKeyBits)?;
     Ok(hash(MessageDigest::sha1(), bits)?.to_vec())
 }
 

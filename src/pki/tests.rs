@@ -25,6 +25,14 @@ use cli::{openssl_cli, openssl_req_p256};
 // ---------------------------------------------------------------------------------------------
 // helpers
 
+fn dns_of(sans: &[San]) -> Vec<String> {
+    san::dns_names(sans).map(String::from).collect()
+}
+
+fn oids_of(sans: &[San]) -> Vec<String> {
+    san::oids(sans).map(String::from).collect()
+}
+
 fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/csr")
@@ -128,16 +136,17 @@ fn unix(t: SystemTime) -> u64 {
 }
 
 fn issue_leaf(ca: &Ca, csr: &ParsedCsr) -> X509 {
-    issue(
-        ca,
-        &IssueRequest {
-            csr,
-            is_ca: false,
-            validity_secs: 90 * DAY,
-            now: SystemTime::now(),
-        },
-    )
-    .unwrap()
+    issue_at(ca, csr, false, 90 * DAY, SystemTime::now())
+}
+
+fn issue_at(ca: &Ca, csr: &ParsedCsr, is_ca: bool, validity_secs: u64, now: SystemTime) -> X509 {
+    let req = IssueRequest {
+        csr,
+        is_ca,
+        validity_secs,
+        now,
+    };
+    issue(ca, &req).unwrap()
 }
 
 fn rsa_key(bits: u32) -> PKey<Private> {
@@ -371,33 +380,33 @@ fn ca_subject_errors_name_the_option() {
 fn python_csr_rsa2048_with_every_san_kind() {
     let csr = parse_fixture("rsa2048_full.pem");
     assert_eq!(csr.common_name.as_deref(), Some("app.example.com"));
-    let mut dns = csr.dns_sans.clone();
+    let mut dns = dns_of(&csr.sans);
     dns.sort();
     assert_eq!(dns, ["app-0.app-endpoints.example.com", "app.example.com"]);
-    let mut ips = csr.ip_sans.clone();
+    let mut ips: Vec<IpAddr> = san::ip_addrs(&csr.sans).collect();
     ips.sort();
     let want: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "2001:db8::1".parse().unwrap()];
     assert_eq!(ips, want);
-    assert_eq!(csr.oid_sans, ["1.2.3.4.5"]);
+    assert_eq!(oids_of(&csr.sans), ["1.2.3.4.5"]);
     assert_eq!(csr.key_algorithm, KeyAlgorithm::Rsa2048);
     assert_eq!(csr.key_bits, 2048);
     // The library publishes the re-serialised PEM, so our canonical form is identical to it.
     assert_eq!(csr.canonical_pem(), fixture("rsa2048_full.pem"));
-    assert_eq!(csr.sans().len(), 5);
+    assert_eq!(csr.san_strings().len(), 5);
 }
 
 #[test]
 fn python_csr_variants_parse() {
     let c = parse_fixture("rsa4096.pem");
     assert_eq!((c.key_algorithm, c.key_bits), (KeyAlgorithm::Rsa4096, 4096));
-    assert_eq!(c.dns_sans, ["big.example.com"]);
+    assert_eq!(dns_of(&c.sans), ["big.example.com"]);
 
     let c = parse_fixture("ec_p256_ip.pem");
     assert_eq!(
         (c.key_algorithm, c.key_bits),
         (KeyAlgorithm::EcdsaP256, 256)
     );
-    let mut ips: Vec<String> = c.ip_sans.iter().map(|i| i.to_string()).collect();
+    let mut ips: Vec<String> = san::ip_addrs(&c.sans).map(|i| i.to_string()).collect();
     ips.sort();
     assert_eq!(ips, ["192.168.1.20", "fd00::20"]);
 
@@ -406,25 +415,24 @@ fn python_csr_variants_parse() {
         (c.key_algorithm, c.key_bits),
         (KeyAlgorithm::EcdsaP384, 384)
     );
-    assert_eq!(c.oid_sans, ["1.3.6.1.4.1.99999.1"]);
+    assert_eq!(oids_of(&c.sans), ["1.3.6.1.4.1.99999.1"]);
 
     let c = parse_fixture("ec_no_cn.pem");
     assert_eq!(c.common_name, None);
-    assert_eq!(c.dns_sans, ["nocn.example.com"]);
+    assert_eq!(dns_of(&c.sans), ["nocn.example.com"]);
     // the subject still holds the unique id
     assert_eq!(c.req.subject_name().entries().count(), 1);
 
     let c = parse_fixture("ec_ip_only_no_uid.pem");
     assert_eq!(c.common_name, None);
-    assert!(c.dns_sans.is_empty());
-    assert_eq!(c.ip_sans, ["10.1.2.3".parse::<IpAddr>().unwrap()]);
+    assert_eq!(c.sans, [San::Ip("10.1.2.3".parse().unwrap())]);
 
     let c = parse_fixture("ec_wildcard.pem");
     assert_eq!(c.common_name.as_deref(), Some("*.example.com"));
 
     let c = parse_fixture("ec_ca_request.pem");
     assert_eq!(c.common_name.as_deref(), Some("Intermediate CA"));
-    assert!(c.sans().is_empty());
+    assert!(c.sans.is_empty());
 }
 
 #[test]
@@ -525,8 +533,8 @@ fn rcgen_ec_csrs_parse() {
     );
     let c = ParsedCsr::parse(&pem).unwrap();
     assert_eq!(c.common_name.as_deref(), Some("svc.example.com"));
-    assert_eq!(c.dns_sans, ["svc.example.com"]);
-    assert_eq!(c.ip_sans.len(), 2);
+    assert_eq!(dns_of(&c.sans), ["svc.example.com"]);
+    assert_eq!(san::ip_addrs(&c.sans).count(), 2);
     assert_eq!(c.key_algorithm, KeyAlgorithm::EcdsaP256);
 
     let pem = rcgen_csr(
@@ -607,13 +615,18 @@ fn openssl_cli_rsa_csrs_parse() {
         let c = ParsedCsr::parse(&pem).unwrap();
         assert_eq!(c.key_algorithm, alg);
         assert_eq!(c.key_bits, bits);
-        assert_eq!(c.dns_sans, ["cli.example.com"]);
-        assert_eq!(c.ip_sans, ["172.16.0.1".parse::<IpAddr>().unwrap()]);
-        assert_eq!(c.oid_sans, ["1.2.840.1"]);
+        assert_eq!(
+            c.sans,
+            [
+                San::Dns("cli.example.com".into()),
+                San::Ip("172.16.0.1".parse().unwrap()),
+                San::Oid("1.2.840.1".into())
+            ]
+        );
     }
 }
 
-/// registeredID SANs with long arcs (the reviewer's `RID:1.2.18446744073709551615`, a 2.25 UUID
+/// registeredID SANs with long arcs (`RID:1.2.18446744073709551615`, a 2.25 UUID
 /// OID) are issued with the same RID; an arc beyond 128 bits is refused when the CSR is parsed.
 #[test]
 fn registered_ids_with_long_arcs_are_issued_or_refused_at_parse_time() {
@@ -635,7 +648,7 @@ fn registered_ids_with_long_arcs_are_issued_or_refused_at_parse_time() {
         "2.25.329800735698586629295641978511506172918",
     ] {
         let csr = ParsedCsr::parse(&make(oid)).unwrap_or_else(|e| panic!("{oid}: {e}"));
-        assert_eq!(csr.oid_sans, [oid]);
+        assert_eq!(csr.sans, [San::Oid(oid.into())]);
         let cert = issue_leaf(&ca, &csr);
         assert!(
             x509_text(&cert).contains(&format!("Registered ID:{oid}")),
@@ -647,7 +660,7 @@ fn registered_ids_with_long_arcs_are_issued_or_refused_at_parse_time() {
     let too_big = "1.2.340282366920938463463374607431768211456"; // 2^128
     match ParsedCsr::parse(&make(too_big)) {
         Err(CsrError::BadExtension(m)) => assert!(m.contains("128 bits"), "{m}"),
-        other => panic!("{:?}", other.map(|c| c.oid_sans)),
+        other => panic!("{:?}", other.map(|c| c.sans)),
     }
 }
 
@@ -728,8 +741,11 @@ fn generate_csr_helper_round_trips() {
         assert!(pem.ends_with("-----END CERTIFICATE REQUEST-----"));
         let c = ParsedCsr::parse(&pem).unwrap();
         assert_eq!(c.common_name.as_deref(), Some("legacy.example.com"));
-        assert_eq!(c.dns_sans, ["legacy.example.com"]);
-        assert_eq!(c.sans(), ["legacy.example.com", "10.0.0.5", "fe80::1"]);
+        assert_eq!(dns_of(&c.sans), ["legacy.example.com"]);
+        assert_eq!(
+            c.san_strings(),
+            ["legacy.example.com", "10.0.0.5", "fe80::1"]
+        );
         assert!(c.req.public_key().unwrap().public_eq(&key));
         // openssl agrees it is well formed
         let tmp = Tmp::new();
@@ -909,16 +925,7 @@ fn issued_leaf_for_python_csr_verifies_and_has_the_specified_extensions() {
     let ca = ca(KeyAlgorithm::Rsa2048);
     let csr = parse_fixture("rsa2048_full.pem");
     let now = SystemTime::now();
-    let cert = issue(
-        &ca,
-        &IssueRequest {
-            csr: &csr,
-            is_ca: false,
-            validity_secs: 90 * DAY,
-            now,
-        },
-    )
-    .unwrap();
+    let cert = issue_at(&ca, &csr, false, 90 * DAY, now);
     assert_verifies(&ca.cert, &[], &cert, &["-purpose", "sslserver"]);
     assert_verifies(&ca.cert, &[], &cert, &["-purpose", "sslclient"]);
     assert_verifies(
@@ -995,8 +1002,8 @@ fn issued_leaf_for_python_csr_verifies_and_has_the_specified_extensions() {
     let serial = cert.serial_number().to_bn().unwrap();
     assert!(serial.num_bits() >= 64 && !serial.is_negative());
     assert_eq!(info.common_name.as_deref(), Some("app.example.com"));
-    assert_eq!(info.oid_sans, ["1.2.3.4.5"]);
-    assert_eq!(info.ip_sans.len(), 2);
+    assert_eq!(oids_of(&info.sans), ["1.2.3.4.5"]);
+    assert_eq!(san::ip_addrs(&info.sans).count(), 2);
     assert!(!info.is_ca);
     let other = issue_leaf(&ca, &csr);
     assert_ne!(
@@ -1047,14 +1054,13 @@ fn every_python_fixture_is_signed_and_verifies_under_every_ca_kind() {
                 csr.req.subject_name().to_der().unwrap()
             );
             let info = cert_info(&cert);
-            let mut a = info.dns_sans.clone();
-            let mut b = csr.dns_sans.clone();
-            a.sort();
-            b.sort();
-            assert_eq!(a, b, "{f}");
-            assert_eq!(info.ip_sans.len(), csr.ip_sans.len(), "{f}");
-            assert_eq!(info.oid_sans, csr.oid_sans, "{f}");
-            assert_eq!(chain_is_ordered(&[cert.clone(), ca.cert.clone()]), Ok(()));
+            // Copied grouped by kind (DNS, IP, OID), each kind in the CSR's order.
+            assert_eq!(
+                info.sans.iter().collect::<Vec<_>>(),
+                san::grouped(&csr.sans),
+                "{f}"
+            );
+            assert!(chain::check_order(&[cert.clone(), ca.cert.clone()]).is_ok());
             let chain = chain_pems(&cert, &ca);
             assert_eq!(chain.len(), 2);
             assert_eq!(chain[1], ca.cert_pem());
@@ -1102,16 +1108,7 @@ fn ca_request_gets_an_intermediate_that_can_sign() {
     let inter_key = KeyAlgorithm::EcdsaP256.generate().unwrap();
     let req = generate_csr(&inter_key, "Intermediate CA", &[]).unwrap();
     let csr = ParsedCsr::parse(&csr_to_pem(&req).unwrap()).unwrap();
-    let inter_cert = issue(
-        &root,
-        &IssueRequest {
-            csr: &csr,
-            is_ca: true,
-            validity_secs: 30 * DAY,
-            now: SystemTime::now(),
-        },
-    )
-    .unwrap();
+    let inter_cert = issue_at(&root, &csr, true, 30 * DAY, SystemTime::now());
     assert!(is_ca(&inter_cert));
     assert_verifies(&root.cert, &[], &inter_cert, &[]);
     let text = x509_text(&inter_cert);
@@ -1150,16 +1147,7 @@ fn ca_request_gets_an_intermediate_that_can_sign() {
     let sub_key = KeyAlgorithm::EcdsaP256.generate().unwrap();
     let sub_req = generate_csr(&sub_key, "Sub CA", &[]).unwrap();
     let sub_csr = ParsedCsr::parse(&csr_to_pem(&sub_req).unwrap()).unwrap();
-    let sub = issue(
-        &inter,
-        &IssueRequest {
-            csr: &sub_csr,
-            is_ca: true,
-            validity_secs: DAY,
-            now: SystemTime::now(),
-        },
-    )
-    .unwrap();
+    let sub = issue_at(&inter, &sub_csr, true, DAY, SystemTime::now());
     let sub_ca = Ca::from_pem(&cert_to_pem(&sub), &private_key_to_pem(&sub_key).unwrap()).unwrap();
     let leaf2 = issue_leaf(&sub_ca, &leaf_csr);
     let (ok, out) = openssl_verify(&root.cert, &[&inter_cert, &sub], &leaf2, &[]);
@@ -1167,15 +1155,145 @@ fn ca_request_gets_an_intermediate_that_can_sign() {
 
     // chain order
     let ordered = [leaf.clone(), inter_cert.clone(), root.cert.clone()];
-    assert_eq!(chain_is_ordered(&ordered), Ok(()));
-    let err = chain_is_ordered(&[leaf.clone(), root.cert.clone(), inter_cert.clone()]).unwrap_err();
+    assert!(chain::check_order(&ordered).is_ok());
+    let err = chain::check_order(&[leaf.clone(), root.cert.clone(), inter_cert.clone()])
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("certificate 1") && err.contains("certificate 2"),
         "{err}"
     );
     assert!(err.contains("leaf first"), "{err}");
-    assert!(chain_is_ordered(&[]).is_err());
-    assert_eq!(chain_is_ordered(&[leaf]), Ok(()));
+    assert!(chain::check_order(&[]).is_err());
+    assert!(chain::check_order(&[leaf]).is_ok());
+}
+
+/// An intermediate CA (CA:TRUE) named `cn`, issued by `root` at `now` for 30 days.
+fn intermediate(root: &Ca, cn: &str, now: SystemTime) -> Ca {
+    let key = KeyAlgorithm::EcdsaP256.generate().unwrap();
+    let req = generate_csr(&key, cn, &[]).unwrap();
+    let csr = ParsedCsr::parse(&csr_to_pem(&req).unwrap()).unwrap();
+    let cert = issue_at(root, &csr, true, 30 * DAY, now);
+    Ca { cert, key }
+}
+
+fn subjects(chain: &[X509]) -> Vec<String> {
+    chain.iter().map(|c| verify::subject_string(c)).collect()
+}
+
+#[test]
+fn chain_assembly_puts_the_ca_where_it_belongs() {
+    let root = ca(KeyAlgorithm::EcdsaP256);
+    let inter = intermediate(&root, "Intermediate CA", SystemTime::now());
+    let leaf = issue_leaf(&inter, &parse_fixture("ec_p256_ip.pem"));
+    let full = [leaf.clone(), inter.cert.clone(), root.cert.clone()];
+    let chain = chain::assemble(&leaf, &inter.cert, None).unwrap();
+    assert_eq!(subjects(&chain), subjects(&full[..2]));
+    for (ca, given) in [
+        (&inter.cert, full.to_vec()),
+        (&inter.cert, full[1..].to_vec()),
+        // the CA left out: inserted after the leaf (it signed the leaf)...
+        (&inter.cert, vec![root.cert.clone()]),
+        // ... or appended (it issued the last element)
+        (&root.cert, vec![inter.cert.clone()]),
+        (&root.cert, full[..2].to_vec()),
+    ] {
+        let chain = chain::assemble(&leaf, ca, Some(given)).unwrap();
+        assert_eq!(subjects(&chain), subjects(&full));
+    }
+
+    match chain::assemble(&leaf, &root.cert, None) {
+        Err(ChainError::NotSignedByCa {
+            issuer,
+            ca_subject,
+            same_name: false,
+        }) => {
+            assert_eq!(issuer, "CN=Intermediate CA");
+            assert!(ca_subject.contains("CN=Test Root CA"), "{ca_subject}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Same subject, other key.
+    let other_root = ca(KeyAlgorithm::EcdsaP256);
+    let err = chain::assemble(&inter.cert, &other_root.cert, None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChainError::NotSignedByCa {
+                same_name: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().ends_with(chain::SAME_NAME_NOTE), "{err}");
+    // The CA is in the chain, but not in order.
+    let unordered = vec![root.cert.clone(), inter.cert.clone()];
+    match chain::assemble(&leaf, &inter.cert, Some(unordered)) {
+        Err(ChainError::Unordered {
+            position: 1,
+            subject,
+            next_subject,
+        }) => {
+            assert!(subject.contains("CN=db.example.com"), "{subject}");
+            assert!(next_subject.contains("CN=Test Root CA"), "{next_subject}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn chain_validity_names_the_first_certificate_out_of_its_dates() {
+    let now = SystemTime::now();
+    let root = ca(KeyAlgorithm::EcdsaP256);
+    let inter = intermediate(&root, "Intermediate CA", now);
+    let leaf = issue_leaf(&inter, &parse_fixture("ec_p256_ip.pem"));
+    let chain =
+        chain::verify_chain(&leaf, &inter.cert, Some(vec![root.cert.clone()]), now).unwrap();
+    assert_eq!(chain.len(), 3);
+
+    let later = now + Duration::from_secs(31 * DAY);
+    match chain::check_validity(&leaf, &inter.cert, &chain, later) {
+        Err(ChainError::Expired {
+            which: CertRole::Leaf,
+            not_after,
+            now,
+            ..
+        }) => assert!(not_after < now),
+        other => panic!("{other:?}"),
+    }
+    let earlier = now - Duration::from_secs(DAY);
+    let err = chain::check_validity(&leaf, &inter.cert, &chain, earlier).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChainError::NotYetValid {
+                which: CertRole::Leaf,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("is not valid yet"), "{err}");
+    // An expired root at the end of the chain is named by its position.
+    let t0 = at(1_000_000_000);
+    let old_root = Ca::generate_at(&subject(), KeyAlgorithm::EcdsaP256, DAY, t0).unwrap();
+    let with_old = [leaf.clone(), inter.cert.clone(), old_root.cert.clone()];
+    match chain::check_validity(&leaf, &inter.cert, &with_old, now) {
+        Err(ChainError::Expired {
+            which: CertRole::ChainMember { position: 3 },
+            subject,
+            ..
+        }) => assert!(subject.contains("CN=Test Root CA"), "{subject}"),
+        other => panic!("{other:?}"),
+    }
+    let err = chain::check_valid_at(&old_root.cert, CertRole::Ca, now).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("the CA certificate (CN=Test Root CA"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("has expired"), "{err}");
 }
 
 #[test]
@@ -1184,16 +1302,7 @@ fn validity_is_capped_by_the_ca_and_expired_ca_refuses() {
     let ca = Ca::generate_at(&subject(), KeyAlgorithm::EcdsaP256, 10 * DAY, t0).unwrap();
     let csr = parse_fixture("ec_p256_ip.pem");
     let now = t0 + Duration::from_secs(3 * DAY);
-    let cert = issue(
-        &ca,
-        &IssueRequest {
-            csr: &csr,
-            is_ca: false,
-            validity_secs: 90 * DAY,
-            now,
-        },
-    )
-    .unwrap();
+    let cert = issue_at(&ca, &csr, false, 90 * DAY, now);
     let info = cert_info(&cert);
     assert_eq!(unix(info.not_before), unix(now) - 60);
     assert_eq!(info.not_after, ca.not_after());
@@ -1283,7 +1392,9 @@ fn issued_by_public_key_matches_and_is_ca() {
     ));
     assert!(is_ca(&ca1.cert));
     assert!(!is_ca(&leaf));
-    let err = chain_is_ordered(&[leaf.clone(), ca2.cert.clone()]).unwrap_err();
+    let err = chain::check_order(&[leaf.clone(), ca2.cert.clone()])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("is not issued by"), "{err}");
     // cert_info of the CA
     let info = cert_info(&ca1.cert);

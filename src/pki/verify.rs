@@ -1,6 +1,5 @@
 //! Checks on certificates handed to us (manual mode) and on certificates we publish.
 
-use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
@@ -8,6 +7,7 @@ use openssl::nid::Nid;
 use openssl::x509::{X509NameRef, X509Ref, X509ReqRef, X509};
 
 use super::der;
+use super::san::San;
 
 /// Hard cap on the text given to [`parse_certs`] (a long chain is a few tens of KiB).
 pub const MAX_CERTS_PEM_BYTES: usize = 1024 * 1024;
@@ -20,8 +20,6 @@ const END_CERT: &str = "-----END CERTIFICATE-----";
 pub enum CertError {
     #[error("not a PEM certificate: {0}")]
     NotPem(String),
-    #[error("{0}")]
-    Invalid(String),
 }
 
 /// Parses every PEM certificate in `text` (tolerating text around the blocks, e.g. an
@@ -133,28 +131,6 @@ pub fn public_key_matches(cert: &X509Ref, csr: &X509ReqRef) -> bool {
     }
 }
 
-/// Checks that `chain` is leaf-first with each certificate issued by the next one. The error
-/// says which link is broken, naming both subjects. An empty chain is an error; a single
-/// certificate is a valid chain.
-pub fn chain_is_ordered(chain: &[X509]) -> Result<(), String> {
-    if chain.is_empty() {
-        return Err("the chain is empty".into());
-    }
-    for (i, pair) in chain.windows(2).enumerate() {
-        if !issued_by(&pair[0], &pair[1]) {
-            return Err(format!(
-                "the chain is not leaf-first: certificate {} ({}) is not issued by certificate {} ({}); \
-                 order it leaf first, each certificate followed by its issuer",
-                i + 1,
-                subject_string(&pair[0]),
-                i + 2,
-                subject_string(&pair[1]),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// A one-line rendering of a name, e.g. `CN=app.example.com, O=Example`.
 pub fn name_string(name: &X509NameRef) -> String {
     name.entries()
@@ -201,9 +177,8 @@ pub fn asn1_to_system(t: &Asn1TimeRef) -> SystemTime {
 pub struct CertInfo {
     /// First CN of the subject, if any.
     pub common_name: Option<String>,
-    pub dns_sans: Vec<String>,
-    pub ip_sans: Vec<IpAddr>,
-    pub oid_sans: Vec<String>,
+    /// The DNS, IP and registeredID SANs, in the certificate's order.
+    pub sans: Vec<San>,
     /// Serial number as uppercase hex (as `openssl x509 -serial` prints it).
     pub serial_hex: String,
     pub not_before: SystemTime,
@@ -237,9 +212,7 @@ pub fn cert_info(cert: &X509Ref) -> CertInfo {
         .unwrap_or_default();
     CertInfo {
         common_name,
-        dns_sans: sans.dns,
-        ip_sans: sans.ip,
-        oid_sans: sans.oid,
+        sans,
         serial_hex,
         not_before: asn1_to_system(cert.not_before()),
         not_after: asn1_to_system(cert.not_after()),

@@ -3,7 +3,12 @@
 pub mod legacy;
 pub mod modern;
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
+
+/// A Juju databag: key → value, both strings (the same type as `juju_hook::Databag`).
+pub type Bag = BTreeMap<String, String>;
 
 /// How a JSON value's type reads in a message ("a list", "null", ...), for telling a requirer or an
 /// operator what they sent instead of what was expected.

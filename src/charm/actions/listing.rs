@@ -23,22 +23,21 @@
 //! this charm generated on the requirer's behalf) name the requirer unit as the requirer does
 //! (`etcd_0`); the shared legacy client certificate has `relation-id` null.
 
-use super::ActionError;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::IpAddr;
 use std::time::SystemTime;
 
 use juju_hook::RelationId;
 use openssl::x509::X509;
 use serde_json::{json, Map, Value};
 
-use super::fail;
 use super::params::relation_id_param;
 use super::results::{set_json_list, split_note};
+use super::{fail, ActionError};
 use crate::charm::dialect::snapshot::{self, RelationSnapshot, RequestSource};
 use crate::charm::hook::Hook;
 use crate::charm::legacy;
 use crate::charm::{clock, ENDPOINT};
+use crate::pki::san::{self, San};
 use crate::pki::{verify, ParsedCsr, MAX_CSR_PEM_BYTES};
 use crate::protocol::modern::ProviderCertificate;
 
@@ -54,9 +53,7 @@ pub struct ListedRequest {
     /// The requirer unit; `None` for app-level requests.
     pub unit: Option<String>,
     pub common_name: String,
-    pub dns_sans: Vec<String>,
-    pub ip_sans: Vec<String>,
-    pub oid_sans: Vec<String>,
+    pub sans: Vec<San>,
     pub is_ca: bool,
     pub legacy: bool,
     /// Legacy request kind.
@@ -84,9 +81,16 @@ impl ListedRequest {
         }
         m.insert("app-level".into(), json!(self.unit.is_none()));
         m.insert("common-name".into(), json!(self.common_name));
-        m.insert("dns-sans".into(), json!(self.dns_sans));
-        m.insert("ip-sans".into(), json!(self.ip_sans));
-        m.insert("oid-sans".into(), json!(self.oid_sans));
+        let ips: Vec<String> = san::ip_addrs(&self.sans).map(|i| i.to_string()).collect();
+        m.insert(
+            "dns-sans".into(),
+            json!(san::dns_names(&self.sans).collect::<Vec<_>>()),
+        );
+        m.insert("ip-sans".into(), json!(ips));
+        m.insert(
+            "oid-sans".into(),
+            json!(san::oids(&self.sans).collect::<Vec<_>>()),
+        );
         m.insert("is-ca".into(), json!(self.is_ca));
         m.insert("legacy".into(), json!(self.legacy));
         if let Some(k) = self.kind {
@@ -114,15 +118,6 @@ pub struct Listing {
     pub rejected: Vec<String>,
     /// Relations looked at: id → remote application.
     pub relations: BTreeMap<RelationId, String>,
-}
-
-fn split_sans(sans: &[String]) -> (Vec<String>, Vec<String>) {
-    let (ips, dns): (Vec<&String>, Vec<&String>) =
-        sans.iter().partition(|s| s.parse::<IpAddr>().is_ok());
-    (
-        dns.into_iter().cloned().collect(),
-        ips.into_iter().cloned().collect(),
-    )
 }
 
 /// Whether `entry` is a certificate that currently answers `csr` (not revoked, parses, valid now,
@@ -173,9 +168,7 @@ fn modern_requests(snap: &RelationSnapshot, now: SystemTime, out: &mut Listing) 
             application,
             unit,
             common_name: String::new(),
-            dns_sans: Vec::new(),
-            ip_sans: Vec::new(),
-            oid_sans: Vec::new(),
+            sans: Vec::new(),
             is_ca: req.is_ca,
             legacy: false,
             kind: None,
@@ -191,9 +184,7 @@ fn modern_requests(snap: &RelationSnapshot, now: SystemTime, out: &mut Listing) 
         match &parsed {
             Ok(p) => {
                 item.common_name = p.common_name.clone().unwrap_or_default();
-                item.dns_sans = p.dns_sans.clone();
-                item.ip_sans = p.ip_sans.iter().map(|i| i.to_string()).collect();
-                item.oid_sans = p.oid_sans.clone();
+                item.sans = p.sans.clone();
             }
             Err(e) => item.error = Some(format!("this charm cannot use the CSR: {e}")),
         }
@@ -240,15 +231,12 @@ pub fn list_requests(hook: &Hook<'_>, only: Option<RelationId>) -> Result<Listin
                     .collect::<Vec<_>>()
                     .join(","),
             };
-            let (dns_sans, ip_sans) = split_sans(&c.sans);
             out.requests.push(ListedRequest {
                 relation_id: c.relation_id,
                 application,
                 unit: c.requirer_unit.clone(),
                 common_name: c.common_name.clone(),
-                dns_sans,
-                ip_sans,
-                oid_sans: Vec::new(),
+                sans: c.sans.clone(),
                 is_ca: c.is_ca,
                 legacy: true,
                 kind: Some(c.kind),
@@ -408,13 +396,7 @@ fn describe_certificate(
     revoked: bool,
 ) -> Value {
     let info = verify::cert_info(cert);
-    let sans: Vec<String> = info
-        .dns_sans
-        .iter()
-        .cloned()
-        .chain(info.ip_sans.iter().map(|i| i.to_string()))
-        .chain(info.oid_sans.iter().cloned())
-        .collect();
+    let sans = san::san_strings(&info.sans);
     let (requirer, kind) = match source {
         Some(RequestSource::Unit(u)) => (u.clone(), "unit"),
         Some(RequestSource::App(a)) => (a.clone(), "app"),

@@ -13,7 +13,7 @@ use crate::pki::csr_der;
 use crate::pki::keys::private_key_from_pem;
 use crate::pki::sign::cert_to_pem;
 use crate::pki::verify::issued_by;
-use crate::pki::PkiError;
+use crate::pki::{PkiError, San};
 use crate::protocol::legacy::{self as proto, RequestKind};
 
 /// A CSR we generated on a legacy requirer's behalf.
@@ -27,8 +27,8 @@ pub struct LegacyCsr {
     /// `server`, `client`, `application`, `intermediate` or `shared-client`.
     pub kind: &'static str,
     pub common_name: String,
-    /// The SANs in the CSR (DNS names and IP addresses as text).
-    pub sans: Vec<String>,
+    /// The SANs in the CSR.
+    pub sans: Vec<San>,
     pub is_ca: bool,
     pub csr_pem: String,
     /// Whether a certificate is published for it.
@@ -45,7 +45,10 @@ fn listed(rel: Option<RelationId>, e: &Entry) -> LegacyCsr {
         requirer_unit: e.unit.clone(),
         kind: kind_name(e),
         common_name: e.cn.clone(),
-        sans: effective_sans(e.kind, &e.cn, &e.sans),
+        sans: effective_sans(e.kind, &e.cn, &e.sans)
+            .iter()
+            .map(|n| San::from_name(n))
+            .collect(),
         is_ca: e.kind.is_some_and(RequestKind::is_ca),
         csr_pem: e.csr.clone(),
         has_certificate: e.cert.is_some(),

@@ -2,7 +2,6 @@
 //! key and certificate in the store; the answers go into our unit databag.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 use std::time::SystemTime;
 
 use juju_hook::{Databag, RelationId};
@@ -16,7 +15,7 @@ use crate::pki::csr::{csr_to_pem, generate_csr};
 use crate::pki::keys::{private_key_from_pem, private_key_to_pem};
 use crate::pki::sign::{cert_to_pem, issue, IssueRequest};
 use crate::pki::verify::{asn1_to_system, issued_by, parse_certs};
-use crate::pki::{Ca, ParsedCsr, Policy};
+use crate::pki::{Ca, ParsedCsr, Policy, San};
 use crate::protocol::legacy::{self as proto, LegacyRequest, RequestKind};
 
 /// Who signs legacy certificates.
@@ -96,7 +95,7 @@ pub fn effective_sans(kind: Option<RequestKind>, cn: &str, sans: &[String]) -> V
         kind,
         Some(RequestKind::TopLevelServer | RequestKind::Server | RequestKind::Application)
     );
-    if with_cn && (cn.parse::<IpAddr>().is_ok() || dns_like(cn)) {
+    if with_cn && (matches!(San::from_name(cn), San::Ip(_)) || dns_like(cn)) {
         set.insert(cn.to_string());
     }
     set.into_iter().collect()

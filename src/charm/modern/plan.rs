@@ -343,7 +343,7 @@ mod tests {
             .unwrap();
         let sign = |ca: &Ca, r: &IssueRequest<'_>| {
             if r.csr.common_name.as_deref() == Some("bad.example.com") {
-                Err(PkiError::Invalid("simulated encoder failure".into()))
+                Err(PkiError::BadDnsName("simulated encoder failure".into()))
             } else {
                 issue(ca, r)
             }

@@ -2,6 +2,9 @@
 //! wrong and how to fix it.
 
 use super::{P_CA, P_CERT, P_CHAIN, P_CSR};
+use crate::charm::clock;
+use crate::pki::chain::{CertRole, ChainError, SAME_NAME_NOTE};
+use crate::pki::PkiError;
 
 /// Why `provide-certificate` refused; nothing was written.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +58,7 @@ pub enum ProvideError {
         "{P_CERT} is not signed by {P_CA}: the certificate's issuer is \"{issuer}\" and {P_CA} is \
          \"{ca}\"{}; pass the CA that signed the certificate as {P_CA} (with an intermediate CA: \
          the intermediate, or the root together with {P_CHAIN} holding the intermediate)",
-        if *same_name { " (same name, but the signature does not verify with its key)" } else { "" }
+        if *same_name { SAME_NAME_NOTE } else { "" }
     )]
     NotSigned {
         issuer: String,
@@ -168,4 +171,57 @@ pub enum ProvideError {
     LegacyGone(String),
     #[error(transparent)]
     LegacyKey(#[from] crate::charm::legacy::manual::CompleteError),
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+}
+
+/// How an operator's certificate, CA or chain element is named in messages.
+fn named(which: CertRole, subject: &str) -> String {
+    match which {
+        CertRole::Leaf => P_CERT.to_string(),
+        CertRole::Ca => format!("{P_CA} ({subject})"),
+        CertRole::ChainMember { position } => {
+            format!("certificate {position} of the chain ({subject})")
+        }
+    }
+}
+
+impl From<ChainError> for ProvideError {
+    fn from(e: ChainError) -> ProvideError {
+        match e {
+            ChainError::NotSignedByCa {
+                issuer,
+                ca_subject,
+                same_name,
+            } => ProvideError::NotSigned {
+                issuer,
+                ca: ca_subject,
+                same_name,
+            },
+            e @ (ChainError::Unordered { .. } | ChainError::Empty) => {
+                ProvideError::ChainOrder(e.to_string())
+            }
+            ChainError::Expired {
+                which,
+                subject,
+                not_after,
+                now,
+            } => ProvideError::Expired {
+                what: named(which, &subject),
+                until: clock::rfc3339(not_after),
+                now: clock::rfc3339(now),
+            },
+            ChainError::NotYetValid {
+                which,
+                subject,
+                not_before,
+                now,
+            } => ProvideError::NotYetValid {
+                what: named(which, &subject),
+                from: clock::rfc3339(not_before),
+                now: clock::rfc3339(now),
+            },
+            ChainError::OpenSsl(e) => ProvideError::Pki(e.into()),
+        }
+    }
 }

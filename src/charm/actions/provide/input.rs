@@ -11,9 +11,8 @@ use openssl::x509::X509;
 use super::error::ProvideError;
 use super::{usage, P_CA, P_CERT, P_CHAIN, P_CSR, P_UNIT};
 use crate::charm::actions::params::{decode_pem_param, relation_id_param, string_param, Params};
-use crate::charm::clock;
 use crate::charm::hook::Hook;
-use crate::pki::{verify, CsrError, ParsedCsr, PkiError};
+use crate::pki::{chain, verify, CsrError, ParsedCsr};
 
 /// What the operator handed in.
 pub struct Input {
@@ -69,74 +68,19 @@ impl Input {
     }
 
     /// The certificate is for the CSR's key, signed by `ca-certificate` (directly or through the
-    /// chain), and every certificate is valid now. Returns the chain, leaf first.
-    pub fn checked_chain(&self, now: SystemTime) -> Result<Vec<X509>, ActionError> {
+    /// chain), and every certificate is valid now. Returns the chain, leaf first (rules in
+    /// [`crate::pki::chain`]).
+    pub fn checked_chain(&self, now: SystemTime) -> Result<Vec<X509>, ProvideError> {
         if !verify::public_key_matches(&self.leaf, &self.csr.req) {
             let subject = verify::subject_string(&self.leaf);
-            return Err(ProvideError::KeyMismatch(subject).into());
+            return Err(ProvideError::KeyMismatch(subject));
         }
-        let chain = self.chain()?;
-        check_validity(P_CERT, &self.leaf, now)?;
-        let ca_what = format!("{P_CA} ({})", verify::subject_string(&self.ca));
-        check_validity(&ca_what, &self.ca, now)?;
-        for (i, c) in chain.iter().enumerate().skip(1) {
-            let what = format!(
-                "certificate {} of the chain ({})",
-                i + 1,
-                verify::subject_string(c)
-            );
-            check_validity(&what, c, now)?;
-        }
-        Ok(chain)
-    }
-
-    /// The chain, leaf first. Without `ca-chain`: `[certificate, ca-certificate]`. With it: the
-    /// leaf is put in front when missing, and `ca-certificate` inserted where it belongs when it
-    /// was left out.
-    fn chain(&self) -> Result<Vec<X509>, ActionError> {
-        let (leaf, ca) = (&self.leaf, &self.ca);
-        let directly_signed = verify::issued_by(leaf, ca);
-        let Some(given) = &self.given_chain else {
-            if !directly_signed {
-                return Err(self.not_signed().into());
-            }
-            return Ok(vec![leaf.clone(), ca.clone()]);
-        };
-        let (leaf_der, ca_der) = (der(leaf)?, der(ca)?);
-        let mut chain = given.clone();
-        if chain.first().map(der).transpose()?.as_ref() != Some(&leaf_der) {
-            chain.insert(0, leaf.clone());
-        }
-        let mut has_ca = false;
-        for c in &chain[1..] {
-            has_ca |= der(c)? == ca_der;
-        }
-        if !has_ca {
-            // ca-certificate left out of ca-chain: put it where it belongs, when that is clear.
-            let last = chain.last().expect("leaf at least");
-            if directly_signed && (chain.len() == 1 || verify::issued_by(ca, &chain[1])) {
-                chain.insert(1, ca.clone());
-                has_ca = true;
-            } else if !verify::issued_by(last, last) && verify::issued_by(last, ca) {
-                chain.push(ca.clone());
-                has_ca = true;
-            }
-        }
-        verify::chain_is_ordered(&chain).map_err(|e| ProvideError::ChainOrder(e.to_string()))?;
-        if !directly_signed && !has_ca {
-            return Err(self.not_signed().into());
-        }
-        Ok(chain)
-    }
-
-    fn not_signed(&self) -> ProvideError {
-        let (leaf, ca) = (&self.leaf, &self.ca);
-        ProvideError::NotSigned {
-            issuer: verify::name_string(leaf.issuer_name()),
-            ca: verify::subject_string(ca),
-            same_name: leaf.issuer_name().try_cmp(ca.subject_name()).ok()
-                == Some(std::cmp::Ordering::Equal),
-        }
+        Ok(chain::verify_chain(
+            &self.leaf,
+            &self.ca,
+            self.given_chain.clone(),
+            now,
+        )?)
     }
 }
 
@@ -171,28 +115,4 @@ fn one_certificate(
         Ok(v) => Err(several(v.len())),
         Err(e) => Err(bad(e.to_string())),
     }
-}
-
-fn der(c: &X509) -> Result<Vec<u8>, PkiError> {
-    Ok(c.to_der()?)
-}
-
-/// Checks that `cert` (named `what`) is valid at `now`.
-fn check_validity(what: &str, cert: &X509, now: SystemTime) -> Result<(), ProvideError> {
-    let time = |t: &openssl::asn1::Asn1TimeRef| clock::rfc3339(verify::asn1_to_system(t));
-    if now > verify::asn1_to_system(cert.not_after()) {
-        return Err(ProvideError::Expired {
-            what: what.to_string(),
-            until: time(cert.not_after()),
-            now: clock::rfc3339(now),
-        });
-    }
-    if now < verify::asn1_to_system(cert.not_before()) {
-        return Err(ProvideError::NotYetValid {
-            what: what.to_string(),
-            from: time(cert.not_before()),
-            now: clock::rfc3339(now),
-        });
-    }
-    Ok(())
 }
