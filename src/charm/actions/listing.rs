@@ -23,7 +23,7 @@
 //! this charm generated on the requirer's behalf) name the requirer unit as the requirer does
 //! (`etcd_0`); the shared legacy client certificate has `relation-id` null.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
 use juju_hook::RelationId;
@@ -217,19 +217,8 @@ pub fn list_requests(hook: &Hook<'_>, only: Option<RelationId>) -> Result<Listin
     }
     if !legacy_relations.is_empty() {
         for c in legacy::manual::list_csrs(hook)? {
-            let application = match c.relation_id {
-                Some(id) => match legacy_relations.get(&id) {
-                    Some(app) => app.clone(),
-                    None => continue,
-                },
-                // The shared client certificate is published on every legacy relation.
-                None => legacy_relations
-                    .values()
-                    .cloned()
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect::<Vec<_>>()
-                    .join(","),
+            let Some(application) = c.application(&legacy_relations) else {
+                continue;
             };
             out.requests.push(ListedRequest {
                 relation_id: c.relation_id,

@@ -2,6 +2,8 @@
 //! the CSRs (`get-outstanding-certificate-requests` lists them, `provide-certificate` answers),
 //! and the next plan publishes each certificate with its key.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use juju_hook::{Databag, RelationId};
 use openssl::x509::X509;
 
@@ -52,6 +54,21 @@ fn listed(rel: Option<RelationId>, e: &Entry) -> LegacyCsr {
         is_ca: e.kind.is_some_and(RequestKind::is_ca),
         csr_pem: e.csr.clone(),
         has_certificate: e.cert.is_some(),
+    }
+}
+
+impl LegacyCsr {
+    /// The application it is for, given the live legacy relations (id → remote application);
+    /// `None` when its relation is not among them. The shared client certificate is published on
+    /// every legacy relation, so it names all their applications.
+    pub fn application(&self, legacy_relations: &BTreeMap<RelationId, String>) -> Option<String> {
+        match self.relation_id {
+            Some(id) => legacy_relations.get(&id).cloned(),
+            None => {
+                let apps: BTreeSet<&str> = legacy_relations.values().map(String::as_str).collect();
+                Some(apps.into_iter().collect::<Vec<_>>().join(","))
+            }
+        }
     }
 }
 
