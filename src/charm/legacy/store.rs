@@ -3,8 +3,9 @@
 //!
 //! The store is one JSON document split into values of at most [`CHUNK_BYTES`],
 //! [`CHUNKS_PER_SECRET`] per secret: the first secret is labelled [`STORE_LABEL`], further pages
-//! `tls-provider-legacy-2`, `-3`, ... (sizes stay under Juju's older 8 KiB per value / 64 KiB per
-//! secret limits). It is written only when the document changes; each write makes a new
+//! `tls-provider-legacy-2`, `-3`, ... so any number of certificates fits the strictest secret
+//! limits of every Juju the charm supports ([`MAX_VALUE_BASE64`], [`MAX_SECRET_BASE64`]). It is
+//! written only when the document changes; each write makes a new
 //! revision, and the revision Juju reports unused in `secret-remove` is removed (it holds keys we
 //! generated).
 
@@ -21,10 +22,18 @@ use crate::protocol::legacy::{CertKey, RequestKind};
 pub const STORE_LABEL: &str = "tls-provider-legacy";
 /// Content key of the page count in the first secret.
 const PAGES_KEY: &str = "pages";
-/// Largest value we put in a secret (Juju's older per-value limit is 8 KiB).
-pub const CHUNK_BYTES: usize = 8000;
-/// Values per secret (Juju's older per-secret limit is 64 KiB).
-pub const CHUNKS_PER_SECRET: usize = 7;
+/// The largest secret value, base64-encoded, that every supported Juju accepts. Juju measures
+/// secret content base64-encoded; the limits were 5 KiB per value in early 3.x and 8 KiB later,
+/// until 3.6.9 raised them (`docs/juju-hook-contract.md` §8).
+pub const MAX_VALUE_BASE64: usize = 5 * 1024;
+/// The largest secret content, base64-encoded, that every supported Juju accepts.
+pub const MAX_SECRET_BASE64: usize = 64 * 1024;
+/// Largest value we put in a secret, in bytes of JSON text: base64 makes 4 bytes of every 3, so
+/// 3800 bytes encode to 5068, under [`MAX_VALUE_BASE64`].
+pub const CHUNK_BYTES: usize = 3800;
+/// Values per secret: 12 × 5068 encoded bytes (plus the small page count) stay under
+/// [`MAX_SECRET_BASE64`].
+pub const CHUNKS_PER_SECRET: usize = 12;
 
 /// One generated key with its CSR and (once signed or provided) certificate. Its `Debug` leaves
 /// the private key out.
@@ -257,6 +266,22 @@ fn save_store(tools: &dyn HookTools, store: &Store) -> Result<(), CharmError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn base64_len(n: usize) -> usize {
+        n.div_ceil(3) * 4
+    }
+
+    #[test]
+    fn chunks_fit_the_strictest_limits_base64_encoded() {
+        assert!(base64_len(CHUNK_BYTES) <= MAX_VALUE_BASE64);
+        let page_count = base64_len(4);
+        assert!(CHUNKS_PER_SECRET * base64_len(CHUNK_BYTES) + page_count <= MAX_SECRET_BASE64);
+        // A multi-byte character is never split, so a chunk may be shorter but never longer.
+        let text = "é".repeat(CHUNK_BYTES);
+        assert!(split_chunks(&text, CHUNK_BYTES)
+            .iter()
+            .all(|c| c.len() <= CHUNK_BYTES));
+    }
     use crate::charm::legacy::LEGACY_KEY_ALGORITHM;
     use crate::pki::keys::private_key_to_pem;
 
