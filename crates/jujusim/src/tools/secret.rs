@@ -142,8 +142,13 @@ pub(super) fn secret_set(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         return Ok(String::new());
     }
     let committed_latest = st.secrets.get(&id).and_then(|s| s.revisions.get(&s.latest));
-    let new_content =
-        (!content.is_empty() && !(known && committed_latest == Some(&content))).then_some(content);
+    // Juju drops a value whose checksum equals the committed latest revision's.
+    let unchanged = known && committed_latest == Some(&content);
+    let new_content = if content.is_empty() || unchanged {
+        None
+    } else {
+        Some(content)
+    };
     if new_content.is_none()
         && meta.label.is_none()
         && meta.description.is_none()
