@@ -216,6 +216,9 @@ fn run_step(
             .remove_unit(&str_or_field(arg, "unit", name)?)
             .map_err(e)?,
         "leader" => m.set_leader(&str_or_field(arg, "unit", name)?).map_err(e)?,
+        "juju-version" => m
+            .set_juju_version(&str_or_field(arg, "version", name)?)
+            .map_err(e)?,
         "settle" => settle(m, verbose)?,
         "resolve" => {
             let u = str_or_field(arg, "unit", name)?;

@@ -360,18 +360,8 @@ fn secret_expiry_and_rotation() {
         0,
     );
     assert_eq!(out[0].code, 0, "{:?}", out[0]);
-    let exp_id = out[0]
-        .stdout
-        .trim()
-        .strip_prefix("secret:")
-        .unwrap()
-        .to_string();
-    let rot_id = out[1]
-        .stdout
-        .trim()
-        .strip_prefix("secret:")
-        .unwrap()
-        .to_string();
+    let exp_id = out[0].stdout.trim().rsplit('/').next().unwrap().to_string();
+    let rot_id = out[1].stdout.trim().rsplit('/').next().unwrap().to_string();
     install_script(&m, "prov", "echo \"$JUJU_HOOK_NAME id=$JUJU_SECRET_ID label=$JUJU_SECRET_LABEL rev=${JUJU_SECRET_REVISION-unset}\" >> secret.log");
     let from = m.hook_runs().len();
     m.advance_clock(std::time::Duration::from_secs(1800));

@@ -71,7 +71,7 @@ fn hook_environment_is_exactly_jujus() {
         .collect();
     expected.sort();
     assert_eq!(keys, expected);
-    assert_eq!(env["JUJU_VERSION"], "3.6.8");
+    assert_eq!(env["JUJU_VERSION"], jujusim::DEFAULT_JUJU_VERSION);
     assert_eq!(env["JUJU_DISPATCH_PATH"], "hooks/install");
     assert_eq!(env["JUJU_HOOK_NAME"], "install");
     assert_eq!(env["JUJU_UNIT_NAME"], "prov/0");

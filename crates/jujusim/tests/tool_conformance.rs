@@ -691,11 +691,7 @@ fn secret_tools() {
         ),
     ];
     let o = calls_in_hook_owned(&mut m, "prov/0", "update-status", &calls, 0);
-    let id = ok(&o[0])
-        .trim()
-        .strip_prefix("secret:")
-        .unwrap()
-        .to_string();
+    let id = ok(&o[0]).trim().rsplit('/').next().unwrap().to_string();
     assert!(
         id.len() == 20
             && id
@@ -703,11 +699,7 @@ fn secret_tools() {
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b)),
         "{id}"
     );
-    let uid = ok(&o[1])
-        .trim()
-        .strip_prefix("secret:")
-        .unwrap()
-        .to_string();
+    let uid = ok(&o[1]).trim().rsplit('/').next().unwrap().to_string();
     err(&o[2], 2, "ERROR missing secret value or filename\n");
     err(&o[3], 2, "ERROR key \"Bad\" not valid\n");
     assert_eq!(o[4].code, 2);
@@ -718,11 +710,7 @@ fn secret_tools() {
         "ERROR expire time or duration \"soon\" not valid\n",
     );
     assert_eq!(o[7].code, 1, "label already used: {:?}", o[7]);
-    let eid = ok(&o[8])
-        .trim()
-        .strip_prefix("secret:")
-        .unwrap()
-        .to_string();
+    let eid = ok(&o[8]).trim().rsplit('/').next().unwrap().to_string();
     let s = m.secrets().into_iter().find(|s| s.id == id).unwrap();
     assert_eq!(s.owner, "prov");
     assert_eq!(s.revisions[0]["password"], "from-file");
@@ -842,10 +830,13 @@ fn secret_tools() {
     assert_eq!(m.secret_grants(&id).get("req"), Some(&rel));
 
     // Non-leader: app-owned writes refused; unit-owned fine; other unit's secret not visible.
+    // (A non-leader's `secret-set` of an app-owned secret is refused only at commit: see
+    // tests/secret_fidelity.rs.)
+    let rel_s = rel.to_string();
     let calls: Vec<(Vec<String>, Option<&str>)> = vec![
         (v(&["secret-add", "key=1"]), None),
         (v(&["secret-add", "--owner", "unit", "key=1"]), None),
-        (v(&["secret-set", &long, "key=2"]), None),
+        (v(&["secret-grant", &long, "-r", &rel_s]), None),
         (v(&["secret-get", &long, "password"]), None),
         (v(&["secret-info-get", &long]), None),
         (v(&["secret-get", "--label", "u"]), None),
@@ -853,7 +844,7 @@ fn secret_tools() {
     let o = calls_in_hook_owned(&mut m, "prov/1", "update-status", &calls, 0);
     err(&o[0], 1, "ERROR this unit is not the leader\n");
     ok(&o[1]);
-    err(&o[2], 1, "ERROR this unit is not the leader\n");
+    err(&o[2], 1, &format!("ERROR secret {id:?} not found\n"));
     assert_eq!(
         ok(&o[3]),
         "e1x\n".replace("e1x", "from-file"),
@@ -884,7 +875,11 @@ fn secret_tools() {
     ok(&o);
     assert_eq!(
         runs_since(&m, from),
-        vec!["prov/0 update-status", "req/0 secret-changed"]
+        vec![
+            "prov/0 update-status",
+            "prov/1 secret-changed", // read it above: a peer consumer record
+            "req/0 secret-changed"
+        ]
     );
     let calls: Vec<(Vec<String>, Option<&str>)> = vec![
         (
@@ -920,7 +915,6 @@ fn secret_tools() {
             None,
         ),
         (v(&["secret-info-get", &long]), None),
-        (v(&["secret-set", &long, "key=1"]), None),
     ];
     let o = calls_in_hook_owned(&mut m, "req/0", "update-status", &calls, 0);
     assert_eq!(js(&o[0])["extra"], "e1x");
@@ -929,7 +923,6 @@ fn secret_tools() {
     assert_eq!(js(&o[3])["extra"], "e3", "--refresh re-pins");
     assert_eq!(js(&o[4])["extra"], "e3");
     assert!(o[5].stderr.contains("not found"), "{:?}", o[5]);
-    err(&o[6], 1, "ERROR permission denied\n");
     // As in Juju, the first positional is always the URI, even with --label.
     let o = call(
         &mut m,

@@ -25,12 +25,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use crate::error::SimError;
-use crate::state::State;
+use crate::state::{JujuVersion, State};
 use crate::tools::TOOL_NAMES;
 use crate::util;
 use crate::views::HookRun;
 
-pub const JUJU_VERSION: &str = "3.6.8";
+/// The Juju version a new model simulates: the oldest the charm supports (`metadata.yaml`
+/// `assumes: juju >= 3.1`), whose secret content limits are the strictest. Change it with
+/// [`Model::set_juju_version`].
+pub const DEFAULT_JUJU_VERSION: &str = "3.1.0";
 
 /// Find the `jujusim` binary: `$JUJUSIM_BIN`, else next to or above the current executable
 /// (test binaries live in `target/<profile>/deps/`).
@@ -125,6 +128,7 @@ impl Model {
             clock: SystemTime::now(),
             next_rel: 0,
             next_machine: 0,
+            juju_version: JujuVersion::parse(DEFAULT_JUJU_VERSION).expect("version"),
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let listener =
@@ -156,6 +160,22 @@ impl Model {
     /// Kill a hook that runs longer than this (default 600 s); it counts as failed.
     pub fn set_hook_timeout(&mut self, t: Duration) {
         self.hook_timeout = t;
+    }
+
+    /// The Juju version this model simulates (default [`DEFAULT_JUJU_VERSION`]): hooks see it as
+    /// `JUJU_VERSION`, and it selects the secret content size limits (see the README).
+    pub fn set_juju_version(&mut self, version: &str) -> Result<(), SimError> {
+        let v = JujuVersion::parse(version)
+            .filter(|v| v.0 >= 3)
+            .ok_or_else(|| {
+                SimError::Invalid(format!("juju version {version:?} not valid (3.x or later)"))
+            })?;
+        self.st().juju_version = v;
+        Ok(())
+    }
+
+    pub fn juju_version(&self) -> String {
+        self.st().juju_version.to_string()
     }
 
     /// The model's root directory (tools dir, unit dirs, socket).

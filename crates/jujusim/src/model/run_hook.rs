@@ -64,7 +64,8 @@ impl Model {
         };
         let missing = code.is_none();
         let exit = code.unwrap_or(0);
-        let ctx = {
+        let mut commit_failed = false;
+        let mut ctx = {
             let mut st = self.st();
             let ctx = st.contexts.remove(&ctx_id).expect("context");
             log_output(&mut st, unit, &label, &stdout, &stderr);
@@ -72,12 +73,22 @@ impl Model {
                 st.log(unit, format!("DEBUG skipped missing hook {:?}", ev.hook));
             }
             if exit == 0 && !(missing && action.is_some()) {
-                commit(&mut st, unit, &ctx);
+                if let Err(e) = commit(&mut st, unit, &ctx) {
+                    st.log(unit, format!("ERROR cannot apply changes: {e}"));
+                    commit_failed = true;
+                }
             } else if exit != 0 {
                 st.log(unit, format!("ERROR {label} exited with status {exit}"));
             }
             ctx
         };
+        if commit_failed {
+            if let Some(a) = ctx.action.as_mut() {
+                // `finalizeAction`: a flush error fails the action.
+                a.failed
+                    .get_or_insert_with(|| "committing requested changes failed".into());
+            }
+        }
         self.runs.push(HookRun {
             unit: unit.to_string(),
             hook: label,
@@ -93,14 +104,15 @@ impl Model {
             }
             (a, stdout, stderr)
         });
-        Ok((
-            if missing && action.is_some() {
-                -1
-            } else {
-                exit
-            },
-            act,
-        ))
+        // A hook whose changes the controller refused fails, though its process exited 0.
+        let code = if missing && action.is_some() {
+            -1
+        } else if commit_failed && action.is_none() {
+            1
+        } else {
+            exit
+        };
+        Ok((code, act))
     }
 
     /// Run `dispatch` if the charm has one, else the hook or action file. Returns `None` as the
@@ -136,6 +148,7 @@ fn new_context(st: &State, u: &Unit, run: &RunInfo) -> Ctx {
         state: u.state.clone(),
         ports: u.ports.clone(),
         secrets: st.secrets.clone(),
+        ..Default::default()
     };
     let (rel, remote_unit, remote_app) = match &ev.kind {
         Kind::Rel(_) => (ev.rel, ev.remote_unit.clone(), ev.remote_app.clone()),

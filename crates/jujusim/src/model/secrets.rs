@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::Model;
-use crate::state::{rotate_next, Event, Kind, Secret, State};
+use crate::state::{rotate_next, Event, Kind, State, Txn};
 use crate::views::SecretView;
 
 impl Model {
@@ -20,14 +20,20 @@ impl Model {
             let Some(owner) = st.secret_owner_unit(&s) else {
                 continue;
             };
-            if let Some(exp) = s.expire {
-                if exp <= now && !s.expire_notified {
-                    st.secrets.get_mut(&id).expect("secret").expire_notified = true;
+            // Expiry is per revision (each revision document has its own `expire-time`).
+            for (&rev, &exp) in &s.expire {
+                if exp <= now && !s.expire_notified.contains(&rev) && s.revisions.contains_key(&rev)
+                {
+                    st.secrets
+                        .get_mut(&id)
+                        .expect("secret")
+                        .expire_notified
+                        .insert(rev);
                     st.push(
                         &owner,
                         Event {
                             secret: Some(id.clone()),
-                            secret_revision: Some(s.latest),
+                            secret_revision: Some(rev),
                             kind: Kind::Secret,
                             ..Event::plain("secret-expired")
                         },
@@ -66,7 +72,7 @@ impl Model {
                     .filter(|r| !s.revisions.contains_key(r))
                     .collect(),
                 obsolete_revisions: s.obsolete.iter().copied().collect(),
-                expire: s.expire,
+                expire: s.latest_expire(),
                 rotate: s.rotate.clone(),
             })
             .collect()
@@ -90,11 +96,79 @@ impl Model {
     }
 }
 
-/// Commit the secret store a successful hook of `unit` ended with.
-pub(super) fn commit_secrets(st: &mut State, unit: &str, written: &BTreeMap<String, Secret>) {
-    // Secrets: find new revisions to tell consumers about.
+/// What the controller checks when a hook's secret changes are committed (juju/juju 3.6
+/// `apiserver/facades/agent/uniter/uniter.go` `commitHookChangesForOneUnit`, calling the
+/// secrets manager's `CreateSecrets` / `UpdateSecrets` / `RemoveSecrets` / `SecretsGrant` /
+/// `SecretsRevoke`, each behind `CanManage` / `OwnerToken`): every secret the hook changed must
+/// exist and be manageable by the unit (its owner, or the leader of its owning application) at
+/// commit time, and owner labels must stay unique. An error fails the whole hook.
+pub(super) fn check_secret_commit(st: &State, unit: &str, txn: &Txn) -> Result<(), String> {
+    let leader = st.is_leader(unit);
+    for id in &txn.secret_writes {
+        let Some(s) = st.secrets.get(id) else {
+            return Err(format!("updating secrets: secret {id:?} not found"));
+        };
+        if !s.managed_by(unit, leader) {
+            return Err(if s.owned_by(unit) {
+                format!("updating secrets: secret {id:?}: {unit:?} is not the leader")
+            } else {
+                "updating secrets: permission denied".to_string()
+            });
+        }
+    }
+    for s in txn.secrets.values() {
+        if st.secrets.contains_key(&s.id) || !s.owned_by(unit) {
+            continue;
+        }
+        if !s.owner_is_unit && !leader {
+            return Err(format!(
+                "creating secrets: {unit:?} is not the leader of {:?}",
+                s.owner
+            ));
+        }
+    }
+    let mut labels = BTreeMap::new();
+    for s in txn.secrets.values().filter(|s| s.owned_by(unit)) {
+        if let Some(l) = &s.label {
+            if labels.insert(l.clone(), s.id.clone()).is_some() {
+                return Err(format!("secret with label {l:?} already exists"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Commit the secret store a successful hook of `unit` ended with (checked first with
+/// [`check_secret_commit`]). Each pending `secret-set` becomes one new revision; its expiry is
+/// the `--expire` given in this hook, or none.
+pub(super) fn commit_secrets(st: &mut State, unit: &str, txn: &Txn) {
+    let mut merged = txn.secrets.clone();
+    for (id, u) in &txn.secret_updates {
+        let Some(s) = merged.get_mut(id) else {
+            continue;
+        };
+        match &u.content {
+            Some(content) => {
+                s.latest += 1;
+                let rev = s.latest;
+                s.revisions.insert(rev, content.clone());
+                if let Some(e) = u.expire {
+                    s.expire.insert(rev, e);
+                }
+            }
+            None => {
+                if let Some(e) = u.expire {
+                    s.expire.insert(s.latest, e);
+                    s.expire_notified.remove(&s.latest);
+                }
+            }
+        }
+    }
+    // Secrets: find new revisions to tell consumers about: consumers tracking an older
+    // revision, and units of the owning application that read it (their consumer record
+    // follows the latest revision).
     let mut notify: Vec<(String, String)> = Vec::new();
-    for (id, new) in written {
+    for (id, new) in &merged {
         let old_latest = st.secrets.get(id).map(|s| s.latest).unwrap_or(0);
         if new.latest > old_latest && old_latest > 0 {
             for (c, info) in &new.consumers {
@@ -102,11 +176,19 @@ pub(super) fn commit_secrets(st: &mut State, unit: &str, written: &BTreeMap<Stri
                     notify.push((c.clone(), id.clone()));
                 }
             }
+            let old_readers = st.secrets.get(id).map(|s| s.peer_readers.clone());
+            for r in new.peer_readers.iter().chain(old_readers.iter().flatten()) {
+                if r != unit
+                    && st.units.contains_key(r)
+                    && !notify.contains(&(r.clone(), id.clone()))
+                {
+                    notify.push((r.clone(), id.clone()));
+                }
+            }
         }
     }
     // Consumers are tracked per unit: keep other units' consumer records from the committed store
     // (a hook only changes its own unit's records).
-    let mut merged = written.clone();
     // Secrets whose revisions may have become obsolete: a new revision, or this unit's consumer
     // moved off the revision it tracked (`--refresh`).
     let mut recheck: Vec<String> = Vec::new();
@@ -121,6 +203,9 @@ pub(super) fn commit_secrets(st: &mut State, unit: &str, written: &BTreeMap<Stri
                 }
             }
             s.obsolete.extend(old.obsolete.iter().copied());
+            s.peer_readers.extend(old.peer_readers.iter().cloned());
+            s.expire_notified
+                .extend(old.expire_notified.iter().copied());
         }
         let old_latest = old.map(|o| o.latest).unwrap_or(0);
         let old_tracked = old.and_then(|o| o.consumers.get(unit)).map(|c| c.revision);

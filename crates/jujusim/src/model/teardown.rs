@@ -18,6 +18,7 @@ pub(super) fn drop_unit(st: &mut State, unit: &str) {
     }
     for s in st.secrets.values_mut() {
         s.consumers.remove(unit);
+        s.peer_readers.remove(unit);
     }
 }
 

@@ -122,8 +122,12 @@ pub(crate) struct Secret {
     pub description: Option<String>,
     pub revisions: BTreeMap<u32, Databag>,
     pub latest: u32,
-    pub expire: Option<SystemTime>,
-    pub expire_notified: bool,
+    /// Expiry per revision: Juju keeps `expire-time` on each revision document, and a new
+    /// revision gets only the `--expire` given with it (juju/juju 3.6 `state/secrets.go`
+    /// `UpdateSecret`).
+    pub expire: BTreeMap<u32, SystemTime>,
+    /// Revisions whose expiry was already announced with `secret-expired`.
+    pub expire_notified: BTreeSet<u32>,
     pub rotate: Option<String>,
     pub next_rotate: Option<SystemTime>,
     /// Grant target (app or unit name) -> relation id.
@@ -133,9 +137,23 @@ pub(crate) struct Secret {
     /// Revisions Juju marked obsolete (not the latest and tracked by no consumer); each got one
     /// `secret-remove` on the owner. They stay until the owner runs `secret-remove --revision`.
     pub obsolete: BTreeSet<u32>,
+    /// Units of the owning application that read this app-owned secret: Juju saves a consumer
+    /// record for them (juju/juju 3.6 `apiserver/facades/agent/secretsmanager/secrets.go`,
+    /// `ensureConsumerMetadataForAppOwnedSecretsForPeerUnits`) so they get `secret-changed`
+    /// for new revisions. They always read the latest revision (no pinning).
+    pub peer_readers: BTreeSet<String>,
 }
 
 impl Secret {
+    /// Expiry of the latest revision (what `secret-info-get` shows).
+    pub fn latest_expire(&self) -> Option<SystemTime> {
+        self.expire.get(&self.latest).copied()
+    }
+    /// Whether `unit` may change this secret: its owner unit, or the leader of its owning
+    /// application (juju/juju 3.6 `apiserver/common/secrets` `CanManage`).
+    pub fn managed_by(&self, unit: &str, leader: bool) -> bool {
+        self.owned_by(unit) && (self.owner_is_unit || leader)
+    }
     pub fn owned_by(&self, unit: &str) -> bool {
         if self.owner_is_unit {
             self.owner == unit
@@ -214,6 +232,16 @@ impl Event {
     }
 }
 
+/// A pending `secret-set` on a secret that existed before the hook: Juju's hook context keeps
+/// one per secret and merges later calls into it, the last content winning (juju/juju 3.6
+/// `internal/worker/uniter/runner/context/secrets.go`, `secretsChangeRecorder.update`). It
+/// becomes one new revision at commit.
+#[derive(Clone, Default)]
+pub(crate) struct SecretUpdate {
+    pub content: Option<Databag>,
+    pub expire: Option<SystemTime>,
+}
+
 /// Writes of one hook, committed only if it exits 0.
 #[derive(Clone, Default)]
 pub(crate) struct Txn {
@@ -221,7 +249,14 @@ pub(crate) struct Txn {
     pub bags: BTreeMap<(u32, String), Databag>,
     pub state: Databag,
     pub ports: BTreeSet<String>,
+    /// The hook's copy of the secret store: metadata, grants, labels, consumer tracking and
+    /// secrets created in this hook. New content of existing secrets is in `secret_updates`.
     pub secrets: BTreeMap<String, Secret>,
+    /// Pending content / expiry updates of secrets that existed before the hook.
+    pub secret_updates: BTreeMap<String, SecretUpdate>,
+    /// Ids of secrets this hook changed as their manager (set, remove, grant, revoke): the
+    /// controller checks at commit that the unit may manage each (`CanManage`).
+    pub secret_writes: BTreeSet<String>,
 }
 
 pub(crate) struct ActionCtx {
@@ -256,6 +291,32 @@ pub(crate) struct State {
     pub clock: SystemTime,
     pub next_rel: u32,
     pub next_machine: usize,
+    /// The simulated Juju version (`JUJU_VERSION`, secret content limits).
+    pub juju_version: JujuVersion,
+}
+
+/// A Juju version `major.minor.patch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct JujuVersion(pub u32, pub u32, pub u32);
+
+impl JujuVersion {
+    /// Parse `3.6.8` (a missing patch is 0; a build suffix such as `3.6.4.1` is ignored).
+    pub fn parse(s: &str) -> Option<JujuVersion> {
+        let mut it = s.trim().split('.');
+        let major = it.next()?.parse().ok()?;
+        let minor = it.next()?.parse().ok()?;
+        let patch = match it.next() {
+            Some(p) => p.parse().ok()?,
+            None => 0,
+        };
+        Some(JujuVersion(major, minor, patch))
+    }
+}
+
+impl std::fmt::Display for JujuVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
 }
 
 pub(crate) fn app_of(unit: &str) -> &str {

@@ -7,15 +7,37 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use super::call::{fail, map_value, no_args, usage, Call, E, R};
-use super::secret_args::{parse_secret_id, secret_content, secret_meta, SECRET_META_SPECS};
+use super::secret_args::{
+    content_limits, parse_secret_id, secret_content, secret_meta, SECRET_META_SPECS,
+};
 use crate::flags::{self, boolean, val, Format, Parsed};
 use crate::state::{app_of, rotate_next, Consumer, Ctx, Secret, State};
 use crate::util;
 
-fn label_taken(ctx: &Ctx, label: &str, except: Option<&str>) -> bool {
+/// Whether a secret created earlier in this hook already has `label`: the only label check
+/// `secret-add` makes itself (juju/juju 3.6 `internal/worker/uniter/runner/context/secrets.go`,
+/// `secretsChangeRecorder.create`); committed labels are checked by the controller at commit.
+fn label_taken_by_pending_create(st: &State, ctx: &Ctx, label: &str) -> bool {
     ctx.txn.secrets.values().any(|s| {
-        s.owned_by(&ctx.unit) && s.label.as_deref() == Some(label) && Some(s.id.as_str()) != except
+        !st.secrets.contains_key(&s.id)
+            && s.owned_by(&ctx.unit)
+            && s.label.as_deref() == Some(label)
     })
+}
+
+/// Whether the hook context "knows" the secret as its own (Juju's `ctx.secretMetadata`: the
+/// unit's secrets, plus its application's when it is the leader — juju/juju 3.6
+/// `apiserver/common/secrets/secrets.go` `GetSecretMetadata`), or created it in this hook.
+fn known_secret(st: &State, ctx: &Ctx, id: &str) -> bool {
+    match st.secrets.get(id) {
+        Some(s) => s.managed_by(&ctx.unit, st.is_leader(&ctx.unit)),
+        None => ctx.txn.secrets.contains_key(id),
+    }
+}
+
+/// Whether the secret was created in this hook (not committed yet).
+fn created_in_hook(st: &State, ctx: &Ctx, id: &str) -> bool {
+    !st.secrets.contains_key(id) && ctx.txn.secrets.contains_key(id)
 }
 
 pub(super) fn secret_add(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
@@ -30,7 +52,7 @@ pub(super) fn secret_add(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     if p.pos.is_empty() && p.get("file").is_none() {
         return usage("missing secret value or filename");
     }
-    let content = secret_content(c, &p, &p.pos)?;
+    let content = secret_content(c, &p, &p.pos, content_limits(st.juju_version))?;
     if content.is_empty() {
         return usage("missing secret value or filename");
     }
@@ -39,7 +61,7 @@ pub(super) fn secret_add(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         return fail("this unit is not the leader");
     }
     if let Some(l) = &meta.label {
-        if label_taken(ctx, l, None) {
+        if label_taken_by_pending_create(st, ctx, l) {
             return fail(format!("secret with label {l:?} already exists"));
         }
     }
@@ -63,34 +85,38 @@ pub(super) fn secret_add(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
             description: meta.description,
             revisions: BTreeMap::from([(1, content)]),
             latest: 1,
-            expire: meta.expire,
-            expire_notified: false,
+            expire: meta.expire.map(|e| (1, e)).into_iter().collect(),
+            expire_notified: BTreeSet::new(),
             rotate: meta.rotate.filter(|r| r != "never"),
             next_rotate,
             grants: BTreeMap::new(),
             consumers: BTreeMap::new(),
             obsolete: BTreeSet::new(),
+            peer_readers: BTreeSet::new(),
         },
     );
-    Ok(format!("secret:{id}\n"))
+    // Juju 3.x hands out URIs with the model UUID as source (`secretsmanager/secrets.go`
+    // `CreateSecretURIs`: `NewURI().WithSource(modelUUID)`), printed `secret://<uuid>/<id>`.
+    Ok(format!("secret://{}/{id}\n", st.model_uuid))
 }
 
-/// An owned secret the unit may manage (leader for app-owned).
-fn managed_secret<'a>(st: &State, ctx: &'a mut Ctx, id: &str) -> Result<&'a mut Secret, E> {
-    let leader = st.is_leader(&ctx.unit);
-    let unit = ctx.unit.clone();
-    let Some(s) = ctx.txn.secrets.get_mut(id) else {
-        return fail(format!("secret {id:?} not found"));
-    };
-    if !s.owned_by(&unit) {
-        return fail("permission denied");
+/// The hook-side leadership check of `UpdateSecret`, `RemoveSecret` and `RevokeSecret`
+/// (juju/juju 3.6 `internal/worker/uniter/runner/context/context.go`): only for a secret the
+/// context knows as application-owned. Anything else is accepted here and checked by the
+/// controller at commit (`secret_writes`), which fails the whole hook.
+fn hook_side_leader_check(st: &State, ctx: &Ctx, id: &str) -> Result<(), E> {
+    if let Some(s) = ctx.txn.secrets.get(id) {
+        if known_secret(st, ctx, id) && !s.owner_is_unit && !st.is_leader(&ctx.unit) {
+            return fail("this unit is not the leader");
+        }
     }
-    if !s.owner_is_unit && !leader {
-        return fail("this unit is not the leader");
-    }
-    Ok(s)
+    Ok(())
 }
 
+/// `secret-set`: metadata changes apply to the hook's copy; new content of a secret that existed
+/// before the hook becomes a pending update, merged with later `secret-set`s of the same hook
+/// (last content wins) and committed as one new revision. Content equal to the committed latest
+/// revision is no update. Content of a secret created in this hook replaces its first revision.
 pub(super) fn secret_set(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let mut specs = SECRET_META_SPECS.to_vec();
     specs.push(val(&["file"]));
@@ -100,34 +126,70 @@ pub(super) fn secret_set(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     };
     let id = parse_secret_id(raw)?;
     let meta = secret_meta(st, &p)?;
-    let content = secret_content(c, &p, &p.pos[1..])?;
-    if let Some(l) = &meta.label {
-        if label_taken(ctx, l, Some(&id)) {
-            return fail(format!("secret with label {l:?} already exists"));
+    let content = secret_content(c, &p, &p.pos[1..], content_limits(st.juju_version))?;
+    hook_side_leader_check(st, ctx, &id)?;
+    let clock = st.clock;
+    let known = known_secret(st, ctx, &id);
+    if created_in_hook(st, ctx, &id) {
+        let s = ctx.txn.secrets.get_mut(&id).expect("secret");
+        if !content.is_empty() {
+            s.revisions.insert(1, content);
+        }
+        if let Some(e) = meta.expire {
+            s.expire.insert(1, e);
+        }
+        apply_meta(s, meta.label, meta.description, meta.rotate, clock);
+        return Ok(String::new());
+    }
+    let committed_latest = st.secrets.get(&id).and_then(|s| s.revisions.get(&s.latest));
+    // Juju drops a value whose checksum equals the committed latest revision's.
+    let unchanged = known && committed_latest == Some(&content);
+    let new_content = if content.is_empty() || unchanged {
+        None
+    } else {
+        Some(content)
+    };
+    if new_content.is_none()
+        && meta.label.is_none()
+        && meta.description.is_none()
+        && meta.expire.is_none()
+        && meta.rotate.is_none()
+    {
+        return Ok(String::new());
+    }
+    ctx.txn.secret_writes.insert(id.clone());
+    if new_content.is_some() || meta.expire.is_some() {
+        let u = ctx.txn.secret_updates.entry(id.clone()).or_default();
+        if new_content.is_some() {
+            u.content = new_content;
+        }
+        if meta.expire.is_some() {
+            u.expire = meta.expire;
         }
     }
-    let clock = st.clock;
-    let s = managed_secret(st, ctx, &id)?;
-    if !content.is_empty() && s.revisions.get(&s.latest) != Some(&content) {
-        s.latest += 1;
-        let rev = s.latest;
-        s.revisions.insert(rev, content);
+    if let Some(s) = ctx.txn.secrets.get_mut(&id) {
+        apply_meta(s, meta.label, meta.description, meta.rotate, clock);
     }
-    if let Some(l) = meta.label {
+    Ok(String::new())
+}
+
+fn apply_meta(
+    s: &mut Secret,
+    label: Option<String>,
+    description: Option<String>,
+    rotate: Option<String>,
+    clock: std::time::SystemTime,
+) {
+    if let Some(l) = label {
         s.label = Some(l);
     }
-    if let Some(d) = meta.description {
+    if let Some(d) = description {
         s.description = Some(d);
     }
-    if let Some(e) = meta.expire {
-        s.expire = Some(e);
-        s.expire_notified = false;
-    }
-    if let Some(r) = meta.rotate {
+    if let Some(r) = rotate {
         s.next_rotate = rotate_next(&r, clock);
         s.rotate = (r != "never").then_some(r);
     }
-    Ok(String::new())
 }
 
 /// Find a secret by id or label as seen by this unit. Returns its id.
@@ -158,7 +220,7 @@ fn lookup_secret(ctx: &Ctx, id: Option<&str>, label: Option<&str>) -> Result<Str
     fail(format!("secret {label:?} not found"))
 }
 
-pub(super) fn secret_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
+pub(super) fn secret_get(_st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let p = c.parse(&[
         val(&["format"]),
         val(&["label"]),
@@ -183,13 +245,32 @@ pub(super) fn secret_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     }
     let id = lookup_secret(ctx, id.as_deref(), label)?;
     let unit = ctx.unit.clone();
-    let _ = st;
+    let pending = if p.has("peek") || p.has("refresh") {
+        ctx.txn
+            .secret_updates
+            .get(&id)
+            .and_then(|u| u.content.clone())
+    } else {
+        None
+    };
     let s = ctx.txn.secrets.get_mut(&id).expect("secret");
     let content = if s.owned_by(&unit) {
         if let (Some(l), true) = (label, !p.pos.is_empty()) {
             s.label = Some(l.to_string());
         }
-        s.revisions.get(&s.latest).cloned().unwrap_or_default()
+        if !s.owner_is_unit {
+            // Juju saves a consumer record for units reading their application's secret, so
+            // they get `secret-changed` later.
+            s.peer_readers.insert(unit.clone());
+        }
+        // Units of the owner read the committed latest revision; a pending `secret-set` of
+        // this hook only with --peek or --refresh (juju/juju 3.6 `context.go`
+        // `getPendingSecretValue`; `secretsmanager/secrets.go` `getSecretContent` returns
+        // `md.LatestRevision`). A secret created in this hook reads its pending content.
+        match pending {
+            Some(c) => c,
+            None => s.revisions.get(&s.latest).cloned().unwrap_or_default(),
+        }
     } else {
         if !s.granted_to(&unit) {
             return fail("permission denied");
@@ -259,12 +340,13 @@ pub(super) fn secret_info_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         return fail(format!("secret {shown:?} not found"));
     };
     let mut out = Map::new();
-    out.insert(s.id.clone(), Value::Object(secret_info(s)));
+    let pending_expire = ctx.txn.secret_updates.get(&s.id).and_then(|u| u.expire);
+    out.insert(s.id.clone(), Value::Object(secret_info(s, pending_expire)));
     Ok(flags::render(&Value::Object(out), f))
 }
 
-/// What `secret-info-get` shows of one secret.
-fn secret_info(s: &Secret) -> Map<String, Value> {
+/// What `secret-info-get` shows of one secret (with this hook's pending `--expire`).
+fn secret_info(s: &Secret, pending_expire: Option<std::time::SystemTime>) -> Map<String, Value> {
     let mut info = Map::new();
     info.insert("revision".into(), json!(s.latest));
     if let Some(l) = &s.label {
@@ -284,7 +366,7 @@ fn secret_info(s: &Secret) -> Map<String, Value> {
     if let Some(r) = &s.rotate {
         info.insert("rotation".into(), json!(r));
     }
-    if let Some(e) = s.expire {
+    if let Some(e) = pending_expire.or(s.latest_expire()) {
         info.insert("expiry".into(), json!(util::rfc3339(e)));
     }
     if let Some(n) = s.next_rotate {
@@ -373,7 +455,22 @@ pub(super) fn secret_grant(st: &mut State, ctx: &mut Ctx, c: &Call, grant: bool)
             ));
         }
     }
-    let s = managed_secret(st, ctx, &id)?;
+    if grant {
+        // `GrantSecret` looks the secret up in the unit's own secret metadata (a non-leader
+        // does not see its application's secrets there).
+        if !known_secret(st, ctx, &id) {
+            return fail(format!("secret {id:?} not found"));
+        }
+    } else {
+        hook_side_leader_check(st, ctx, &id)?;
+    }
+    if !created_in_hook(st, ctx, &id) {
+        ctx.txn.secret_writes.insert(id.clone());
+    }
+    let Some(s) = ctx.txn.secrets.get_mut(&id) else {
+        // Unknown to this unit: the controller refuses it at commit.
+        return Ok(String::new());
+    };
     if grant {
         let target = unit_arg.or(remote_app).unwrap_or_default();
         s.grants.insert(target, rel.unwrap_or_default());
@@ -389,6 +486,8 @@ pub(super) fn secret_grant(st: &mut State, ctx: &mut Ctx, c: &Call, grant: bool)
     Ok(String::new())
 }
 
+/// `secret-remove <id> [--revision N]`. Like Juju's change recorder it also drops this hook's
+/// pending `secret-set` of that secret (`secretsChangeRecorder.remove`).
 pub(super) fn secret_remove(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let p = c.parse(&[val(&["revision"])])?;
     let id = only_secret_uri(&p)?;
@@ -399,7 +498,14 @@ pub(super) fn secret_remove(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         ),
         None => None,
     };
-    let s = managed_secret(st, ctx, &id)?;
+    hook_side_leader_check(st, ctx, &id)?;
+    let created = created_in_hook(st, ctx, &id);
+    ctx.txn.secret_updates.remove(&id);
+    let Some(s) = ctx.txn.secrets.get_mut(&id) else {
+        // Unknown to this unit: the controller refuses it at commit.
+        ctx.txn.secret_writes.insert(id);
+        return Ok(String::new());
+    };
     match revision {
         Some(r) => {
             if s.revisions.remove(&r).is_none() {
@@ -412,6 +518,11 @@ pub(super) fn secret_remove(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
         None => {
             ctx.txn.secrets.remove(&id);
         }
+    }
+    if created {
+        ctx.txn.secret_writes.remove(&id);
+    } else {
+        ctx.txn.secret_writes.insert(id);
     }
     Ok(String::new())
 }

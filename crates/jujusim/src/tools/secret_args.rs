@@ -2,13 +2,14 @@
 //! `key#base64=`, `key#file=`, `--file`), and the metadata flags (label, description, expire,
 //! rotate).
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use base64::Engine;
 
 use super::call::{usage, yaml_string_map, Call, E};
 use crate::flags::{val, FlagSpec, Parsed};
-use crate::state::State;
+use crate::state::{JujuVersion, State};
 use crate::util;
 use crate::views::Databag;
 
@@ -50,47 +51,153 @@ fn valid_secret_key(k: &str) -> bool {
     b[1..].iter().filter(|c| **c != b'-').count() >= 2
 }
 
-const MAX_SECRET_VALUE: usize = 1_000_000;
+/// Secret content size limits of one Juju version, from `core/secrets/createsecret.go`
+/// (`maxValueSizeBytes`, `maxContentSizeBytes`, `encodeBase64`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ContentLimits {
+    /// Largest value, bytes.
+    pub value: usize,
+    /// Largest sum of the values of one call (or of one `--file`), bytes.
+    pub total: usize,
+    /// Measured on the base64-encoded values (1 MB era) rather than on the values as given.
+    pub encoded: bool,
+}
 
-/// Content from `key=value`, `key#base64=..`, `key#file=path` args and `--file`.
-pub(super) fn secret_content(c: &Call, p: &Parsed, args: &[String]) -> Result<Databag, E> {
-    let mut out = Databag::new();
-    if let Some(path) = p.get("file") {
-        for (k, v) in yaml_string_map(&c.read_path(path)?, "--file")? {
-            let (key, value) = decode_secret_value(c, &k, v)?;
-            out.insert(key, value);
+/// The limits a Juju version enforces:
+///
+/// * before 3.4.1: 5 KiB per value, 64 KiB per call, measured on the values as given (juju/juju
+///   PR #16943, merged 2024-02-19, raised the value limit "to 8kiB (it was 5kiB)"; the exact
+///   first release with 8 KiB is inferred: 3.4.0 shipped before the merge, so 3.4.1);
+/// * 3.4.1 to 3.6.8: 8 KiB per value, 64 KiB per call, as given (`maxValueSizeBytes = 8 * 1024`,
+///   `maxContentSizeBytes = 64 * 1024`);
+/// * 3.6.9 and later: 1,000,000 bytes for each, measured on the base64 encoding (juju/juju
+///   PR #20287, merged 2025-07-29, fixing issue #19052 labelled 3.6; then `1000 * 1000` "as
+///   vault accepts slightly less" than 1 MiB).
+pub(crate) fn content_limits(v: JujuVersion) -> ContentLimits {
+    if v >= JujuVersion(3, 6, 9) {
+        ContentLimits {
+            value: 1_000_000,
+            total: 1_000_000,
+            encoded: true,
+        }
+    } else if v >= JujuVersion(3, 4, 1) {
+        ContentLimits {
+            value: 8 * 1024,
+            total: 64 * 1024,
+            encoded: false,
+        }
+    } else {
+        ContentLimits {
+            value: 5 * 1024,
+            total: 64 * 1024,
+            encoded: false,
         }
     }
+}
+
+fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+/// Juju's size checks on one group of values (`encodeBase64`): each value, then their sum.
+/// Keys still carry a `#base64` suffix. Errors are `Init` errors of the tool (exit 2).
+fn check_sizes(group: &BTreeMap<String, String>, l: ContentLimits) -> Result<(), E> {
+    let mut total = 0usize;
+    for (k, v) in group {
+        let (name, size) = if l.encoded {
+            match k.strip_suffix("#base64") {
+                Some(n) => (n, v.len()),
+                None => (k.as_str(), base64_len(v.len())),
+            }
+        } else {
+            (k.as_str(), v.len())
+        };
+        if size > l.value {
+            let what = if l.encoded { "base64 encoded " } else { "" };
+            return usage(format!(
+                "{what}secret content for key {name:?} too large: {size} bytes"
+            ));
+        }
+        total += size;
+    }
+    if total > l.total {
+        let what = if l.encoded { "base64 encoded " } else { "" };
+        return usage(format!("{what}secret content too large: {total} bytes"));
+    }
+    Ok(())
+}
+
+/// Content from `key=value`, `key#base64=..`, `key#file=path` args and `--file`, with Juju's
+/// size limits (`core/secrets/createsecret.go` `CreateSecretData` / `ReadSecretData`): the args
+/// are one group, `--file` another (its values override the args', as in `secret-add.go`
+/// `Init`). A `#file` bigger than the value limit, or a `--file` bigger than the total limit,
+/// fails as `secret content in file "<path>" too large: N bytes`.
+pub(super) fn secret_content(
+    c: &Call,
+    p: &Parsed,
+    args: &[String],
+    l: ContentLimits,
+) -> Result<Databag, E> {
+    let mut given = BTreeMap::new();
     for a in args {
-        let Some((k, v)) = a.split_once('=') else {
+        // Juju drops base64 padding before looking for the `=` between key and value.
+        let stripped = a.trim_end_matches('=');
+        let Some(idx) = stripped.find('=').filter(|i| *i >= 1) else {
             return usage(format!("key value {a:?} not valid"));
         };
-        let (key, value) = decode_secret_value(c, k, v.to_string())?;
+        let (k, v) = (&a[..idx], &a[idx + 1..]);
+        match k.strip_suffix("#file") {
+            Some(key) => {
+                let raw = c.read_path(v)?;
+                if raw.len() > l.value {
+                    return usage(format!(
+                        "secret content in file {v:?} too large: {} bytes",
+                        raw.len()
+                    ));
+                }
+                given.insert(key.to_string(), String::from_utf8_lossy(&raw).into_owned());
+            }
+            None => {
+                given.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    check_sizes(&given, l)?;
+    let mut out = Databag::new();
+    for (k, v) in given {
+        let (key, value) = decode_secret_value(&k, v)?;
         out.insert(key, value);
+    }
+    if let Some(path) = p.get("file") {
+        let raw = c.read_path(path)?;
+        if raw.len() > l.total {
+            return usage(format!(
+                "secret content in file {path:?} too large: {} bytes",
+                raw.len()
+            ));
+        }
+        let group: BTreeMap<String, String> =
+            yaml_string_map(&raw, "--file")?.into_iter().collect();
+        check_sizes(&group, l)?;
+        for (k, v) in group {
+            let (key, value) = decode_secret_value(&k, v)?;
+            out.insert(key, value);
+        }
     }
     Ok(out)
 }
 
-fn decode_secret_value(c: &Call, k: &str, v: String) -> Result<(String, String), E> {
+fn decode_secret_value(k: &str, v: String) -> Result<(String, String), E> {
     let (key, value) = if let Some(key) = k.strip_suffix("#base64") {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(v.trim())
             .or_else(|_| usage(format!("value for key {key:?} is not valid base64")))?;
-        (key, String::from_utf8_lossy(&raw).into_owned())
-    } else if let Some(key) = k.strip_suffix("#file") {
-        let raw = c.read_path(&v)?;
         (key, String::from_utf8_lossy(&raw).into_owned())
     } else {
         (k, v)
     };
     if !valid_secret_key(key) {
         return usage(format!("key {key:?} not valid"));
-    }
-    if value.len() > MAX_SECRET_VALUE {
-        return usage(format!(
-            "secret content for key {key:?} too large: {} bytes (max {MAX_SECRET_VALUE})",
-            value.len()
-        ));
     }
     Ok((key.to_string(), value))
 }
