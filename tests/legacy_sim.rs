@@ -509,3 +509,35 @@ fn malformed_legacy_requests_are_skipped_and_hooks_succeed() {
     assert_eq!(doc["server-certs"].as_array().unwrap().len(), 1);
     verify_report(&doc);
 }
+
+/// Forty server certificates with their generated keys are more than one secret holds under the
+/// strictest limits the charm supports (the simulator's default Juju 3.1: 5 KiB per value, 64 KiB
+/// per secret): the key store is paged over several secrets, every hook exits 0, and the
+/// requirer receives every certificate with its key.
+#[test]
+fn forty_server_certificates_fit_the_strictest_secret_limits() {
+    let requests: Map<String, Value> = (0..40)
+        .map(|i| {
+            (
+                format!("s{i}.example.com"),
+                json!({"sans": [format!("10.1.0.{i}")]}),
+            )
+        })
+        .collect();
+    let config = json!({"cert-requests": Value::Object(requests).to_string()});
+    let (mut model, _rel) = legacy_model(1, json!({}), 1, config);
+    assert_eq!(model.juju_version(), jujusim::DEFAULT_JUJU_VERSION);
+    let doc = report(&mut model, &format!("{LEG}/0"));
+    assert_eq!(doc["server-certs"].as_array().unwrap().len(), 40, "{doc}");
+    assert_eq!(
+        verify_report(&doc),
+        41,
+        "40 server certificates and the client one"
+    );
+    let pages = secrets_labelled(&model, "tls-provider-legacy");
+    assert!(pages.len() >= 2, "the store is paged: {}", pages.len());
+    for unit in model.units(PROV) {
+        let st = model.unit_status(&unit);
+        assert_eq!(st.agent, "idle", "{unit}: {st:?}");
+    }
+}

@@ -4,7 +4,7 @@
 //! The store is one JSON document split into values of at most [`CHUNK_BYTES`],
 //! [`CHUNKS_PER_SECRET`] per secret: the first secret is labelled [`STORE_LABEL`], further pages
 //! `tls-provider-legacy-2`, `-3`, ... so any number of certificates fits the strictest secret
-//! limits of every Juju the charm supports ([`MAX_VALUE_BASE64`], [`MAX_SECRET_BASE64`]). It is
+//! limits of every Juju the charm supports ([`MAX_VALUE_BYTES`], [`MAX_SECRET_BYTES`]). It is
 //! written only when the document changes; each write makes a new
 //! revision, and the revision Juju reports unused in `secret-remove` is removed (it holds keys we
 //! generated).
@@ -22,17 +22,18 @@ use crate::protocol::legacy::{CertKey, RequestKind};
 pub const STORE_LABEL: &str = "tls-provider-legacy";
 /// Content key of the page count in the first secret.
 const PAGES_KEY: &str = "pages";
-/// The largest secret value, base64-encoded, that every supported Juju accepts. Juju measures
-/// secret content base64-encoded; the limits were 5 KiB per value in early 3.x and 8 KiB later,
-/// until 3.6.9 raised them (`docs/juju-hook-contract.md` §8).
-pub const MAX_VALUE_BASE64: usize = 5 * 1024;
-/// The largest secret content, base64-encoded, that every supported Juju accepts.
-pub const MAX_SECRET_BASE64: usize = 64 * 1024;
+/// The largest secret value every supported Juju accepts (`assumes: juju >= 3.1`): 5 KiB before
+/// 3.4.1, 8 KiB until 3.6.8, measured on the value as given; from 3.6.9 1,000,000 bytes measured
+/// base64-encoded (`docs/juju-hook-contract.md` §8). Our values stay under it both ways.
+pub const MAX_VALUE_BYTES: usize = 5 * 1024;
+/// The largest content of one secret (one `secret-add`/`secret-set`) every supported Juju
+/// accepts.
+pub const MAX_SECRET_BYTES: usize = 64 * 1024;
 /// Largest value we put in a secret, in bytes of JSON text: base64 makes 4 bytes of every 3, so
-/// 3800 bytes encode to 5068, under [`MAX_VALUE_BASE64`].
+/// 3800 bytes encode to 5068, under [`MAX_VALUE_BYTES`] even encoded.
 pub const CHUNK_BYTES: usize = 3800;
 /// Values per secret: 12 × 5068 encoded bytes (plus the small page count) stay under
-/// [`MAX_SECRET_BASE64`].
+/// [`MAX_SECRET_BYTES`].
 pub const CHUNKS_PER_SECRET: usize = 12;
 
 /// One generated key with its CSR and (once signed or provided) certificate. Its `Debug` leaves
@@ -272,10 +273,10 @@ mod tests {
     }
 
     #[test]
-    fn chunks_fit_the_strictest_limits_base64_encoded() {
-        assert!(base64_len(CHUNK_BYTES) <= MAX_VALUE_BASE64);
+    fn chunks_fit_the_strictest_limits_even_base64_encoded() {
+        assert!(base64_len(CHUNK_BYTES) <= MAX_VALUE_BYTES);
         let page_count = base64_len(4);
-        assert!(CHUNKS_PER_SECRET * base64_len(CHUNK_BYTES) + page_count <= MAX_SECRET_BASE64);
+        assert!(CHUNKS_PER_SECRET * base64_len(CHUNK_BYTES) + page_count <= MAX_SECRET_BYTES);
         // A multi-byte character is never split, so a chunk may be shorter but never longer.
         let text = "é".repeat(CHUNK_BYTES);
         assert!(split_chunks(&text, CHUNK_BYTES)
