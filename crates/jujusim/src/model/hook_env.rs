@@ -2,7 +2,7 @@
 //! (see `docs/juju-hook-contract.md` §2).
 
 use super::actions::ActionRequest;
-use super::{Model, JUJU_VERSION};
+use super::Model;
 use crate::state::{app_of, Event, Kind, State, Unit};
 
 const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -74,7 +74,7 @@ impl Model {
             ("JUJU_PRINCIPAL_UNIT".into(), String::new()),
             ("JUJU_SLA".into(), "unsupported".into()),
             ("JUJU_UNIT_NAME".into(), unit.to_string()),
-            ("JUJU_VERSION".into(), JUJU_VERSION.into()),
+            ("JUJU_VERSION".into(), st.juju_version.clone()),
             ("LANG".into(), "C.UTF-8".into()),
             (
                 "PATH".into(),

@@ -74,6 +74,19 @@ pub struct Model {
     server: Option<std::thread::JoinHandle<()>>,
     next_action: u32,
     hook_timeout: Duration,
+    /// An explicit `set_leadership_mode`; else the mode follows the Juju version.
+    leadership_override: Option<LeadershipMode>,
+}
+
+/// How leadership changes reach the units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeadershipMode {
+    /// Juju 3.x: non-leaders run `leader-settings-changed` when the leader settings changed since
+    /// they last ran it, a deposed leader included (`leadership/resolver.go`, 3.x).
+    Juju3,
+    /// Juju 4.x: there is no `leader-settings-changed` (`internal/worker/uniter/leadership/resolver.go`
+    /// on the 4.x line only accepts or resigns leadership).
+    Juju4,
 }
 
 impl Drop for Model {
@@ -125,12 +138,15 @@ impl Model {
             clock: SystemTime::now(),
             next_rel: 0,
             next_machine: 0,
+            juju_version: JUJU_VERSION.to_string(),
+            leadership_mode: 3,
+            auto_retry_hooks: true,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let listener =
             std::os::unix::net::UnixListener::bind(&socket).map_err(io(socket.display()))?;
         let server = crate::server::spawn(listener, state.clone(), stop.clone());
-        Ok(Model {
+        let mut m = Model {
             state,
             root,
             socket,
@@ -141,7 +157,22 @@ impl Model {
             server: Some(server),
             next_action: 1,
             hook_timeout: Duration::from_secs(600),
-        })
+            leadership_override: None,
+        };
+        // `JUJUSIM_LEADERSHIP=3|4` sets the default leadership mode of every model (so a whole
+        // test suite can be run under Juju 4.x leadership rules).
+        if let Some(v) = std::env::var_os("JUJUSIM_LEADERSHIP") {
+            match v.to_str().map(str::trim) {
+                Some("3") => m.set_leadership_mode(LeadershipMode::Juju3),
+                Some("4") => m.set_leadership_mode(LeadershipMode::Juju4),
+                _ => {
+                    return Err(SimError::Setup(format!(
+                        "JUJUSIM_LEADERSHIP={v:?}: expected 3 or 4"
+                    )))
+                }
+            }
+        }
+        Ok(m)
     }
 
     fn st(&self) -> MutexGuard<'_, State> {
@@ -156,6 +187,48 @@ impl Model {
     /// Kill a hook that runs longer than this (default 600 s); it counts as failed.
     pub fn set_hook_timeout(&mut self, t: Duration) {
         self.hook_timeout = t;
+    }
+
+    /// The simulated Juju version (default `3.6.8`): `JUJU_VERSION` in hooks, and, unless
+    /// `set_leadership_mode` overrode it, the leadership mode (major 4 or more = `Juju4`).
+    pub fn set_juju_version(&mut self, version: &str) {
+        let major: u32 = version
+            .split('.')
+            .next()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(3);
+        let mut st = self.st();
+        st.juju_version = version.to_string();
+        if self.leadership_override.is_none() {
+            st.leadership_mode = if major >= 4 { 4 } else { 3 };
+        }
+    }
+
+    pub fn juju_version(&self) -> String {
+        self.st().juju_version.clone()
+    }
+
+    /// Force the leadership mode regardless of the Juju version.
+    pub fn set_leadership_mode(&mut self, mode: LeadershipMode) {
+        self.leadership_override = Some(mode);
+        self.st().leadership_mode = match mode {
+            LeadershipMode::Juju3 => 3,
+            LeadershipMode::Juju4 => 4,
+        };
+    }
+
+    pub fn leadership_mode(&self) -> LeadershipMode {
+        if self.st().leadership_mode >= 4 {
+            LeadershipMode::Juju4
+        } else {
+            LeadershipMode::Juju3
+        }
+    }
+
+    /// Model config `automatically-retry-hooks` (default true): a failed hook is retried by the
+    /// agent with back-off on the simulated clock (5 s doubling up to 5 min).
+    pub fn set_automatically_retry_hooks(&mut self, on: bool) {
+        self.st().auto_retry_hooks = on;
     }
 
     /// The model's root directory (tools dir, unit dirs, socket).

@@ -1,6 +1,6 @@
 //! Unit and application status, and the `juju status`-like table.
 
-use super::{Model, JUJU_VERSION};
+use super::Model;
 use crate::state::{sort_units, State};
 use crate::util;
 use crate::views::UnitStatus;
@@ -38,8 +38,9 @@ impl Model {
         let st = self.st();
         let mut out = String::new();
         out.push_str(&format!(
-            "Model  Juju (simulated)  Clock\n{}  {JUJU_VERSION}  {}\n\n",
+            "Model  Juju (simulated)  Clock\n{}  {}  {}\n\n",
             st.model_name,
+            st.juju_version,
             util::rfc3339(st.clock)
         ));
         apps_table(&st, &mut out);

@@ -77,8 +77,8 @@ pub(super) fn relation_ids(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let mut ids: Vec<u32> = unit
         .rels
         .iter()
-        .filter(|(id, ur)| {
-            !ur.broken
+        .filter(|(id, _)| {
+            !ctx.broken_rels.contains(id)
                 && st
                     .relations
                     .get(id)
@@ -149,7 +149,7 @@ pub(super) fn relation_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let bag = if is_own {
         view_bag(st, ctx, rel, &target)
     } else {
-        st.bag(rel, &target).cloned()
+        cached_remote_bag(st, ctx, rel, &target, app_mode)
     };
     let Some(bag) = bag else {
         let what = if app_mode { "application" } else { "unit" };
@@ -167,6 +167,51 @@ pub(super) fn relation_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
             .unwrap_or(Value::Null),
     };
     Ok(flags::render(&v, f))
+}
+
+/// A remote bag as Juju's hook context reads it (`runner/context/cache.go` `RelationCache`):
+/// a member unit's settings come from the unit's cross-hook cache if present (else they are read
+/// and cached until that unit's next relation hook); an application's or a non-member's are
+/// read once per hook.
+fn cached_remote_bag(
+    st: &mut State,
+    ctx: &mut Ctx,
+    rel: u32,
+    target: &str,
+    app_mode: bool,
+) -> Option<Databag> {
+    let key = (rel, target.to_string());
+    if app_mode {
+        if let Some(b) = ctx.app_cache.get(&key) {
+            return Some(b.clone());
+        }
+        let b = st.bag(rel, target).cloned()?;
+        ctx.app_cache.insert(key, b.clone());
+        return Some(b);
+    }
+    let fresh = st.bag(rel, target).cloned();
+    let ur = st
+        .units
+        .get_mut(&ctx.unit)
+        .and_then(|u| u.rels.get_mut(&rel));
+    match ur {
+        Some(ur) if ur.members.contains(target) => {
+            if let Some(b) = ur.cache.get(target) {
+                return Some(b.clone());
+            }
+            let b = fresh?;
+            ur.cache.insert(target.to_string(), b.clone());
+            Some(b)
+        }
+        _ => {
+            if let Some(b) = ctx.others_cache.get(&key) {
+                return Some(b.clone());
+            }
+            let b = fresh?;
+            ctx.others_cache.insert(key, b.clone());
+            Some(b)
+        }
+    }
 }
 
 /// Whose bag `relation-get` reads: the unit or app argument, else the hook's remote unit, else
