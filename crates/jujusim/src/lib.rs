@@ -22,6 +22,6 @@ pub mod util;
 mod views;
 
 pub use error::SimError;
-pub use model::{find_jujusim_bin, Model, DEFAULT_JUJU_VERSION};
+pub use model::{find_jujusim_bin, LeadershipMode, Model, DEFAULT_JUJU_VERSION};
 pub use tools::TOOL_NAMES;
 pub use views::{ActionResult, Databag, HookRun, SecretView, SettleReport, ToolCall, UnitStatus};

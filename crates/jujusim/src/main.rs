@@ -219,6 +219,21 @@ fn run_step(
         "juju-version" => m
             .set_juju_version(&str_or_field(arg, "version", name)?)
             .map_err(e)?,
+        "leadership-mode" => {
+            let mode = arg
+                .as_u64()
+                .map(|n| n.to_string())
+                .or_else(|| arg.as_str().map(String::from))
+                .unwrap_or_default();
+            m.set_leadership_mode(match mode.as_str() {
+                "3" => jujusim::LeadershipMode::Juju3,
+                "4" => jujusim::LeadershipMode::Juju4,
+                _ => return Err("leadership-mode takes 3 or 4".into()),
+            });
+        }
+        "automatically-retry-hooks" => {
+            m.set_automatically_retry_hooks(arg.as_bool().ok_or("takes true or false")?)
+        }
         "settle" => settle(m, verbose)?,
         "resolve" => {
             let u = str_or_field(arg, "unit", name)?;

@@ -53,6 +53,7 @@ impl Model {
             puppet: false,
             charm_src: Some(src),
             leader_settings: Databag::new(),
+            leader_settings_version: 1,
         };
         a.config = validate_config(&a, config)?;
         self.add_app(app, a, units)
@@ -81,6 +82,7 @@ impl Model {
             puppet: true,
             charm_src: None,
             leader_settings: Databag::new(),
+            leader_settings_version: 1,
         };
         self.add_app(app, a, units)
     }

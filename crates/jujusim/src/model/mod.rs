@@ -77,6 +77,19 @@ pub struct Model {
     server: Option<std::thread::JoinHandle<()>>,
     next_action: u32,
     hook_timeout: Duration,
+    /// An explicit `set_leadership_mode`; else the mode follows the Juju version.
+    leadership_override: Option<LeadershipMode>,
+}
+
+/// How leadership changes reach the units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeadershipMode {
+    /// Juju 3.x: non-leaders run `leader-settings-changed` when the leader settings changed since
+    /// they last ran it, a deposed leader included (`leadership/resolver.go`, 3.x).
+    Juju3,
+    /// Juju 4.x: there is no `leader-settings-changed` (`internal/worker/uniter/leadership/resolver.go`
+    /// on the 4.x line only accepts or resigns leadership).
+    Juju4,
 }
 
 impl Drop for Model {
@@ -129,12 +142,14 @@ impl Model {
             next_rel: 0,
             next_machine: 0,
             juju_version: JujuVersion::parse(DEFAULT_JUJU_VERSION).expect("version"),
+            leadership_mode: 3,
+            auto_retry_hooks: true,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let listener =
             std::os::unix::net::UnixListener::bind(&socket).map_err(io(socket.display()))?;
         let server = crate::server::spawn(listener, state.clone(), stop.clone());
-        Ok(Model {
+        let mut m = Model {
             state,
             root,
             socket,
@@ -145,7 +160,22 @@ impl Model {
             server: Some(server),
             next_action: 1,
             hook_timeout: Duration::from_secs(600),
-        })
+            leadership_override: None,
+        };
+        // `JUJUSIM_LEADERSHIP=3|4` sets the default leadership mode of every model (so a whole
+        // test suite can be run under Juju 4.x leadership rules).
+        if let Some(v) = std::env::var_os("JUJUSIM_LEADERSHIP") {
+            match v.to_str().map(str::trim) {
+                Some("3") => m.set_leadership_mode(LeadershipMode::Juju3),
+                Some("4") => m.set_leadership_mode(LeadershipMode::Juju4),
+                _ => {
+                    return Err(SimError::Setup(format!(
+                        "JUJUSIM_LEADERSHIP={v:?}: expected 3 or 4"
+                    )))
+                }
+            }
+        }
+        Ok(m)
     }
 
     fn st(&self) -> MutexGuard<'_, State> {
@@ -163,19 +193,47 @@ impl Model {
     }
 
     /// The Juju version this model simulates (default [`DEFAULT_JUJU_VERSION`]): hooks see it as
-    /// `JUJU_VERSION`, and it selects the secret content size limits (see the README).
+    /// `JUJU_VERSION`, it selects the secret content size limits, and, unless
+    /// `set_leadership_mode` overrode it, the leadership mode (major 4 or more = `Juju4`).
     pub fn set_juju_version(&mut self, version: &str) -> Result<(), SimError> {
         let v = JujuVersion::parse(version)
             .filter(|v| v.0 >= 3)
             .ok_or_else(|| {
                 SimError::Invalid(format!("juju version {version:?} not valid (3.x or later)"))
             })?;
-        self.st().juju_version = v;
+        let mut st = self.st();
+        if self.leadership_override.is_none() {
+            st.leadership_mode = if v.0 >= 4 { 4 } else { 3 };
+        }
+        st.juju_version = v;
         Ok(())
     }
 
     pub fn juju_version(&self) -> String {
         self.st().juju_version.to_string()
+    }
+
+    /// Force the leadership mode regardless of the Juju version.
+    pub fn set_leadership_mode(&mut self, mode: LeadershipMode) {
+        self.leadership_override = Some(mode);
+        self.st().leadership_mode = match mode {
+            LeadershipMode::Juju3 => 3,
+            LeadershipMode::Juju4 => 4,
+        };
+    }
+
+    pub fn leadership_mode(&self) -> LeadershipMode {
+        if self.st().leadership_mode >= 4 {
+            LeadershipMode::Juju4
+        } else {
+            LeadershipMode::Juju3
+        }
+    }
+
+    /// Model config `automatically-retry-hooks` (default true): a failed hook is retried by the
+    /// agent with back-off on the simulated clock (5 s doubling up to 5 min).
+    pub fn set_automatically_retry_hooks(&mut self, on: bool) {
+        self.st().auto_retry_hooks = on;
     }
 
     /// The model's root directory (tools dir, unit dirs, socket).

@@ -6,7 +6,7 @@ use super::teardown::gc_relation;
 use super::Model;
 use crate::error::SimError;
 use crate::meta::Role;
-use crate::state::{sort_units, Relation, State, UnitRel};
+use crate::state::{Relation, State, UnitRel};
 use crate::views::Databag;
 
 impl Model {
@@ -83,9 +83,11 @@ impl Model {
             .map(|u| u.name.clone())
             .collect();
         for u in &units {
-            let mut known: Vec<String> = st.units[u].rels[&rel].known.iter().cloned().collect();
-            sort_units(&mut known);
-            for k in &known {
+            // Departs only for units whose -joined ran; queued joins and changes on the dying
+            // relation never fire (state/resolver.rs prunes them).
+            let mut members: Vec<String> = st.units[u].rels[&rel].members.iter().cloned().collect();
+            members.sort();
+            for k in &members {
                 st.push_rel(u, rel, "departed", Some(k), Some(k));
             }
             st.push_rel(u, rel, "broken", None, None);
@@ -251,6 +253,8 @@ pub(super) fn enter_scope(st: &mut State, unit: &str, rel: u32, known: BTreeSet<
             members: BTreeSet::new(),
             known,
             broken: false,
+            changed_pending: None,
+            cache: BTreeMap::new(),
         },
     );
     st.push_created(unit, rel);

@@ -38,6 +38,7 @@ impl Model {
         };
         let (charm_dir, env) = {
             let mut st = self.st();
+            prepare_relation_caches(&mut st, unit, ev, action.is_some());
             let u = st.units.get(unit).ok_or_else(|| SimError::no_unit(unit))?;
             let run = RunInfo {
                 unit,
@@ -150,6 +151,22 @@ fn new_context(st: &State, u: &Unit, run: &RunInfo) -> Ctx {
         secrets: st.secrets.clone(),
         ..Default::default()
     };
+    // A relation is "broken" for the context when it is dying (not a peer) and has no members
+    // left: `relation-ids` leaves it out, e.g. in its -broken hook (contextfactory.go
+    // `getContextRelations`, context.go `RelationIds`). A unit's own dying does not count.
+    // Membership is as of before this hook: a -departed unit leaves it only when the hook commits.
+    let departing_here =
+        |id: u32| matches!(&ev.kind, Kind::Rel(k) if k == "departed") && ev.rel == Some(id);
+    let broken_rels = u
+        .rels
+        .iter()
+        .filter(|(id, ur)| {
+            st.relations.get(id).is_some_and(|r| {
+                !r.peer && r.dying && ur.members.is_empty() && !departing_here(**id)
+            })
+        })
+        .map(|(id, _)| *id)
+        .collect();
     let (rel, remote_unit, remote_app) = match &ev.kind {
         Kind::Rel(_) => (ev.rel, ev.remote_unit.clone(), ev.remote_app.clone()),
         _ => (None, None, None),
@@ -169,6 +186,32 @@ fn new_context(st: &State, u: &Unit, run: &RunInfo) -> Ctx {
         }),
         txn,
         calls: Vec::new(),
+        broken_rels,
+        app_cache: Default::default(),
+        others_cache: Default::default(),
+    }
+}
+
+/// The relation settings caches of a new context (`runner/context/contextfactory.go`
+/// `getContextRelations` and `HookContext`): remote member settings cached in earlier hooks are
+/// kept only for units still members (`RelationCache.Prune`); a relation hook for remote unit X
+/// reads X fresh (`InvalidateMember`), `-departed` drops it (`RemoveMember`). Application bags and
+/// non-members are cached for one hook only (`Ctx`).
+fn prepare_relation_caches(st: &mut State, unit: &str, ev: &Event, action: bool) {
+    let Some(u) = st.units.get_mut(unit) else {
+        return;
+    };
+    for ur in u.rels.values_mut() {
+        let members = ur.members.clone();
+        ur.cache.retain(|k, _| members.contains(k));
+    }
+    if action {
+        return;
+    }
+    if let (Kind::Rel(_), Some(rel), Some(remote)) = (&ev.kind, ev.rel, &ev.remote_unit) {
+        if let Some(ur) = u.rels.get_mut(&rel) {
+            ur.cache.remove(remote);
+        }
     }
 }
 

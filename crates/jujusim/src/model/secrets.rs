@@ -14,6 +14,7 @@ impl Model {
         let mut st = self.st();
         st.clock += by;
         let now = st.clock;
+        st.fire_retry_timers(now);
         let ids: Vec<String> = st.secrets.keys().cloned().collect();
         for id in ids {
             let s = st.secrets[&id].clone();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::teardown::{drop_unit, gc_relation};
 use super::Model;
 use crate::error::SimError;
-use crate::state::{sort_units, Event, Kind, State};
+use crate::state::{sort_units, Event, Kind, Op, State, RETRY_MIN};
 use crate::views::SettleReport;
 
 impl Model {
@@ -55,15 +55,11 @@ impl Model {
         })
     }
 
-    /// Units not in error with queued events, in unit order.
+    /// Units with a hook to run now (not waiting in error), in unit order.
     fn ready_units(&self) -> Vec<String> {
-        let st = self.st();
-        let mut v: Vec<String> = st
-            .units
-            .values()
-            .filter(|u| u.error.is_none() && !u.queue.is_empty())
-            .map(|u| u.name.clone())
-            .collect();
+        let mut st = self.st();
+        let mut v: Vec<String> = st.units.keys().cloned().collect();
+        v.retain(|u| st.next_op(u).is_some());
         sort_units(&mut v);
         v
     }
@@ -83,48 +79,102 @@ impl Model {
         }
     }
 
-    /// Run the front event of a unit. Returns whether a hook process ran (or was attempted).
+    /// Run the next hook of a unit, chosen as Juju's resolver would. Returns whether a hook
+    /// process ran (or was attempted).
     fn step(&mut self, unit: &str) -> Result<bool, SimError> {
-        let ev = {
+        let (ev, op, lsc_version) = {
             let mut st = self.st();
-            let Some(ev) = st.units.get(unit).and_then(|u| u.queue.front().cloned()) else {
+            let Some(op) = st.next_op(unit) else {
                 return Ok(false);
             };
-            if drop_stale_event(&mut st, unit, &ev) {
-                return Ok(false);
+            let u = &st.units[unit];
+            let ev = match &op {
+                Op::Queued(i) => u.queue[*i].clone(),
+                Op::Failed => u.failed.clone().expect("failed event"),
+                Op::LeaderSettingsChanged => Event::plain("leader-settings-changed"),
+            };
+            let lsc_version = st.apps.get(&u.app).map(|a| a.leader_settings_version);
+            if let Op::Queued(i) = op {
+                if drop_stale_event(&mut st, unit, i, &ev) {
+                    return Ok(false);
+                }
             }
             before_hook(&mut st, unit, &ev);
-            ev
+            (ev, op, lsc_version)
         };
         let (code, _) = self.run_hook(unit, &ev, None)?;
-        after_hook(&mut self.st(), unit, &ev, code);
+        let mut st = self.st();
+        take_event(&mut st, unit, &op, &ev);
+        if code == 0 {
+            hook_done(&mut st, unit, &ev, lsc_version);
+        } else {
+            st.hook_failed(unit, ev);
+        }
         Ok(true)
     }
 
-    /// Clear a unit's error. `retry` re-runs the failed hook at the next settle; otherwise it is
-    /// skipped.
+    /// Clear a unit's error (`juju resolve`). `retry` re-runs the failed hook at the next settle;
+    /// otherwise it is skipped, as if it had succeeded without changing anything. Either way the
+    /// retry timer stops and its back-off resets.
     pub fn resolve(&mut self, unit: &str, retry: bool) -> Result<(), SimError> {
         let mut st = self.st();
+        let lsc_version = st
+            .apps
+            .get(crate::state::app_of(unit))
+            .map(|a| a.leader_settings_version);
         let u = st
             .units
             .get_mut(unit)
             .ok_or_else(|| SimError::no_unit(unit))?;
-        if u.error.take().is_none() {
+        if u.error.is_none() {
             return Err(SimError::Invalid(format!("unit {unit:?} is not in error")));
         }
-        if !retry {
-            u.queue.pop_front();
+        u.retry_at = None;
+        u.retry_delay = RETRY_MIN;
+        if retry {
+            u.retry_now = true;
+        } else {
+            let ev = u.failed.take();
+            u.error = None;
+            u.retry_now = false;
+            if let Some(ev) = ev {
+                hook_done(&mut st, unit, &ev, lsc_version);
+            }
         }
         Ok(())
     }
 }
 
-/// Drop the front event of `unit` if it no longer applies (leadership or the secret moved on);
-/// a `secret-remove` queued on a former leader is handed to the new one. Returns whether it did.
-fn drop_stale_event(st: &mut State, unit: &str, ev: &Event) -> bool {
+/// Remove the event that just ran from where it came from.
+fn take_event(st: &mut State, unit: &str, op: &Op, ev: &Event) {
+    let Some(u) = st.units.get_mut(unit) else {
+        return;
+    };
+    match op {
+        Op::Queued(_) => {
+            if let Some(pos) = u.queue.iter().position(|e| e == ev) {
+                u.queue.remove(pos);
+            }
+        }
+        Op::Failed => {
+            u.failed = None;
+            u.retry_now = false;
+            u.error = None;
+        }
+        Op::LeaderSettingsChanged => {}
+    }
+}
+
+/// Drop the queued event `idx` of `unit` if it no longer applies (leadership or the secret moved
+/// on); a `secret-remove` queued on a former leader is handed to the new one. Returns whether it
+/// did. `leader-elected` runs only on a live unit that still holds leadership
+/// (`leadership/resolver.go`: no accepting leadership while dying).
+fn drop_stale_event(st: &mut State, unit: &str, idx: usize, ev: &Event) -> bool {
     let mut hand_over = None;
     let skip = match &ev.kind {
-        Kind::Plain if ev.hook == "leader-elected" => !st.is_leader(unit),
+        Kind::Plain if ev.hook == "leader-elected" => {
+            !st.is_leader(unit) || st.units.get(unit).is_some_and(|u| u.dying)
+        }
         Kind::Secret => match ev.secret.as_ref().and_then(|id| st.secrets.get(id)) {
             None => true,
             // Already removed by the owner: nothing left to announce.
@@ -151,7 +201,7 @@ fn drop_stale_event(st: &mut State, unit: &str, ev: &Event) -> bool {
         _ => false,
     };
     if skip {
-        st.units.get_mut(unit).expect("unit").queue.pop_front();
+        st.units.get_mut(unit).expect("unit").queue.remove(idx);
         if let Some(leader) = hand_over.filter(|l| l != unit) {
             st.push(&leader, ev.clone());
         }
@@ -186,31 +236,47 @@ fn before_hook(st: &mut State, unit: &str, ev: &Event) {
     }
 }
 
-/// Bookkeeping after a hook ran: pop it on success (the unit started, the relation broke, the
-/// unit is gone), or put the unit in error.
-fn after_hook(st: &mut State, unit: &str, ev: &Event, code: i32) {
-    if code == 0 {
-        if let Some(u) = st.units.get_mut(unit) {
-            u.queue.pop_front();
-            if ev.hook == "start" {
-                u.started = true;
-                if !u.status_set {
-                    u.status = ("unknown".into(), String::new());
-                }
+/// Bookkeeping after a hook succeeded (or was skipped by `resolve` without retry): the unit
+/// started, a joined unit's `-changed` is pending, the relation broke, the unit is gone; the
+/// retry back-off resets.
+fn hook_done(st: &mut State, unit: &str, ev: &Event, lsc_version: Option<u64>) {
+    if let Some(u) = st.units.get_mut(unit) {
+        u.retry_delay = RETRY_MIN;
+        u.retry_at = None;
+        if ev.hook == "start" {
+            u.started = true;
+            if !u.status_set {
+                u.status = ("unknown".into(), String::new());
+            }
+        }
+        if ev.hook == "leader-settings-changed" {
+            if let Some(v) = lsc_version {
+                u.leader_settings_seen = v;
             }
         }
         if let (Kind::Rel(k), Some(rel)) = (&ev.kind, ev.rel) {
-            if k == "broken" {
-                if let Some(u) = st.units.get_mut(unit) {
-                    u.rels.remove(&rel);
+            if let Some(ur) = u.rels.get_mut(&rel) {
+                match (k.as_str(), &ev.remote_unit) {
+                    ("joined", Some(r)) => ur.changed_pending = Some(r.clone()),
+                    ("changed", Some(r)) | ("departed", Some(r))
+                        if ur.changed_pending.as_ref() == Some(r) =>
+                    {
+                        ur.changed_pending = None
+                    }
+                    _ => {}
                 }
-                gc_relation(st, rel);
             }
         }
-        if ev.hook == "remove" {
-            drop_unit(st, unit);
+    }
+    if let (Kind::Rel(k), Some(rel)) = (&ev.kind, ev.rel) {
+        if k == "broken" {
+            if let Some(u) = st.units.get_mut(unit) {
+                u.rels.remove(&rel);
+            }
+            gc_relation(st, rel);
         }
-    } else if let Some(u) = st.units.get_mut(unit) {
-        u.error = Some(ev.hook.clone());
+    }
+    if ev.hook == "remove" {
+        drop_unit(st, unit);
     }
 }

@@ -51,9 +51,9 @@ impl Model {
         let joins = enter_relation_scopes(&mut st, app, &unit, &address);
         if became_leader {
             st.push(&unit, Event::plain("leader-elected"));
-        } else {
-            st.push(&unit, Event::plain("leader-settings-changed"));
         }
+        // Others run leader-settings-changed in Juju 3.x mode: derived from versions
+        // (state/resolver.rs), not queued.
         st.push(&unit, Event::plain("config-changed"));
         st.push(&unit, Event::plain("start"));
         queue_joins(&mut st, app, &unit, joins);
@@ -67,15 +67,13 @@ impl Model {
         if u.dying {
             return Ok(());
         }
-        let app = u.app.clone();
-        let rels: Vec<(u32, BTreeSet<String>)> = u
-            .rels
-            .iter()
-            .map(|(id, ur)| (*id, ur.known.clone()))
-            .collect();
+        let rels: Vec<(u32, ())> = u.rels.keys().map(|id| (*id, ())).collect();
         st.units.get_mut(unit).expect("unit").dying = true;
-        for (id, known) in &rels {
-            // Everyone else who knows this unit sees it depart.
+        for (id, _) in &rels {
+            // Everyone else who knows this unit sees it depart, if its -joined ran there; a join
+            // (and its -changed) still queued is cancelled: Juju's resolver compares remote
+            // members with local ones, so a unit that came and went never fires
+            // (relation/resolver.go `nextHookForRelation`).
             let others: Vec<String> = st
                 .units
                 .values()
@@ -89,28 +87,37 @@ impl Model {
                 .map(|o| o.name.clone())
                 .collect();
             for o in others {
-                if let Some(ur) = st.units.get_mut(&o).and_then(|x| x.rels.get_mut(id)) {
-                    ur.known.remove(unit);
+                let mut member = false;
+                if let Some(x) = st.units.get_mut(&o) {
+                    x.queue.retain(|e| {
+                        !(e.rel == Some(*id)
+                            && e.remote_unit.as_deref() == Some(unit)
+                            && matches!(&e.kind, crate::state::Kind::Rel(k) if k == "joined" || k == "changed"))
+                    });
+                    if let Some(ur) = x.rels.get_mut(id) {
+                        ur.known.remove(unit);
+                        member = ur.members.contains(unit);
+                        if ur.changed_pending.as_deref() == Some(unit) {
+                            ur.changed_pending = None;
+                        }
+                    }
                 }
-                st.push_rel(&o, *id, "departed", Some(unit), Some(unit));
+                if member {
+                    st.push_rel(&o, *id, "departed", Some(unit), Some(unit));
+                }
             }
-            let mut known: Vec<String> = known.iter().cloned().collect();
-            sort_units(&mut known);
-            for k in &known {
+            // The unit itself departs each remote unit whose -joined ran, then breaks.
+            let mut members: Vec<String> =
+                st.units[unit].rels[id].members.iter().cloned().collect();
+            members.sort();
+            for k in &members {
                 st.push_rel(unit, *id, "departed", Some(k), Some(unit));
             }
             st.push_rel(unit, *id, "broken", None, None);
         }
         st.push(unit, Event::plain("stop"));
         st.push(unit, Event::plain("remove"));
-        let was_leader = st.is_leader(unit);
-        if was_leader {
-            let next = st.live_app_units(&app).into_iter().next();
-            st.apps.get_mut(&app).expect("app").leader = next.clone();
-            if let Some(n) = next {
-                st.push(&n, Event::plain("leader-elected"));
-            }
-        }
+        // A dying leader keeps leadership until it is gone (teardown.rs `drop_unit`).
         if st.is_puppet(unit) {
             drop_unit(&mut st, unit);
         }
@@ -170,6 +177,11 @@ fn new_unit(
         status_set: false,
         status_since: now,
         error: None,
+        failed: None,
+        retry_now: false,
+        retry_at: None,
+        retry_delay: crate::state::RETRY_MIN,
+        leader_settings_seen: 0,
         queue: VecDeque::new(),
         state: Databag::new(),
         ports: BTreeSet::new(),

@@ -11,8 +11,8 @@ impl State {
             return;
         }
         if let Some(u) = self.units.get_mut(unit) {
-            // The front event of a unit in error is the failed one; it still counts as queued.
-            if !u.queue.contains(&ev) {
+            // The failed event of a unit in error still counts as queued.
+            if !u.queue.contains(&ev) && u.failed.as_ref() != Some(&ev) {
                 u.queue.push_back(ev);
             }
         }

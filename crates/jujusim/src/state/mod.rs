@@ -1,6 +1,9 @@
 //! The model state shared between the driver (`Model`) and the hook-tool server thread.
 
 mod event_queue;
+mod resolver;
+
+pub(crate) use resolver::Op;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -24,6 +27,9 @@ pub(crate) struct App {
     pub puppet: bool,
     pub charm_src: Option<PathBuf>,
     pub leader_settings: Databag,
+    /// Juju 3.x's leader-settings version as the units' watchers see it: 1 after the watcher's
+    /// first event, +1 per committed change (`remotestate/watcher.go` `leaderSettingsChanged`).
+    pub leader_settings_version: u64,
     /// `name` from metadata.yaml.
     pub charm_name: String,
 }
@@ -47,8 +53,13 @@ pub(crate) struct UnitRel {
     pub members: BTreeSet<String>,
     /// Remote units this unit knows about (joined queued or run, not departed).
     pub known: BTreeSet<String>,
-    /// `-broken` is running or queued: excluded from `relation-ids`.
+    /// `-broken` is running or queued.
     pub broken: bool,
+    /// The remote unit whose `-changed` must follow its `-joined` (Juju's `ChangedPending`).
+    pub changed_pending: Option<String>,
+    /// Settings of remote member units cached across hooks, as the context factory's
+    /// `RelationCache` keeps them (`runner/context/cache.go`); absent = read fresh.
+    pub cache: BTreeMap<String, Databag>,
 }
 
 pub(crate) struct Unit {
@@ -60,8 +71,18 @@ pub(crate) struct Unit {
     pub status: (String, String),
     pub status_set: bool,
     pub status_since: SystemTime,
-    /// The hook that failed (stays at the queue front until resolved).
+    /// The hook that failed (its event is in `failed` until resolved or retried).
     pub error: Option<String>,
+    /// The failed event, run again on `resolve --retry` or when the retry timer fires.
+    pub failed: Option<Event>,
+    /// Set when the failed event must run next (resolved with retry, or the retry timer fired).
+    pub retry_now: bool,
+    /// When the agent's hook-retry timer fires (simulated clock), while in error.
+    pub retry_at: Option<SystemTime>,
+    /// The delay the retry timer uses next (5 s doubling to 5 min; reset after a success).
+    pub retry_delay: Duration,
+    /// The leader-settings version this unit last ran `leader-settings-changed` for.
+    pub leader_settings_seen: u64,
     pub queue: VecDeque<Event>,
     pub state: Databag,
     pub ports: BTreeSet<String>,
@@ -278,6 +299,13 @@ pub(crate) struct Ctx {
     pub action: Option<ActionCtx>,
     pub txn: Txn,
     pub calls: Vec<ToolCall>,
+    /// Relations the context marks broken (dying, not a peer, no members left): left out of
+    /// `relation-ids` (`runner/context/contextfactory.go` `getContextRelations`).
+    pub broken_rels: BTreeSet<u32>,
+    /// Per-hook caches of remote settings: application bags and non-member units
+    /// (`RelationCache.applications` / `.others`, pruned at every new context).
+    pub app_cache: BTreeMap<(u32, String), Databag>,
+    pub others_cache: BTreeMap<(u32, String), Databag>,
 }
 
 pub(crate) struct State {
@@ -293,6 +321,10 @@ pub(crate) struct State {
     pub next_machine: usize,
     /// The simulated Juju version (`JUJU_VERSION`, secret content limits).
     pub juju_version: JujuVersion,
+    /// Leadership behaviour: 3 (Juju 3.x, with `leader-settings-changed`) or 4 (Juju 4.x, none).
+    pub leadership_mode: u8,
+    /// Model config `automatically-retry-hooks` (default true).
+    pub auto_retry_hooks: bool,
 }
 
 /// A Juju version `major.minor.patch`.
@@ -318,6 +350,11 @@ impl std::fmt::Display for JujuVersion {
         write!(f, "{}.{}.{}", self.0, self.1, self.2)
     }
 }
+
+/// The hook-retry back-off of the unit agent: `apiserver/facades/agent/retrystrategy`
+/// `MinRetryTime` 5 s, `MaxRetryTime` 5 min, `RetryTimeFactor` 2.
+pub(crate) const RETRY_MIN: Duration = Duration::from_secs(5);
+pub(crate) const RETRY_MAX: Duration = Duration::from_secs(300);
 
 pub(crate) fn app_of(unit: &str) -> &str {
     unit.split('/').next().unwrap_or(unit)

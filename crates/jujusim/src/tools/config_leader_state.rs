@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::call::{apply_changes, fail, file_changes, kv_args, map_value, no_args, usage, Call, R};
 use crate::flags::{self, boolean, val, Format};
-use crate::state::{app_of, Ctx, Event, State};
+use crate::state::{app_of, Ctx, State};
 
 pub(super) fn is_leader(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let p = c.parse(&[val(&["format"])])?;
@@ -47,13 +47,10 @@ pub(super) fn leader_set(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let a = st.apps.get_mut(&app).expect("app");
     let before = a.leader_settings.clone();
     apply_changes(&mut a.leader_settings, changes);
-    // Immediate (not transactional); the other units hear about it.
+    // Immediate (not transactional). The settings watcher of every unit fires; non-leaders run
+    // leader-settings-changed in Juju 3.x mode (state/resolver.rs).
     if a.leader_settings != before {
-        for u in st.live_app_units(&app) {
-            if u != ctx.unit {
-                st.push(&u, Event::plain("leader-settings-changed"));
-            }
-        }
+        a.leader_settings_version += 1;
     }
     Ok(String::new())
 }

@@ -3,9 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::call::{
-    apply_changes, fail, file_changes, kv_args, map_value, no_args, usage, Call, E, R,
-};
+use super::call::{apply_changes, fail, kv_args, map_value, no_args, usage, Call, E, R};
 use crate::flags::{self, boolean, val, FlagSpec, Format, Parsed, ToolFail};
 use crate::state::{app_of, sort_units, Ctx, State};
 use crate::views::Databag;
@@ -77,8 +75,8 @@ pub(super) fn relation_ids(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let mut ids: Vec<u32> = unit
         .rels
         .iter()
-        .filter(|(id, ur)| {
-            !ur.broken
+        .filter(|(id, _)| {
+            !ctx.broken_rels.contains(id)
                 && st
                     .relations
                     .get(id)
@@ -149,7 +147,7 @@ pub(super) fn relation_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     let bag = if is_own {
         view_bag(st, ctx, rel, &target)
     } else {
-        st.bag(rel, &target).cloned()
+        cached_remote_bag(st, ctx, rel, &target, app_mode)
     };
     let Some(bag) = bag else {
         let what = if app_mode { "application" } else { "unit" };
@@ -167,6 +165,51 @@ pub(super) fn relation_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
             .unwrap_or(Value::Null),
     };
     Ok(flags::render(&v, f))
+}
+
+/// A remote bag as Juju's hook context reads it (`runner/context/cache.go` `RelationCache`):
+/// a member unit's settings come from the unit's cross-hook cache if present (else they are read
+/// and cached until that unit's next relation hook); an application's or a non-member's are
+/// read once per hook.
+fn cached_remote_bag(
+    st: &mut State,
+    ctx: &mut Ctx,
+    rel: u32,
+    target: &str,
+    app_mode: bool,
+) -> Option<Databag> {
+    let key = (rel, target.to_string());
+    if app_mode {
+        if let Some(b) = ctx.app_cache.get(&key) {
+            return Some(b.clone());
+        }
+        let b = st.bag(rel, target).cloned()?;
+        ctx.app_cache.insert(key, b.clone());
+        return Some(b);
+    }
+    let fresh = st.bag(rel, target).cloned();
+    let ur = st
+        .units
+        .get_mut(&ctx.unit)
+        .and_then(|u| u.rels.get_mut(&rel));
+    match ur {
+        Some(ur) if ur.members.contains(target) => {
+            if let Some(b) = ur.cache.get(target) {
+                return Some(b.clone());
+            }
+            let b = fresh?;
+            ur.cache.insert(target.to_string(), b.clone());
+            Some(b)
+        }
+        _ => {
+            if let Some(b) = ctx.others_cache.get(&key) {
+                return Some(b.clone());
+            }
+            let b = fresh?;
+            ctx.others_cache.insert(key, b.clone());
+            Some(b)
+        }
+    }
 }
 
 /// Whose bag `relation-get` reads: the unit or app argument, else the hook's remote unit, else
@@ -219,7 +262,10 @@ pub(super) fn relation_set(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     ])?;
     let rel = need_relation(st, ctx, &p)?;
     let args = kv_args(&p.pos)?;
-    let mut changes = file_changes(c, &p)?;
+    let mut changes = match p.get("file") {
+        Some(path) => settings_file(&c.read_path(path)?)?,
+        None => Vec::new(),
+    };
     changes.extend(args);
     let owner = if p.has("app") {
         if !st.is_leader(&ctx.unit) {
@@ -241,4 +287,195 @@ pub(super) fn relation_model_get(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
     no_args(&p)?;
     need_relation(st, ctx, &p)?;
     Ok(flags::render(&json!({"uuid": st.model_uuid}), f))
+}
+
+/// One value of a `relation-set --file` map, classified as yaml.v2 would decode it into a string.
+enum FileVal {
+    Str(String),
+    Null,
+    Map,
+    Seq,
+}
+
+impl<'de> serde::Deserialize<'de> for FileVal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = FileVal;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a YAML value")
+            }
+            fn visit_str<E2>(self, v: &str) -> Result<FileVal, E2> {
+                Ok(FileVal::Str(v.to_string()))
+            }
+            fn visit_bool<E2>(self, v: bool) -> Result<FileVal, E2> {
+                Ok(FileVal::Str(v.to_string()))
+            }
+            fn visit_i64<E2>(self, v: i64) -> Result<FileVal, E2> {
+                Ok(FileVal::Str(v.to_string()))
+            }
+            fn visit_u64<E2>(self, v: u64) -> Result<FileVal, E2> {
+                Ok(FileVal::Str(v.to_string()))
+            }
+            fn visit_f64<E2>(self, v: f64) -> Result<FileVal, E2> {
+                Ok(FileVal::Str(v.to_string()))
+            }
+            fn visit_unit<E2>(self) -> Result<FileVal, E2> {
+                Ok(FileVal::Null)
+            }
+            fn visit_none<E2>(self) -> Result<FileVal, E2> {
+                Ok(FileVal::Null)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<FileVal, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(FileVal::Map)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<FileVal, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(FileVal::Seq)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The top level of a `--file`: the entries of a map in document order (a repeated key is
+/// not an error here; the later value wins when applied), or what else it was.
+enum FileDoc {
+    Pairs(Vec<(FileVal, FileVal)>),
+    Other(&'static str, String),
+}
+
+impl<'de> serde::Deserialize<'de> for FileDoc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = FileDoc;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a YAML map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<FileDoc, A::Error> {
+                let mut v = Vec::new();
+                while let Some(e) = a.next_entry::<FileVal, FileVal>()? {
+                    v.push(e);
+                }
+                Ok(FileDoc::Pairs(v))
+            }
+            fn visit_unit<E2>(self) -> Result<FileDoc, E2> {
+                Ok(FileDoc::Pairs(Vec::new()))
+            }
+            fn visit_none<E2>(self) -> Result<FileDoc, E2> {
+                Ok(FileDoc::Pairs(Vec::new()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<FileDoc, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(FileDoc::Other("!!seq", String::new()))
+            }
+            fn visit_str<E2>(self, v: &str) -> Result<FileDoc, E2> {
+                Ok(FileDoc::Other("!!str", format!(" `{v}`")))
+            }
+            fn visit_bool<E2>(self, v: bool) -> Result<FileDoc, E2> {
+                Ok(FileDoc::Other("!!bool", format!(" `{v}`")))
+            }
+            fn visit_i64<E2>(self, v: i64) -> Result<FileDoc, E2> {
+                Ok(FileDoc::Other("!!int", format!(" `{v}`")))
+            }
+            fn visit_u64<E2>(self, v: u64) -> Result<FileDoc, E2> {
+                Ok(FileDoc::Other("!!int", format!(" `{v}`")))
+            }
+            fn visit_f64<E2>(self, v: f64) -> Result<FileDoc, E2> {
+                Ok(FileDoc::Other("!!float", format!(" `{v}`")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The 1-based line where the value of top-level `key` starts in `text` (best effort, for the
+/// error message; yaml.v2 reports the line of the offending node).
+fn value_line(text: &str, key: &str) -> usize {
+    let quoted = format!("\"{key}\"");
+    let at = text.find(&quoted).map(|i| i + quoted.len()).or_else(|| {
+        text.lines()
+            .scan(0usize, |off, l| {
+                let start = *off;
+                *off += l.len() + 1;
+                Some((start, l))
+            })
+            .find(|(_, l)| l.trim_start().starts_with(&format!("{key}:")))
+            .map(|(start, l)| start + (l.len() - l.trim_start().len()) + key.len())
+    });
+    let Some(mut i) = at else { return 1 };
+    let b = text.as_bytes();
+    while i < b.len() && b[i] != b':' {
+        i += 1;
+    }
+    i += 1;
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    text[..i.min(b.len())].matches('\n').count() + 1
+}
+
+/// `relation-set --file`: Juju (`jujuc/relation-set.go` `readSettings`) unmarshals the file with
+/// `gopkg.in/yaml.v2` into a `map[string]string`, so: YAML or JSON; an empty document is no
+/// change; scalars become their text; a null value is `""` (deletes the key); a nested map or
+/// list is refused with yaml's unmarshal error; a document that is not a map is refused.
+fn settings_file(bytes: &[u8]) -> Result<Vec<(String, String)>, E> {
+    let text = String::from_utf8_lossy(bytes).to_string();
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let doc: FileDoc = match serde_norway::from_str(&text) {
+        Ok(d) => d,
+        Err(e) => return fail(format!("yaml: {e}")),
+    };
+    let pairs = match doc {
+        FileDoc::Pairs(p) => p,
+        FileDoc::Other(tag, shown) => {
+            return fail(format!(
+                "yaml: unmarshal errors:\n  line 1: cannot unmarshal {tag}{shown} into map[string]string"
+            ))
+        }
+    };
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (k, v) in pairs {
+        let key = match k {
+            FileVal::Str(s) => s,
+            FileVal::Null => String::new(),
+            FileVal::Map | FileVal::Seq => return fail("yaml: invalid map key"),
+        };
+        match v {
+            FileVal::Str(s) => out.push((key, s)),
+            FileVal::Null => out.push((key, String::new())),
+            FileVal::Map => errors.push(format!(
+                "  line {}: cannot unmarshal !!map into string",
+                value_line(&text, &key)
+            )),
+            FileVal::Seq => errors.push(format!(
+                "  line {}: cannot unmarshal !!seq into string",
+                value_line(&text, &key)
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return fail(format!("yaml: unmarshal errors:\n{}", errors.join("\n")));
+    }
+    Ok(out)
 }
