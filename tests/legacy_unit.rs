@@ -99,6 +99,13 @@ fn store_secrets(w: &World) -> Vec<(String, Databag)> {
         .collect()
 }
 
+/// `published` plus Juju's `ingress-address`.
+fn published_with_address(published: &Databag) -> Databag {
+    let mut bag = published.clone();
+    bag.insert("ingress-address".into(), "10.1.1.1".into());
+    bag
+}
+
 /// Every CSR in the legacy store, with or without a certificate (what the listing actions read).
 fn stored_csrs(w: &World) -> Vec<LegacyCsr> {
     let ctx = w.ctx("update-status");
@@ -482,6 +489,13 @@ fn a_new_leader_republishes_the_same_material() {
         .unwrap()
         .local_unit_bag
         .insert("ingress-address".into(), "10.1.1.1".into());
+    // Not in the deposed leader's `leader-settings-changed` (Juju 3.x), which may run before the
+    // new leader published: the requirer's merged view would lose its certificates meanwhile.
+    w.tools.reset_calls();
+    w.run("leader-settings-changed");
+    assert_eq!(own_bag(&w), published_with_address(&published));
+    assert_eq!(relation_sets(&w), 0);
+    // In its next other hook.
     w.tools.reset_calls();
     w.reconcile();
     let left: Vec<String> = own_bag(&w).into_keys().collect();
@@ -1098,4 +1112,43 @@ fn complete_csr_fails_when_the_certificate_is_not_published() {
     let cert = outside_sign(&outside, &server_csr);
     provide(&w, &server_csr, &cert, &outside, json!({})).ok();
     assert_eq!(own_bag(&w)["etcd_0.server.cert"], cert);
+}
+
+/// A removed leader runs `-relation-departed` (departing: itself) and `-relation-broken` for a
+/// relation that lives on for the application: the generated keys stay in the store and our
+/// published answers stay, so the next leader republishes the same material.
+#[test]
+fn a_leader_leaving_a_relation_keeps_its_keys() {
+    let w = provider(&["etcd/0"]);
+    set_unit(
+        &w,
+        "etcd/0",
+        &[
+            ("unit_name", "etcd_0"),
+            ("common_name", "etcd0.example.com"),
+        ],
+    );
+    w.reconcile();
+    let before = own_bag(&w);
+    let stored = stored_csrs(&w);
+    assert_eq!(stored.len(), 2, "server and shared client: {stored:?}");
+    let me = format!("{}/0", common::world::APP);
+    let rel = format!("certificates:{}", REL.0);
+    for (hook, departing) in [("departed", me.as_str()), ("broken", "")] {
+        let ctx = w.ctx_for(
+            &format!("hooks/certificates-relation-{hook}"),
+            &[
+                ("JUJU_RELATION", "certificates"),
+                ("JUJU_RELATION_ID", &rel),
+                ("JUJU_REMOTE_APP", "etcd"),
+                ("JUJU_DEPARTING_UNIT", departing),
+            ],
+        );
+        w.tools.reset_calls();
+        w.run_ctx(&ctx, SystemTime::now(), ReconcileOptions::default());
+        assert_eq!(relation_sets(&w), 0, "{hook}: {:?}", w.calls());
+        assert_eq!(secret_writes(&w), 0, "{hook}: {:?}", w.calls());
+    }
+    assert_eq!(own_bag(&w), before);
+    assert_eq!(stored_csrs(&w), stored);
 }

@@ -1515,3 +1515,57 @@ fn hostile_text_in_refusals_is_capped_in_logs() {
     }
     assert!(w.unit_status().1.len() < 2_000);
 }
+
+/// A removed leader keeps leadership through its own `-relation-departed` hooks (one per remote
+/// unit, with `JUJU_DEPARTING_UNIT` set to itself) and its `-relation-broken`: it is leaving the
+/// relation, the application is not, so it withdraws nothing.
+#[test]
+fn a_leader_leaving_a_relation_withdraws_nothing() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0", "req/1"]);
+    w.request(1, "req/0", &[(&csr("a.x"), false)]);
+    w.request(1, "req/1", &[(&csr("b.x"), false)]);
+    w.reconcile();
+    let before = w.own_bag(1);
+    assert_eq!(w.certificates(1).len(), 2);
+    // From the leaving unit's view req/1 departs (relation-list no longer shows it).
+    w.remove_unit(1, "req/1");
+    w.tools.reset_calls();
+    let me = format!("{APP}/0");
+    let departed = w.ctx_for(
+        "hooks/certificates-relation-departed",
+        &[
+            ("JUJU_RELATION", "certificates"),
+            ("JUJU_RELATION_ID", "certificates:1"),
+            ("JUJU_REMOTE_UNIT", "req/1"),
+            ("JUJU_REMOTE_APP", "req"),
+            ("JUJU_DEPARTING_UNIT", &me),
+        ],
+    );
+    w.run_ctx(&departed, SystemTime::now(), ReconcileOptions::default());
+    assert_eq!(w.relation_sets(), 0, "{:?}", w.calls());
+    assert_eq!(w.own_bag(1), before);
+    // Another unit departing (not us) is a requirer unit going: its entry goes.
+    let fresh = World::new(true);
+    fresh.relate(1, "req", &["req/0", "req/1"]);
+    fresh.request(1, "req/0", &[(&csr("a.x"), false)]);
+    fresh.request(1, "req/1", &[(&csr("b.x"), false)]);
+    fresh.reconcile();
+    fresh.remove_unit(1, "req/1");
+    let other_departed = fresh.ctx_for(
+        "hooks/certificates-relation-departed",
+        &[
+            ("JUJU_RELATION", "certificates"),
+            ("JUJU_RELATION_ID", "certificates:1"),
+            ("JUJU_REMOTE_UNIT", "req/1"),
+            ("JUJU_REMOTE_APP", "req"),
+            ("JUJU_DEPARTING_UNIT", "req/1"),
+        ],
+    );
+    fresh.run_ctx(
+        &other_departed,
+        SystemTime::now(),
+        ReconcileOptions::default(),
+    );
+    assert_eq!(fresh.certificates(1).len(), 1);
+}

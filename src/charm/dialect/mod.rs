@@ -142,6 +142,10 @@ pub trait Dialect {
         Ok(Vec::new())
     }
 
+    /// Relation `id` lives on for the application but this unit is leaving it: neither plan it
+    /// nor prune what the dialect keeps for it.
+    fn leave_alone(&mut self, _id: RelationId) {}
+
     /// On a non-leader: what to withdraw from our unit databag `own` on relation `id`.
     fn standby(&self, _id: RelationId, _own: &Databag) -> Option<Plan> {
         None

@@ -72,8 +72,10 @@ pub fn speaks_legacy(units: &[(String, Databag)]) -> bool {
 #[derive(Default)]
 pub struct LegacyDialect {
     store: Option<Store>,
-    /// Legacy relations planned in this hook.
+    /// Legacy relations planned (or left alone) in this hook: the store keeps their entries.
     handled: BTreeSet<u32>,
+    /// Relations planned in this hook (the shared client certificate is counted on the first).
+    planned: usize,
     /// Keys generated in this hook.
     generated: usize,
 }
@@ -140,7 +142,8 @@ impl Dialect for LegacyDialect {
 
     fn plan(&mut self, leader: &Leader<'_>, snap: &RelationSnapshot) -> Result<Plan, CharmError> {
         self.handled.insert(snap.id.0);
-        let first = self.handled.len() == 1;
+        self.planned += 1;
+        let first = self.planned == 1;
         let mut serving = Serving {
             signer: match leader.signer() {
                 Some(ca) => Signer::BuiltIn {
@@ -212,6 +215,10 @@ impl Dialect for LegacyDialect {
         }
         store.save(leader.hook.tools)?;
         Ok(plans)
+    }
+
+    fn leave_alone(&mut self, id: RelationId) {
+        self.handled.insert(id.0);
     }
 
     fn standby(&self, id: RelationId, own: &Databag) -> Option<Plan> {

@@ -8,6 +8,7 @@
 //!
 //! Bad remote data never fails the hook: dialects turn it into notes, refusals and counts.
 
+pub mod leaving;
 pub mod revisions;
 
 use std::collections::BTreeSet;
@@ -93,8 +94,12 @@ pub fn reconcile_with(
     summary.ca_pem = leader.ca.as_ref().map(|c| c.ca_pem.clone());
     let mut dialects = make(&leader);
     summary.by_dialect = vec![Counts::default(); dialects.len()];
+    let left = leaving::relations_left(hook);
     for (endpoint, live) in live_relations(hook, &dialects)? {
-        for &id in &live {
+        for d in dialects.iter_mut().filter(|d| d.endpoint() == endpoint) {
+            left.iter().for_each(|&id| d.leave_alone(id));
+        }
+        for &id in live.iter().filter(|id| !left.contains(id)) {
             serve(&leader, &mut dialects, endpoint, id, &mut summary)?;
         }
         for (i, d) in dialects.iter_mut().enumerate() {
@@ -179,7 +184,15 @@ fn record(
 
 /// A non-leader publishes nothing: each dialect that answers in unit databags withdraws what this
 /// unit published while it was leader.
+///
+/// Not in `leader-settings-changed`: Juju 3.x runs it on a deposed leader, possibly before the new
+/// leader's `leader-elected` has published the same material, and withdrawing first would leave
+/// the reactive requirer's merged view without certificates in between. The withdrawal waits for
+/// the unit's next other hook.
 fn standby(hook: &Hook<'_>) -> Result<(), CharmError> {
+    if hook.ctx.name() == "leader-settings-changed" {
+        return Ok(());
+    }
     let dialects = dialects(None);
     let endpoints: BTreeSet<&'static str> = dialects
         .iter()
