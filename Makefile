@@ -36,6 +36,8 @@ charm:
 test: venv test-charms build
 	.venv/bin/python3 -m pytest -q tests/charms/pytests
 	$(CARGO) test --workspace --no-fail-fast
+	# Leadership changes and departures again under Juju 4.x rules (no leader-settings-changed).
+	JUJUSIM_LEADERSHIP=4 $(CARGO) test --test legacy_sim --test interop_modern -- leader departure
 
 demo: venv test-charms charm
 	$(CARGO) run -p jujusim -- run $(DEMO_SCENARIO)
