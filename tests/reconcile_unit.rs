@@ -1569,3 +1569,55 @@ fn a_leader_leaving_a_relation_withdraws_nothing() {
     );
     assert_eq!(fresh.certificates(1).len(), 1);
 }
+
+/// A well-formed CSR whose common name holds a control character is refused with a 999 entry
+/// that names the problem (the requirer must not wait forever); the other request is served.
+#[test]
+fn a_control_character_in_the_common_name_is_refused_with_999() {
+    let w = World::new(true);
+    w.relate(1, "req", &["req/0"]);
+    let bad = csr_with(Some("evil\u{0}.good0.example.com"), &[], &[]);
+    let good = csr("good.example.com");
+    w.request(1, "req/0", &[(&bad, false), (&good, false)]);
+    w.reconcile();
+    assert_eq!(w.certificates(1).len(), 1);
+    let errors = w.errors(1);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["csr"], json!(bad));
+    assert_eq!(errors[0]["error"]["code"], json!(999));
+    let msg = errors[0]["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("control characters") && msg.contains(r"evil\0.good0.example.com"),
+        "{msg}"
+    );
+}
+
+/// With `allowed-domains` set, a common name that is not a DNS name or IP address (no SAN to
+/// check either) is refused with 102 quoting it, instead of being certified as it is.
+#[test]
+fn allowed_domains_constrain_a_common_name_that_does_not_look_like_dns() {
+    let w = World::new(true);
+    w.config("allowed-domains", json!("example.com"));
+    w.relate(1, "req", &["req/0"]);
+    let names = ["evil.org example.com", "evil.org\u{a0}", "ëvil.org"];
+    let bad: Vec<String> = names.iter().map(|n| csr_with(Some(n), &[], &[])).collect();
+    let good = csr_with(Some("a.example.com"), &[], &[]);
+    let mut reqs: Vec<(&str, bool)> = bad.iter().map(|c| (c.as_str(), false)).collect();
+    reqs.push((&good, false));
+    w.request(1, "req/0", &reqs);
+    w.reconcile();
+    assert_eq!(w.certificates(1).len(), 1);
+    assert_eq!(w.certificates(1)[0].certificate_signing_request, good);
+    let errors = w.errors(1);
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    for (name, csr) in names.iter().zip(&bad) {
+        let e = errors
+            .iter()
+            .find(|e| e["csr"] == json!(csr))
+            .expect("refused");
+        assert_eq!(e["error"]["code"], json!(102), "{name:?}");
+        let msg = e["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(&format!("{name:?}")), "{name:?}: {msg}");
+        assert!(msg.contains("allowed-domains=example.com"), "{msg}");
+    }
+}

@@ -45,6 +45,9 @@ pub enum CsrError {
     TooLarge(usize),
     #[error("CSR is not a PEM certificate request: {0}")]
     NotPem(String),
+    /// A well-formed request whose subject this charm will not certify.
+    #[error("CSR subject is not usable: {0}")]
+    BadSubject(String),
     #[error("CSR signature does not verify against its own public key")]
     BadSignature,
     #[error("CSR key is not accepted: {0} (accepted: RSA 2048-8192 bits, ECDSA P-256 or P-384)")]
@@ -118,12 +121,13 @@ impl ParsedCsr {
             None => None,
             Some(e) => {
                 let cn = e.data().to_string().map_err(|_| {
-                    CsrError::NotPem("the subject common name is not decodable text".into())
+                    CsrError::BadSubject("the subject common name is not decodable text".into())
                 })?;
                 if cn.chars().any(char::is_control) {
-                    return Err(CsrError::NotPem(
-                        "the subject common name contains control characters".into(),
-                    ));
+                    let shown: String = cn.chars().take(100).collect();
+                    return Err(CsrError::BadSubject(format!(
+                        "the subject common name {shown:?} contains control characters"
+                    )));
                 }
                 Some(cn).filter(|s| !s.is_empty())
             }

@@ -110,6 +110,9 @@ impl Policy {
         Ok(())
     }
 
+    /// A common name that is an IP address or looks like a DNS name is checked as one. Any other
+    /// common name (`etcd/0`, `My CA`) is not restricted, unless `allowed-domains` is set: then
+    /// only names the policy allows may be certified, whatever they look like.
     fn check_common_name(&self, cn: &str) -> Result<(), Denial> {
         if cn.is_empty() {
             return Ok(());
@@ -119,6 +122,18 @@ impl Policy {
         }
         if looks_like_dns(cn) {
             return self.check_dns(cn);
+        }
+        if !self.allowed_domains.is_empty() {
+            return Err(Denial {
+                code: DenialCode::DomainNotAllowed,
+                message: format!(
+                    "common name {:?} is not a DNS name or IP address, and this provider only \
+                     certifies names in the allowed domains (allowed-domains={}); request a \
+                     common name equal to or under one of them",
+                    truncate_for_message(cn),
+                    self.allowed_domains.join(",")
+                ),
+            });
         }
         Ok(())
     }

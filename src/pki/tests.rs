@@ -914,7 +914,12 @@ fn utf8_unique_identifier_and_control_characters_in_cn() {
         MessageDigest::sha256(),
     );
     let err = ParsedCsr::parse(&pem).err().unwrap();
+    assert!(matches!(err, CsrError::BadSubject(_)), "{err:?}");
     assert!(err.to_string().contains("control characters"), "{err}");
+    assert!(
+        err.to_string().contains(r"good.example.com\0.evil.org"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1507,14 +1512,20 @@ fn policy_domains_102() {
             d.message
         );
     }
-    // The CN counts when it looks like a DNS name, not otherwise.
+    // The CN counts: as a DNS name when it looks like one; otherwise, with allowed-domains set,
+    // it is not a name the policy allows.
     let d = denial(p.check_names("db.other.org", &["db.example.com".into()], false));
     assert!(d.message.contains("db.other.org"));
+    for cn in ["etcd/0", "My Service"] {
+        let d = denial(p.check_names(cn, &["db.example.com".into()], false));
+        assert_eq!(d.code, DenialCode::DomainNotAllowed, "{cn}");
+        assert!(d.message.contains(&format!("{cn:?}")), "{}", d.message);
+    }
+    // Without allowed-domains such a CN is not restricted.
     assert_eq!(
-        p.check_names("etcd/0", &["db.example.com".into()], false),
+        Policy::default().check_names("etcd/0", &["db.example.com".into()], false),
         Ok(())
     );
-    assert_eq!(p.check_names("My Service", &[], false), Ok(()));
     // Parsed CSRs: the python fixture with two example.com names passes, a narrower list fails.
     assert_eq!(p.check(&parse_fixture("rsa2048_full.pem"), false), Ok(()));
     let narrow = Policy {
