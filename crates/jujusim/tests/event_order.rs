@@ -440,3 +440,21 @@ fn peer_writes_reach_the_other_peers_only() {
     );
     assert_eq!((o.code, o.stdout.as_str()), (0, "v\n"));
 }
+
+/// The status table names each side by the role its endpoint has in the charm's metadata, not
+/// by the order the applications were related in.
+#[test]
+fn status_names_provider_and_requirer_by_role() {
+    let t = tempfile::tempdir().unwrap();
+    let mut m = two_apps(t.path(), 1, 1);
+    let rel = m.relate("req", "prov").unwrap();
+    m.settle().unwrap();
+    let table = m.status_table();
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&format!("{rel} ")))
+        .unwrap_or_else(|| panic!("no row for relation {rel}:\n{table}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert!(cols[1].starts_with("prov:"), "provider first: {row}");
+    assert!(cols[2].starts_with("req:"), "requirer second: {row}");
+}

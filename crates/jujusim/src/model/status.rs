@@ -1,6 +1,7 @@
 //! Unit and application status, and the `juju status`-like table.
 
 use super::Model;
+use crate::meta::Role;
 use crate::state::{sort_units, State};
 use crate::util;
 use crate::views::UnitStatus;
@@ -106,13 +107,32 @@ fn relations_table(st: &State, out: &mut String) {
         } else {
             "regular"
         };
+        let (provider, requirer) = by_role(st, &r.ends);
         out.push_str(&format!(
             "{:<6} {:<32} {:<32} {:<20} {kind}\n",
             r.id,
-            format!("{}:{}", r.ends[0].0, r.ends[0].1),
-            format!("{}:{}", r.ends[1].0, r.ends[1].1),
+            format!("{}:{}", provider.0, provider.1),
+            format!("{}:{}", requirer.0, requirer.1),
             r.interface
         ));
+    }
+}
+
+/// The two ends of a relation as (provider, requirer), by the roles the endpoints have in the
+/// charms' metadata (the order they were related in does not matter).
+fn by_role<'r>(
+    st: &State,
+    ends: &'r [(String, String); 2],
+) -> (&'r (String, String), &'r (String, String)) {
+    let requires = |(app, endpoint): &(String, String)| {
+        st.endpoints(app)
+            .iter()
+            .any(|(name, _, role)| name == endpoint && *role == Role::Requires)
+    };
+    if requires(&ends[0]) && !requires(&ends[1]) {
+        (&ends[1], &ends[0])
+    } else {
+        (&ends[0], &ends[1])
     }
 }
 
