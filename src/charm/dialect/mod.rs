@@ -2,7 +2,7 @@
 //! [`Plan`] (the databag changes, notes for the log, and [`Counts`] for status), and one writer,
 //! [`publish`], applies it.
 
-use juju_hook::{Databag, HookTools, RelationId};
+use juju_hook::{Databag, HookTools, RelationId, ToolError};
 
 pub mod snapshot;
 
@@ -76,13 +76,17 @@ impl Plan {
 }
 
 /// The one writer: at most one `relation-set --app` and one unit `relation-set` per plan, none
-/// when nothing changes. Returns whether it wrote.
+/// when nothing changes. Returns whether it wrote. A relation removed while the hook runs
+/// (`relation not found`) is gone: nothing to write, and the other relations are still served;
+/// any other tool failure fails the hook (Juju retries it).
 pub fn publish(tools: &dyn HookTools, plan: &Plan) -> Result<bool, CharmError> {
-    if !plan.app_changes.is_empty() {
-        tools.relation_set(plan.relation, true, &plan.app_changes)?;
-    }
-    if !plan.unit_changes.is_empty() {
-        tools.relation_set(plan.relation, false, &plan.unit_changes)?;
+    let writes = [(true, &plan.app_changes), (false, &plan.unit_changes)];
+    for (app, changes) in writes.into_iter().filter(|(_, c)| !c.is_empty()) {
+        match tools.relation_set(plan.relation, app, changes) {
+            Ok(()) => {}
+            Err(ToolError::RelationNotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(plan.writes())
 }
@@ -159,4 +163,39 @@ pub trait Dialect {
     /// This dialect's part of the leader's status, given its counts and the number of relations
     /// served by every dialect.
     fn status(&self, leader: &Leader<'_>, counts: &Counts, relations: usize) -> Option<String>;
+}
+
+#[cfg(test)]
+mod tests {
+    use juju_hook::process::{Output, ProcessTools, RecordingRunner};
+
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            app_changes: Databag::from([("certificates".to_string(), "[]".to_string())]),
+            ..Plan::new(RelationId(3))
+        }
+    }
+
+    #[test]
+    fn a_relation_gone_mid_hook_is_not_an_error_but_other_failures_are() {
+        let tools = ProcessTools::with_runner(RecordingRunner::new());
+        tools.runner().respond(
+            "relation-set",
+            Output::fail(
+                2,
+                "ERROR invalid value \"3\" for option -r: relation not found\n",
+            ),
+        );
+        assert!(!publish(&tools, &plan()).unwrap());
+        let tools = ProcessTools::with_runner(RecordingRunner::new());
+        tools.runner().respond(
+            "relation-set",
+            Output::fail(1, "ERROR connection refused\n"),
+        );
+        assert!(publish(&tools, &plan()).is_err());
+        let tools = ProcessTools::with_runner(RecordingRunner::new());
+        assert!(publish(&tools, &plan()).unwrap());
+    }
 }
