@@ -187,6 +187,19 @@ impl Policy {
                 ),
             });
         }
+        if let Some(suffix) = lower
+            .strip_prefix("*.")
+            .filter(|rest| is_public_suffix(rest))
+        {
+            return Err(Denial {
+                code: DenialCode::WildcardNotAllowed,
+                message: format!(
+                    "wildcard DNS name {shown} is directly under the public suffix {suffix:?} \
+                     (Public Suffix List): it would match every domain registered there; \
+                     request names under your own domain"
+                ),
+            });
+        }
         Ok(())
     }
 
@@ -203,6 +216,13 @@ impl Policy {
             .filter(|d| !d.is_empty())
             .collect()
     }
+}
+
+/// Whether `name` is itself a public suffix in the Public Suffix List (`com`, `co.uk`,
+/// `github.io`), through the `psl` crate's compiled list. Names under an unknown top-level
+/// domain (`lan`, `internal`) are not: the list's default rule does not make them public.
+fn is_public_suffix(name: &str) -> bool {
+    psl::suffix(name.as_bytes()).is_some_and(|s| s.is_known() && s.as_bytes() == name.as_bytes())
 }
 
 fn truncate_for_message(s: &str) -> String {

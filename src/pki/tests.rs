@@ -1603,3 +1603,25 @@ fn policy_checks_in_a_fixed_order() {
         DenialCode::IpNotAllowed
     );
 }
+
+#[test]
+fn wildcards_directly_under_a_public_suffix_are_refused_with_103() {
+    let p = Policy::default();
+    for bad in ["*.com", "*.co.uk", "*.github.io", "*.COM."] {
+        let d = denial(p.check_names("", &[bad.to_string()], false));
+        assert_eq!(d.code, DenialCode::WildcardNotAllowed, "{bad}");
+        assert!(d.message.contains("public suffix"), "{}", d.message);
+    }
+    for ok in [
+        "*.example.com",
+        "*.example.co.uk",
+        "*.lan",
+        "*.svc.internal",
+        "com.example.com",
+    ] {
+        assert_eq!(p.check_names("", &[ok.to_string()], false), Ok(()), "{ok}");
+    }
+    // In a CSR's common name too.
+    let d = denial(p.check_names("*.co.uk", &[], false));
+    assert_eq!(d.code, DenialCode::WildcardNotAllowed);
+}
