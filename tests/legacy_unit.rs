@@ -670,6 +670,39 @@ fn policy_refusals_are_logged_and_not_published() {
     );
 }
 
+/// `application-domains` applies to legacy requests too, naming the application.
+#[test]
+fn application_domains_apply_to_legacy_requests() {
+    let w = World::new(true);
+    w.config("application-domains", json!("app=app.example.com"));
+    w.relate(REL.0, "app", &["app/0"]);
+    set_unit(
+        &w,
+        "app/0",
+        &[
+            ("common_name", "www.app.example.com"),
+            (
+                "cert_requests",
+                r#"{"db.example.com": {"sans": []}, "x.app.example.com": {"sans": []}}"#,
+            ),
+        ],
+    );
+    let out = w.reconcile();
+    assert_eq!(out.by_dialect[LEGACY].denied, 1, "{:#?}", out.notes);
+    assert!(
+        out.notes[0].contains("db.example.com") && out.notes[0].contains("application app"),
+        "{:#?}",
+        out.notes
+    );
+    let bag = own_bag(&w);
+    assert!(bag.contains_key("app_0.server.cert"));
+    let processed = json(&bag["app_0.processed_requests"]);
+    assert_eq!(
+        processed.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec!["x.app.example.com"]
+    );
+}
+
 #[test]
 fn cross_model_unit_name_is_used() {
     // Case 35: the remote unit is an alias; keys follow unit_name.

@@ -1621,3 +1621,64 @@ fn allowed_domains_constrain_a_common_name_that_does_not_look_like_dns() {
         assert!(msg.contains("allowed-domains=example.com"), "{msg}");
     }
 }
+
+/// `application-domains`: a listed application gets only its own names (102 naming the
+/// application and its rule otherwise); other applications are not restricted further;
+/// `allowed-domains` still applies on top.
+#[test]
+fn application_domains_restrict_each_listed_application_to_its_names() {
+    let w = World::new(true);
+    w.config(
+        "application-domains",
+        json!("web=web.example.com,*.api.example.com; api=api.internal"),
+    );
+    w.relate(1, "web", &["web/0"]);
+    w.relate(2, "api", &["api/0"]);
+    w.relate(3, "other", &["other/0"]);
+    let web_ok = [
+        csr("web.example.com"),
+        csr("a.web.example.com"),
+        csr("x.api.example.com"),
+    ];
+    let web_bad = [
+        csr("api.example.com"),
+        csr("db.example.com"),
+        csr_with(Some("web"), &[], &[]),
+    ];
+    let mut reqs: Vec<(&str, bool)> = web_ok.iter().map(|c| (c.as_str(), false)).collect();
+    reqs.extend(web_bad.iter().map(|c| (c.as_str(), false)));
+    w.request(1, "web/0", &reqs);
+    let api_bad = csr("web.example.com");
+    w.request(
+        2,
+        "api/0",
+        &[(&csr("db.api.internal"), false), (&api_bad, false)],
+    );
+    w.request(3, "other/0", &[(&csr("web.example.com"), false)]);
+    w.reconcile();
+    assert_eq!(w.certificates(1).len(), 3);
+    let errors = w.errors(1);
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    for e in &errors {
+        assert_eq!(e["error"]["code"], json!(102));
+        let msg = e["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains("application web") && msg.contains("web.example.com,*.api.example.com"),
+            "{msg}"
+        );
+    }
+    assert_eq!(w.certificates(2).len(), 1);
+    assert_eq!(w.errors(2)[0]["csr"], json!(api_bad));
+    assert_eq!(
+        w.certificates(3).len(),
+        1,
+        "unlisted applications are not restricted"
+    );
+
+    // A malformed value blocks, naming the option.
+    w.config("application-domains", json!("web=*.*.bad; =x"));
+    w.reconcile();
+    let (st, msg) = w.unit_status();
+    assert_eq!(st, StatusName::Blocked);
+    assert!(msg.contains("application-domains"), "{msg}");
+}

@@ -16,6 +16,8 @@
 //!
 //! Invalid values are collected, all of them, as (option, why) pairs for the blocked status.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use crate::pki::{CaSubject, KeyAlgorithm, Policy};
@@ -38,6 +40,7 @@ pub const OPTIONS: &[&str] = &[
     "allow-wildcard-dns",
     "allow-ca-requests",
     "certificate-limit",
+    "application-domains",
 ];
 
 pub const DEFAULT_CA_COMMON_NAME: &str = "tls-provider";
@@ -190,6 +193,38 @@ pub fn check_dns_suffix(s: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// One `application-domains` entry: `app=domain,*.domain,...`.
+fn parse_application_entry(entry: &str) -> Result<(String, Vec<String>), String> {
+    let Some((app, list)) = entry.split_once('=') else {
+        return Err(format!(
+            "{entry:?} is not app=domains (e.g. web=web.example.com,*.web.example.com)"
+        ));
+    };
+    let app = app.trim();
+    let valid_app = app.starts_with(|c: char| c.is_ascii_lowercase())
+        && app
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid_app {
+        return Err(format!("{app:?} is not an application name"));
+    }
+    let mut domains = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let lower = part.to_ascii_lowercase();
+        let lower = lower.trim_end_matches('.');
+        let (prefix, base) = match lower.strip_prefix("*.") {
+            Some(base) => ("*.", base),
+            None => ("", lower),
+        };
+        check_dns_suffix(base).map_err(|why| format!("{app}: {why}"))?;
+        domains.push(format!("{prefix}{base}"));
+    }
+    if domains.is_empty() {
+        return Err(format!("{app}: no domains given"));
+    }
+    Ok((app.to_string(), domains))
 }
 
 struct Reader<'a> {
@@ -377,7 +412,32 @@ impl Reader<'_> {
             allow_ip_sans: self.boolean("allow-ip-sans", true),
             allow_wildcard_dns: self.boolean("allow-wildcard-dns", true),
             allow_ca_requests: self.boolean("allow-ca-requests", false),
+            application_domains: self.application_domains(),
         }
+    }
+
+    /// `application-domains`: `app=domain,*.domain; other=domain` (see [`Policy`]).
+    fn application_domains(&mut self) -> BTreeMap<String, Vec<String>> {
+        let mut out = BTreeMap::new();
+        let Some(text) = self.string("application-domains") else {
+            return out;
+        };
+        let mut bad = Vec::new();
+        for entry in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+            match parse_application_entry(entry) {
+                Ok((app, _)) if out.contains_key(&app) => {
+                    bad.push(format!("{app:?} is listed twice"))
+                }
+                Ok((app, domains)) => {
+                    out.insert(app, domains);
+                }
+                Err(why) => bad.push(why),
+            }
+        }
+        if !bad.is_empty() {
+            self.issue("application-domains", bad.join(", "));
+        }
+        out
     }
 
     fn certificate_limit(&mut self) -> u32 {

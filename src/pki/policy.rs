@@ -1,5 +1,7 @@
 //! Signing policy: which names and what kind of certificate we agree to sign.
 
+use std::collections::BTreeMap;
+
 use super::san::{dns_names, ip_addrs, San};
 use super::ParsedCsr;
 
@@ -12,6 +14,10 @@ pub struct Policy {
     pub allow_ip_sans: bool,
     pub allow_wildcard_dns: bool,
     pub allow_ca_requests: bool,
+    /// Per requesting application, the names it may request, on top of `allowed_domains`: a
+    /// domain allows itself and every name under it; `*.domain` only the names under it.
+    /// Applications not listed are not restricted further.
+    pub application_domains: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Policy {
@@ -21,6 +27,7 @@ impl Default for Policy {
             allow_ip_sans: true,
             allow_wildcard_dns: true,
             allow_ca_requests: false,
+            application_domains: BTreeMap::new(),
         }
     }
 }
@@ -74,6 +81,64 @@ impl Policy {
         }
         if let Some(ip) = ip_addrs(&csr.sans).next() {
             self.check_ip(&ip.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// [`Policy::check`] for a request of application `app`, then `app`'s own domains.
+    pub fn check_app(&self, app: &str, csr: &ParsedCsr, is_ca: bool) -> Result<(), Denial> {
+        self.check(csr, is_ca)?;
+        let names: Vec<String> = csr
+            .common_names()
+            .into_iter()
+            .chain(dns_names(&csr.sans).map(str::to_string))
+            .collect();
+        self.check_app_names(app, &names)
+    }
+
+    /// [`Policy::check_names`] for a request of application `app`, then `app`'s own domains.
+    pub fn check_names_app(
+        &self,
+        app: &str,
+        common_name: &str,
+        sans: &[String],
+        is_ca: bool,
+    ) -> Result<(), Denial> {
+        self.check_names(common_name, sans, is_ca)?;
+        let names: Vec<String> = std::iter::once(common_name.to_string())
+            .chain(sans.iter().cloned())
+            .collect();
+        self.check_app_names(app, &names)
+    }
+
+    /// Every name (common names and DNS SANs; IP addresses are not domain names and empty
+    /// common names are none) must be one `app` may request.
+    fn check_app_names(&self, app: &str, names: &[String]) -> Result<(), Denial> {
+        let Some(rules) = self.application_domains.get(app) else {
+            return Ok(());
+        };
+        let domain_names = names
+            .iter()
+            .filter(|n| !n.is_empty() && !matches!(San::from_name(n), San::Ip(_)));
+        for name in domain_names {
+            let lower = name.to_ascii_lowercase();
+            let lower = lower.strip_suffix('.').unwrap_or(&lower);
+            let allowed = rules.iter().any(|rule| match rule.strip_prefix("*.") {
+                Some(base) => lower.ends_with(&format!(".{base}")),
+                None => lower == rule || lower.ends_with(&format!(".{rule}")),
+            });
+            if !allowed {
+                return Err(Denial {
+                    code: DenialCode::DomainNotAllowed,
+                    message: format!(
+                        "name {:?} is not allowed for application {app}: application-domains \
+                         gives it only {}; request a name under those, or ask the operator to \
+                         change application-domains",
+                        truncate_for_message(name),
+                        rules.join(",")
+                    ),
+                });
+            }
         }
         Ok(())
     }

@@ -1588,6 +1588,7 @@ fn policy_checks_in_a_fixed_order() {
         allow_ip_sans: false,
         allow_wildcard_dns: false,
         allow_ca_requests: false,
+        ..Policy::default()
     };
     // CA first, then names in order: CN, DNS SANs, IPs.
     assert_eq!(

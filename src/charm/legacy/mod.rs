@@ -153,6 +153,7 @@ impl Dialect for LegacyDialect {
                 None => Signer::Manual,
             },
             policy: &leader.config.policy,
+            app: &snap.remote_app,
             certificate_limit: leader.config.certificate_limit as usize,
             now: leader.hook.now,
             generated: self.generated,

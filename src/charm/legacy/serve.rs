@@ -37,6 +37,8 @@ impl Signer<'_> {
 pub struct Serving<'a> {
     pub signer: Signer<'a>,
     pub policy: &'a Policy,
+    /// The requirer application (for `application-domains`).
+    pub app: &'a str,
     /// `certificate-limit` (0 = unlimited; the shared client certificate does not count).
     pub certificate_limit: usize,
     pub now: SystemTime,
@@ -225,7 +227,7 @@ impl Serving<'_> {
         }
         let eff = effective_sans(Some(job.kind), &job.cn, &job.sans);
         self.policy
-            .check_names(&job.cn, &eff, job.kind.is_ca())
+            .check_names_app(self.app, &job.cn, &eff, job.kind.is_ca())
             .map_err(|d| d.message)?;
         let limit = self.certificate_limit;
         if limit > 0 && served >= limit {

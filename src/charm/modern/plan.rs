@@ -175,7 +175,7 @@ impl Planner<'_, '_> {
             if !self_signed {
                 return Verdict::Keep(not_after);
             }
-            if let Err(d) = self.leader.config.policy.check(csr, req.is_ca) {
+            if let Err(d) = self.check_policy(req, csr) {
                 return Verdict::Deny(d);
             }
             let renew_at = modern_renew_at(&cert);
@@ -202,7 +202,7 @@ impl Planner<'_, '_> {
             return;
         };
         let config = &self.leader.config;
-        if let Err(d) = config.policy.check(csr, req.is_ca) {
+        if let Err(d) = self.check_policy(req, csr) {
             return self.refuse(&req.csr, d.code, d.message);
         }
         let limit = config.certificate_limit as usize;
@@ -259,6 +259,12 @@ impl Planner<'_, '_> {
         if had_entry {
             self.counts.replaced += 1;
         }
+    }
+
+    /// The policy for this relation's application.
+    fn check_policy(&self, req: &Request, csr: &ParsedCsr) -> Result<(), Denial> {
+        let policy = &self.leader.config.policy;
+        policy.check_app(&self.snap.remote_app, csr, req.is_ca)
     }
 
     fn refuse(&mut self, csr: &str, code: DenialCode, message: String) {
