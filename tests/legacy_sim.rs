@@ -541,3 +541,50 @@ fn forty_server_certificates_fit_the_strictest_secret_limits() {
         assert_eq!(st.agent, "idle", "{unit}: {st:?}");
     }
 }
+
+/// A deposed leader stops serving its legacy answers as soon as the new leader has published,
+/// with no other hook on it: the new leader names itself the publisher on the peer relation in
+/// the hook that publishes, and the old leader withdraws in the `cluster-relation-changed` that
+/// gives it. A CA rotation right after the leader change reaches the reactive requirer, whose
+/// merged view takes the lowest unit name first (the old leader's, were it still there).
+#[test]
+fn a_deposed_leader_withdraws_once_the_new_leader_has_published() {
+    let config = json!({"common-name": "etcd.example.com"});
+    let (mut model, rel) = legacy_model(2, json!({}), 1, config);
+    let unit = format!("{LEG}/0");
+    let old_leader = model.leader(PROV).unwrap();
+    assert_eq!(
+        old_leader,
+        format!("{PROV}/0"),
+        "the lowest unit name leads first"
+    );
+    let new_leader = other_unit(&model, PROV, &old_leader);
+    let before = report(&mut model, &unit);
+
+    model.set_leader(&new_leader).unwrap();
+    model.settle().unwrap();
+    assert_eq!(legacy_keys(&model, rel, &old_leader), Vec::<String>::new());
+    let after = report(&mut model, &unit);
+    assert_eq!(
+        after["server-certs"], before["server-certs"],
+        "same material"
+    );
+    assert_eq!(
+        after["changes"], before["changes"],
+        "the requirer saw no change"
+    );
+
+    let r = model
+        .run_action(&new_leader, "rotate-private-key", Map::new())
+        .unwrap();
+    assert_eq!(r.status, "completed", "{r:?}");
+    model.settle().unwrap();
+    let rotated = report(&mut model, &unit);
+    assert_eq!(
+        rotated["ca"].as_str(),
+        r.results["ca-certificate"].as_str(),
+        "the requirer sees the new CA"
+    );
+    assert_ne!(rotated["ca"], before["ca"]);
+    assert_eq!(verify_report(&rotated), 2);
+}

@@ -165,7 +165,13 @@ fn metadata_declares_the_certificates_endpoint() {
     );
     assert_eq!(m["assumes"], serde_json::json!(["juju >= 3.1"]));
     assert_eq!(tls_provider::charm::ENDPOINT, "certificates");
-    assert!(m.get("requires").is_none() && m.get("peers").is_none());
+    assert!(m.get("requires").is_none());
+    // The peer relation the leader tells the other units through.
+    assert_eq!(
+        m["peers"][tls_provider::charm::peers::PEER_ENDPOINT]["interface"],
+        "tls_provider_cluster"
+    );
+    assert_eq!(m["peers"].as_object().unwrap().len(), 1);
 }
 
 #[test]

@@ -14,6 +14,7 @@ use juju_hook::{Dispatch, HookContext, HookTools};
 
 use super::actions::{self, ActionError};
 use super::hook::Hook;
+use super::peers::PEER_ENDPOINT;
 use super::reconcile::{self, ReconcileOptions};
 use super::{CharmError, ENDPOINT};
 
@@ -34,8 +35,11 @@ pub const HOOKS: &[&str] = &[
     "secret-remove",
 ];
 
-/// The relation hook kinds; the hooks are `certificates-relation-<kind>`.
+/// The relation hook kinds; the hooks are `<endpoint>-relation-<kind>`.
 pub const RELATION_HOOK_KINDS: &[&str] = &["created", "joined", "changed", "departed", "broken"];
+
+/// The endpoints whose relation hooks run reconcile.
+pub const ENDPOINTS: &[&str] = &[ENDPOINT, PEER_ENDPOINT];
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -48,11 +52,11 @@ pub fn handled_hooks() -> Vec<String> {
     HOOKS
         .iter()
         .map(|h| h.to_string())
-        .chain(
+        .chain(ENDPOINTS.iter().flat_map(|e| {
             RELATION_HOOK_KINDS
                 .iter()
-                .map(|k| format!("{ENDPOINT}-relation-{k}")),
-        )
+                .map(move |k| format!("{e}-relation-{k}"))
+        }))
         .collect()
 }
 
@@ -72,10 +76,11 @@ pub fn handler_for(dispatch: &Dispatch) -> Handler {
     match dispatch {
         Dispatch::Action(name) => Handler::Action(name.clone()),
         Dispatch::Hook(name) => {
-            let is_relation_hook = name
-                .strip_prefix(ENDPOINT)
-                .and_then(|rest| rest.strip_prefix("-relation-"))
-                .is_some_and(|kind| RELATION_HOOK_KINDS.contains(&kind));
+            let is_relation_hook = ENDPOINTS.iter().any(|e| {
+                name.strip_prefix(e)
+                    .and_then(|rest| rest.strip_prefix("-relation-"))
+                    .is_some_and(|kind| RELATION_HOOK_KINDS.contains(&kind))
+            });
             if HOOKS.contains(&name.as_str()) || is_relation_hook {
                 Handler::Reconcile
             } else {
@@ -166,7 +171,8 @@ mod tests {
         for name in handled_hooks() {
             assert_eq!(handler_for(&hook(&name)), Handler::Reconcile, "{name}");
         }
-        assert_eq!(handled_hooks().len(), HOOKS.len() + 5);
+        assert_eq!(handled_hooks().len(), HOOKS.len() + 10);
+        assert!(handled_hooks().contains(&"cluster-relation-changed".to_string()));
         assert!(handled_hooks().contains(&"certificates-relation-created".to_string()));
     }
 

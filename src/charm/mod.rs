@@ -5,6 +5,7 @@
 //! - The two `tls-certificates` dialects, [`modern`] and [`legacy`].
 //! - The built-in CA's secret and lifecycle, [`ca`].
 //! - The action table and one module per action family, [`actions`].
+//! - What the leader tells the other units, [`peers`].
 //! - Shared pieces and the edge: [`config`], [`status`], [`renewal`], [`clock`], [`dispatch`].
 
 pub mod actions;
@@ -16,6 +17,7 @@ pub mod dispatch;
 pub mod hook;
 pub mod legacy;
 pub mod modern;
+pub mod peers;
 pub mod reconcile;
 pub mod renewal;
 pub mod status;

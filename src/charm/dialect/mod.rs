@@ -7,7 +7,7 @@ use juju_hook::{Databag, HookTools, RelationId, ToolError};
 pub mod snapshot;
 
 use self::snapshot::RelationSnapshot;
-use crate::charm::hook::Leader;
+use crate::charm::hook::{Hook, Leader};
 use crate::charm::CharmError;
 
 /// What one relation holds after a plan (or what one hook did, when added up).
@@ -151,8 +151,13 @@ pub trait Dialect {
     fn leave_alone(&mut self, _id: RelationId) {}
 
     /// On a non-leader: what to withdraw from our unit databag `own` on relation `id`.
-    fn standby(&self, _id: RelationId, _own: &Databag) -> Option<Plan> {
-        None
+    fn standby(
+        &mut self,
+        _hook: &Hook<'_>,
+        _id: RelationId,
+        _own: &Databag,
+    ) -> Result<Option<Plan>, CharmError> {
+        Ok(None)
     }
 
     /// Whether the non-leader pass must read our unit databag on this dialect's relations.

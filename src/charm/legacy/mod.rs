@@ -46,7 +46,8 @@ use super::dialect::changes_over;
 use super::dialect::snapshot::own_unit_bag;
 use super::dialect::snapshot::RelationSnapshot;
 use super::dialect::{Claim, Counts, Dialect, Plan};
-use super::hook::Leader;
+use super::hook::{Hook, Leader};
+use super::peers::{self, LEGACY_PUBLISHER_KEY};
 use super::status::plural;
 use super::{CharmError, ENDPOINT};
 use crate::pki::KeyAlgorithm;
@@ -76,6 +77,8 @@ pub struct LegacyDialect {
     handled: BTreeSet<u32>,
     /// Relations planned in this hook (the shared client certificate is counted on the first).
     planned: usize,
+    /// On a non-leader: the unit the peer relation names as the legacy publisher (read once).
+    publisher: Option<Option<String>>,
     /// Keys generated in this hook.
     generated: usize,
 }
@@ -215,6 +218,10 @@ impl Dialect for LegacyDialect {
             }
         }
         store.save(leader.hook.tools)?;
+        if self.planned > 0 {
+            let hook = &leader.hook;
+            plans.extend(peers::announce(hook, LEGACY_PUBLISHER_KEY, hook.unit())?);
+        }
         Ok(plans)
     }
 
@@ -222,8 +229,29 @@ impl Dialect for LegacyDialect {
         self.handled.insert(id.0);
     }
 
-    fn standby(&self, id: RelationId, own: &Databag) -> Option<Plan> {
-        Some(withdraw(id, own))
+    /// A former leader withdraws its legacy answers once the peer relation names another unit as
+    /// the publisher: that unit has published in the same hook that wrote the name. Without a
+    /// name (no peer relation yet) it withdraws in any hook but `leader-settings-changed`, which
+    /// Juju 3.x may run before the new leader has published.
+    fn standby(
+        &mut self,
+        hook: &Hook<'_>,
+        id: RelationId,
+        own: &Databag,
+    ) -> Result<Option<Plan>, CharmError> {
+        if !own.keys().any(|k| proto::is_provider_key(k)) {
+            return Ok(None);
+        }
+        if self.publisher.is_none() {
+            let named =
+                peers::app_bag(hook)?.and_then(|(_, bag)| bag.get(LEGACY_PUBLISHER_KEY).cloned());
+            self.publisher = Some(named);
+        }
+        let withdraw_now = match self.publisher.as_ref().and_then(Option::as_deref) {
+            Some(unit) => unit != hook.unit(),
+            None => hook.ctx.name() != "leader-settings-changed",
+        };
+        Ok(withdraw_now.then(|| withdraw(id, own)))
     }
 
     fn status(&self, _leader: &Leader<'_>, c: &Counts, _relations: usize) -> Option<String> {

@@ -183,17 +183,9 @@ fn record(
 }
 
 /// A non-leader publishes nothing: each dialect that answers in unit databags withdraws what this
-/// unit published while it was leader.
-///
-/// Not in `leader-settings-changed`: Juju 3.x runs it on a deposed leader, possibly before the new
-/// leader's `leader-elected` has published the same material, and withdrawing first would leave
-/// the reactive requirer's merged view without certificates in between. The withdrawal waits for
-/// the unit's next other hook.
+/// unit published while it was leader. When to withdraw is each dialect's rule (legacy: once the new leader has published).
 fn standby(hook: &Hook<'_>) -> Result<(), CharmError> {
-    if hook.ctx.name() == "leader-settings-changed" {
-        return Ok(());
-    }
-    let dialects = dialects(None);
+    let mut dialects = dialects(None);
     let endpoints: BTreeSet<&'static str> = dialects
         .iter()
         .filter(|d| d.publishes_in_unit_bag())
@@ -204,8 +196,8 @@ fn standby(hook: &Hook<'_>) -> Result<(), CharmError> {
             let Some(own) = own_unit_bag(hook, id)? else {
                 continue;
             };
-            for d in dialects.iter().filter(|d| d.endpoint() == endpoint) {
-                if let Some(plan) = d.standby(id, &own) {
+            for d in dialects.iter_mut().filter(|d| d.endpoint() == endpoint) {
+                if let Some(plan) = d.standby(hook, id, &own)? {
                     publish(hook.tools, &plan)?;
                 }
             }
