@@ -1185,3 +1185,36 @@ fn a_leader_leaving_a_relation_keeps_its_keys() {
     assert_eq!(own_bag(&w), before);
     assert_eq!(stored_csrs(&w), stored);
 }
+
+/// `rotate-private-key` counts the certificates of both dialects it reissued: with only legacy
+/// requirers it reports every legacy certificate re-signed, not 0.
+#[test]
+fn rotate_private_key_counts_legacy_certificates() {
+    let w = provider(&["etcd/0"]);
+    set_unit(
+        &w,
+        "etcd/0",
+        &[
+            ("unit_name", "etcd_0"),
+            ("common_name", "etcd0.example.com"),
+        ],
+    );
+    w.reconcile();
+    let out = w.action("rotate-private-key", json!({}));
+    let results = out.ok();
+    assert_eq!(
+        results["reissued"], "2",
+        "server and shared client: {results:?}"
+    );
+    assert!(
+        results["result"].contains("2 certificate(s) reissued"),
+        "{results:?}"
+    );
+    let bag = own_bag(&w);
+    assert_eq!(bag["ca"], results["ca-certificate"]);
+    check_pair(
+        &bag["ca"],
+        &bag["etcd_0.server.cert"],
+        &bag["etcd_0.server.key"],
+    );
+}
