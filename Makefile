@@ -8,13 +8,16 @@ PYTHON ?= python3
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 DEMO_SCENARIO ?= demo/scenario.yaml
+# Arguments of the demo, e.g. `make demo ARGS=--verbose` (full PEMs, status tables, hook runs).
+ARGS ?=
 CHARM := dist/tls-provider.charm
 
-.PHONY: help venv test-charms build charm test demo lint fmt clean-dist
+.PHONY: help venv test-charms build charm test demo demo-scenario lint fmt clean-dist
 
 help:
 	@echo "make test         build, then run every test (needs Python 3.10+ and PyPI once for .venv)"
-	@echo "make demo         run the demo scenario in the local Juju simulator"
+	@echo "make demo         the charm at work in the local Juju simulator (ARGS=--verbose for PEMs)"
+	@echo "make demo-scenario  run $(DEMO_SCENARIO) with the simulator's CLI (raw tables and output)"
 	@echo "make charm        pack $(CHARM) without charmcraft (for: juju deploy ./$(CHARM))"
 	@echo "make lint         cargo fmt --check and clippy -D warnings"
 	@echo "make venv         create .venv with the test charms' Python dependencies"
@@ -39,7 +42,13 @@ test: venv test-charms build
 	# Leadership changes and departures again under Juju 4.x rules (no leader-settings-changed).
 	JUJUSIM_LEADERSHIP=4 $(CARGO) test --test legacy_sim --test interop_modern -- leader departure
 
+# examples/demo.rs drives the simulator library; it finds the jujusim binary next to its own.
 demo: venv test-charms charm
+	$(CARGO) build -p jujusim --bin jujusim
+	$(CARGO) build --example demo
+	$(CARGO) run -q --example demo -- $(ARGS)
+
+demo-scenario: venv test-charms charm
 	$(CARGO) run -p jujusim -- run $(DEMO_SCENARIO)
 
 lint:

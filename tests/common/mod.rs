@@ -117,6 +117,9 @@ pub mod ca;
 /// The `openssl` command line: verify, key/certificate match, new keys with CSRs.
 pub mod pki;
 
+/// A CA outside Juju made with the `openssl` command line (manual mode).
+pub mod outside_ca;
+
 /// Action results split into parts.
 pub mod actions;
 
