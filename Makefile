@@ -12,19 +12,24 @@ DEMO_SCENARIO ?= demo/scenario.yaml
 ARGS ?=
 CHARM := dist/tls-provider.charm
 
-.PHONY: help venv test-charms build charm test demo demo-scenario lint fmt clean-dist
+.PHONY: help venv charmcraft-venv test-charms build charm ship-check test demo demo-scenario lint fmt clean-dist
 
 help:
 	@echo "make test         build, then run every test (needs Python 3.10+ and PyPI once for .venv)"
 	@echo "make demo         the charm at work in the local Juju simulator (ARGS=--verbose for PEMs)"
 	@echo "make demo-scenario  run $(DEMO_SCENARIO) with the simulator's CLI (raw tables and output)"
 	@echo "make charm        pack $(CHARM) without charmcraft (for: juju deploy ./$(CHARM))"
+	@echo "make ship-check   make charm, then charmcraft analyse it and validate charmcraft.yaml (CI runs it)"
 	@echo "make lint         cargo fmt --check and clippy -D warnings"
 	@echo "make venv         create .venv with the test charms' Python dependencies"
 	@echo "make test-charms  build the Python test charms into build/charms/"
+	@echo "make charmcraft-venv  create .venv-charmcraft with the pinned charmcraft (PyPI once)"
 
 venv:
 	scripts/setup-venv.sh
+
+charmcraft-venv:
+	scripts/setup-charmcraft.sh
 
 test-charms: venv
 	scripts/build-test-charms.sh --no-venv
@@ -35,6 +40,12 @@ build:
 charm:
 	$(CARGO) build --release --bin tls-provider
 	$(PYTHON) scripts/pack-charm.py --binary target/release/tls-provider --output $(CHARM)
+
+# The packed charm as charmhub would see it (charmcraft analyse: every linter OK or not applicable,
+# see scripts/ship-check.py), and charmcraft.yaml still loads, so `charmcraft pack` cannot rot.
+# `make charm` itself refuses a binary that cannot run on a declared base.
+ship-check: charmcraft-venv charm
+	.venv-charmcraft/bin/python3 scripts/ship-check.py --charm $(CHARM)
 
 test: venv test-charms build
 	.venv/bin/python3 -m pytest -q tests/charms/pytests

@@ -342,3 +342,240 @@ fn unpacked_dispatch_is_executable() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("tls-provider "));
 }
+
+/// glibc and OpenSSL of each Ubuntu base the charm may declare (scripts/pack-charm.py `BASES`).
+const BASE_GLIBC: [(&str, &str); 2] = [("22.04", "2.35"), ("24.04", "2.39")];
+const BASE_OPENSSL: [(&str, &str); 2] = [("22.04", "3.0.2"), ("24.04", "3.0.13")];
+
+/// Sonames every declared base ships, besides the dynamic loader (`ld-linux-*.so.*`).
+const BASE_LIBS: [&str; 4] = [
+    "libc.so.6",
+    "libgcc_s.so.1",
+    "libssl.so.3",
+    "libcrypto.so.3",
+];
+
+fn version_key(v: &str) -> Vec<u32> {
+    v.split('.').map(|x| x.parse().unwrap()).collect()
+}
+
+fn readelf(args: &[&str], file: &Path) -> String {
+    let out = Command::new("readelf")
+        .args(args)
+        .arg(file)
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run readelf (binutils)");
+    assert!(out.status.success(), "readelf {args:?} {}", file.display());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// What an ELF needs at run time, read with binutils' `readelf` (independently of the packer's
+/// own reader): DT_NEEDED sonames and the symbol versions of `.gnu.version_r`.
+struct ElfNeeds {
+    needed: Vec<String>,
+    versions: Vec<String>,
+}
+
+fn elf_needs(file: &Path) -> ElfNeeds {
+    let dynamic = readelf(&["-d", "-W"], file);
+    let needed = dynamic
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .map(|l| {
+            let start = l.find('[').unwrap() + 1;
+            l[start..l.rfind(']').unwrap()].to_string()
+        })
+        .collect();
+    let versions_text = readelf(&["-V", "-W"], file);
+    let needs_part = versions_text
+        .split("Version needs section")
+        .nth(1)
+        .unwrap_or("");
+    let versions = needs_part
+        .lines()
+        .filter_map(|l| l.split("Name: ").nth(1))
+        .map(|rest| rest.split_whitespace().next().unwrap().to_string())
+        .collect();
+    ElfNeeds { needed, versions }
+}
+
+/// The newest `<family>_x.y` among the version names.
+fn newest(versions: &[String], family: &str) -> Option<String> {
+    versions
+        .iter()
+        .filter_map(|v| v.strip_prefix(&format!("{family}_")))
+        .filter(|v| v.split('.').all(|x| x.parse::<u32>().is_ok()))
+        .max_by_key(|v| version_key(v))
+        .map(str::to_string)
+}
+
+fn is_loader(soname: &str) -> bool {
+    soname.starts_with("ld-linux-") && soname.contains(".so.")
+}
+
+/// Runs the packer without asserting success.
+fn packer(binary: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("python3")
+        .arg(common::repo_root().join("scripts/pack-charm.py"))
+        .arg("--binary")
+        .arg(binary)
+        .args(args)
+        .output()
+        .expect("run python3 scripts/pack-charm.py")
+}
+
+#[test]
+fn dispatch_runs_on_every_declared_base() {
+    let (_, files) = packed();
+    let tmp = tempfile::tempdir().unwrap();
+    let dispatch = tmp.path().join("dispatch");
+    fs::write(&dispatch, &files["dispatch"].data).unwrap();
+    let needs = elf_needs(&dispatch);
+
+    let manifest = yaml(&files["manifest.yaml"].data);
+    let channels: Vec<&str> = manifest["bases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["channel"].as_str().unwrap())
+        .collect();
+    let glibc = newest(&needs.versions, "GLIBC").expect("dispatch needs versioned glibc symbols");
+    let openssl = newest(&needs.versions, "OPENSSL");
+    for channel in &channels {
+        let base = |table: &[(&str, &'static str)]| {
+            table
+                .iter()
+                .find(|(c, _)| c == channel)
+                .unwrap_or_else(|| panic!("no table entry for declared base {channel}"))
+                .1
+        };
+        let have = base(&BASE_GLIBC);
+        assert!(
+            version_key(&glibc) <= version_key(have),
+            "dispatch needs GLIBC_{glibc}, Ubuntu {channel} ships {have}"
+        );
+        if let Some(openssl) = &openssl {
+            let have = base(&BASE_OPENSSL);
+            assert!(
+                version_key(openssl) <= version_key(have),
+                "dispatch needs OPENSSL_{openssl}, Ubuntu {channel} ships {have}"
+            );
+        }
+    }
+    for lib in &needs.needed {
+        assert!(
+            BASE_LIBS.contains(&lib.as_str()) || is_loader(lib),
+            "dispatch links {lib}, which not every base ships (links {:?})",
+            needs.needed
+        );
+    }
+    assert!(needs.needed.iter().any(|l| l == "libc.so.6"));
+
+    // The packer's own ELF reader (pure Python) finds the same, and says so when packing.
+    let out = packer(
+        &common::provider_binary(),
+        &["--unpacked", tmp.path().join("charm").to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut needed = needs.needed.clone();
+    needed.sort();
+    let wants = match &openssl {
+        Some(o) => format!("GLIBC_{glibc}, OPENSSL_{o}"),
+        None => format!("GLIBC_{glibc}"),
+    };
+    let want = format!(
+        "dispatch: {} ELF, needs {wants}; links {}\n",
+        host_arch(),
+        needed.join(", ")
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+}
+
+#[test]
+fn packer_refuses_a_base_whose_glibc_is_older_than_the_binary_needs() {
+    let glibc = newest(&elf_needs(&common::provider_binary()).versions, "GLIBC").unwrap();
+    let dir = common::process_dir("pack-refuse-glibc");
+    let charm = dir.join("tls-provider.charm");
+    let out = packer(
+        &common::provider_binary(),
+        &[
+            "--output",
+            charm.to_str().unwrap(),
+            "--glibc-of-base",
+            "22.04=2.30",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("pack-charm: refusing to pack "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "the binary needs GLIBC_{glibc} but Ubuntu 22.04 ships 2.30: build it on Ubuntu 22.04 \
+             (as charmcraft pack does) or drop 22.04 from BASE_CHANNELS in scripts/pack-charm.py \
+             and the platforms in charmcraft.yaml"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Ubuntu 24.04 ships"), "{stderr}");
+    assert!(!charm.exists(), "a refused charm was written");
+    assert!(!dir.join("tls-provider.charm.tmp").exists());
+}
+
+#[test]
+fn packer_refuses_a_library_the_bases_do_not_ship() {
+    // A tiny executable that links a library of our own (libtlsfake.so.1).
+    let dir = common::process_dir("pack-refuse-lib");
+    fs::write(dir.join("lib.c"), "int tls_fake(void) { return 0; }\n").unwrap();
+    fs::write(
+        dir.join("main.c"),
+        "int tls_fake(void);\nint main(void) { return tls_fake(); }\n",
+    )
+    .unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    for args in [
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libtlsfake.so.1",
+            "-Wl,-soname,libtlsfake.so.1",
+            "lib.c",
+        ][..],
+        &["-o", "prog", "main.c", "./libtlsfake.so.1"][..],
+    ] {
+        let st = Command::new(&cc)
+            .args(args)
+            .current_dir(&dir)
+            .status()
+            .expect("run the C compiler");
+        assert!(st.success(), "{cc} {args:?}");
+    }
+    assert!(elf_needs(&dir.join("prog"))
+        .needed
+        .contains(&"libtlsfake.so.1".to_string()));
+    let out = packer(
+        &dir.join("prog"),
+        &["--unpacked", dir.join("charm").to_str().unwrap()],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the binary links libtlsfake.so.1, which not every Ubuntu base ships (a charm can rely on "
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("link it statically or drop the dependency"),
+        "{stderr}"
+    );
+    assert!(!dir.join("charm").exists());
+}
