@@ -24,4 +24,7 @@ mod views;
 pub use error::SimError;
 pub use model::{find_jujusim_bin, LeadershipMode, Model, DEFAULT_JUJU_VERSION};
 pub use tools::TOOL_NAMES;
-pub use views::{ActionResult, Databag, HookRun, SecretView, SettleReport, ToolCall, UnitStatus};
+pub use views::{
+    ActionResult, Databag, Fault, FaultKind, HookRun, SecretView, SettleReport, ToolCall,
+    UnitStatus,
+};

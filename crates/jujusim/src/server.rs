@@ -10,6 +10,7 @@ use base64::Engine;
 
 use crate::client::{Request, Response};
 use crate::state::State;
+use crate::tools::FaultHit;
 
 pub(crate) fn spawn(
     listener: UnixListener,
@@ -57,6 +58,19 @@ fn handle(conn: UnixStream, state: &Mutex<State>) {
                     None => None,
                 };
                 let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                match crate::tools::fault_hit(&mut st, &req.context_id, &req.command, &req.args) {
+                    Some(FaultHit::Error(r)) => {
+                        drop(st);
+                        let _ = send(&mut writer, &r);
+                        continue;
+                    }
+                    Some(FaultHit::Kill) => {
+                        drop(st);
+                        kill_hook(state, &req.context_id);
+                        return;
+                    }
+                    None => {}
+                }
                 crate::tools::run(
                     &mut st,
                     &req.context_id,
@@ -70,6 +84,28 @@ fn handle(conn: UnixStream, state: &Mutex<State>) {
         if send(&mut writer, &resp).is_err() {
             return;
         }
+    }
+}
+
+/// SIGKILL the process group of the hook running context `ctx_id` (an injected crash). The pid is
+/// recorded just after the spawn, so wait for it briefly if the call came first.
+fn kill_hook(state: &Mutex<State>, ctx_id: &str) {
+    for _ in 0..5000 {
+        let pid = {
+            let st = state.lock().unwrap_or_else(|e| e.into_inner());
+            match st.contexts.get(ctx_id) {
+                None => return,
+                Some(c) => c.pid,
+            }
+        };
+        if let Some(pid) = pid {
+            // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
+            unsafe {
+                libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+            }
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 

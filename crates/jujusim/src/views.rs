@@ -34,6 +34,27 @@ pub struct HookRun {
     pub exit_code: i32,
     pub tool_calls: Vec<ToolCall>,
     pub duration: Duration,
+    /// The injected fault that fired in this run (`Model::inject_fault`), if any.
+    pub fault: Option<Fault>,
+}
+
+/// A fault to inject into a unit's next hook or action (`Model::inject_fault`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// The hook-tool call it hits, counted from 1 as in `HookRun::tool_calls`.
+    pub at_call: usize,
+    pub kind: FaultKind,
+}
+
+/// What an injected fault does at its tool call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The tool does nothing and exits 1 with `ERROR connection is shut down`, as when the unit
+    /// agent's API connection is gone.
+    ToolError,
+    /// The hook process (and its process group) is killed with SIGKILL during the call, as in a
+    /// crash: the call does not run and the hook fails.
+    Kill,
 }
 
 /// What a `settle` did.

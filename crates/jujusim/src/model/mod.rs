@@ -28,7 +28,7 @@ use crate::error::SimError;
 use crate::state::{JujuVersion, State};
 use crate::tools::TOOL_NAMES;
 use crate::util;
-use crate::views::HookRun;
+use crate::views::{Fault, HookRun};
 
 /// The Juju version a new model simulates: the oldest the charm supports (`metadata.yaml`
 /// `assumes: juju >= 3.1`), whose secret content limits are the strictest. Change it with
@@ -144,6 +144,7 @@ impl Model {
             juju_version: JujuVersion::parse(DEFAULT_JUJU_VERSION).expect("version"),
             leadership_mode: 3,
             auto_retry_hooks: true,
+            faults: BTreeMap::new(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let listener =
@@ -234,6 +235,24 @@ impl Model {
     /// agent with back-off on the simulated clock (5 s doubling up to 5 min).
     pub fn set_automatically_retry_hooks(&mut self, on: bool) {
         self.st().auto_retry_hooks = on;
+    }
+
+    /// Inject a fault into the next hook or action `unit` runs: its `at_call`-th hook-tool call
+    /// (from 1) fails with `ERROR connection is shut down` (`FaultKind::ToolError`) or kills the
+    /// hook process (`FaultKind::Kill`). Either way a hook that then exits non-zero commits
+    /// nothing and puts the unit in error (§3.4, §3.5). The fault is used up by that run, fired or
+    /// not (a run with fewer calls); `HookRun::fault` shows whether it fired. A later call
+    /// replaces a fault not yet used.
+    pub fn inject_fault(&mut self, unit: &str, fault: Fault) -> Result<(), SimError> {
+        if fault.at_call == 0 {
+            return Err(SimError::Invalid("fault at_call counts from 1".into()));
+        }
+        let mut st = self.st();
+        if !st.units.contains_key(unit) {
+            return Err(SimError::no_unit(unit));
+        }
+        st.faults.insert(unit.to_string(), fault);
+        Ok(())
     }
 
     /// The model's root directory (tools dir, unit dirs, socket).

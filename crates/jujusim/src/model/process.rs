@@ -2,20 +2,25 @@
 //! does not wait for background processes holding the pipes.
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-/// Run `exe` in `cwd` with exactly `env`; returns (exit code, stdout, stderr). A process running
-/// longer than `timeout` is killed and counts as exit code -1.
+/// Run `exe` in `cwd` with exactly `env`, in a process group of its own; `spawned` gets its pid
+/// (= the group id) as soon as it runs. Returns (exit code, stdout, stderr). A process running
+/// longer than `timeout` is killed and counts as exit code -1, as does one killed by a signal.
 pub(super) fn run_process(
     exe: &Path,
     cwd: &Path,
     env: &[(String, String)],
     timeout: Duration,
+    spawned: &dyn Fn(u32),
 ) -> Result<(i32, String, String), String> {
     let mut cmd = Command::new(exe);
+    // Its own group, so an injected crash (`FaultKind::Kill`) kills the hook and its tool calls.
+    cmd.process_group(0);
     cmd.env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(cwd)
@@ -23,6 +28,7 @@ pub(super) fn run_process(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = spawn_retrying(&mut cmd, exe)?;
+    spawned(child.id());
     // Read both pipes on threads; a hook that leaves a background process holding them open
     // must not hang the simulator, so stop waiting shortly after the hook itself exits.
     let rx_out = read_on_thread(child.stdout.take().expect("stdout"));

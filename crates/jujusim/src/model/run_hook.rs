@@ -48,14 +48,20 @@ impl Model {
                 dispatch_path: &dispatch_rel,
             };
             let env = self.hook_env(&st, u, &run);
-            let ctx = new_context(&st, u, &run);
+            let mut ctx = new_context(&st, u, &run);
             let charm_dir = u.charm_dir.clone();
+            ctx.fault = st.faults.remove(unit);
             st.contexts.insert(ctx_id.clone(), ctx);
             (charm_dir, env)
         };
 
         let started = Instant::now();
-        let (code, stdout, stderr) = self.exec_charm(&charm_dir, &dispatch_rel, &env);
+        let spawned = |pid: u32| {
+            if let Some(c) = self.st().contexts.get_mut(&ctx_id) {
+                c.pid = Some(pid);
+            }
+        };
+        let (code, stdout, stderr) = self.exec_charm(&charm_dir, &dispatch_rel, &env, &spawned);
         let duration = started.elapsed();
 
         let label = if action.is_some() {
@@ -70,6 +76,15 @@ impl Model {
             let mut st = self.st();
             let ctx = st.contexts.remove(&ctx_id).expect("context");
             log_output(&mut st, unit, &label, &stdout, &stderr);
+            if let Some(f) = ctx.fault.filter(|_| ctx.fault_fired) {
+                st.log(
+                    unit,
+                    format!(
+                        "ERROR jujusim: injected fault {:?} at tool call {}",
+                        f.kind, f.at_call
+                    ),
+                );
+            }
             if missing && action.is_none() {
                 st.log(unit, format!("DEBUG skipped missing hook {:?}", ev.hook));
             }
@@ -98,6 +113,7 @@ impl Model {
             exit_code: exit,
             tool_calls: ctx.calls,
             duration,
+            fault: ctx.fault.filter(|_| ctx.fault_fired),
         });
         let act = ctx.action.map(|mut a| {
             if missing {
@@ -123,6 +139,7 @@ impl Model {
         charm_dir: &Path,
         dispatch_rel: &str,
         env: &[(String, String)],
+        spawned: &dyn Fn(u32),
     ) -> (Option<i32>, String, String) {
         let dispatch = charm_dir.join("dispatch");
         let exe = if dispatch.exists() {
@@ -133,7 +150,7 @@ impl Model {
         if !exe.exists() {
             return (None, String::new(), String::new());
         }
-        match run_process(&exe, charm_dir, env, self.hook_timeout) {
+        match run_process(&exe, charm_dir, env, self.hook_timeout, spawned) {
             Ok((c, o, e)) => (Some(c), o, e),
             Err(msg) => (Some(1), String::new(), msg),
         }
@@ -189,6 +206,9 @@ fn new_context(st: &State, u: &Unit, run: &RunInfo) -> Ctx {
         broken_rels,
         app_cache: Default::default(),
         others_cache: Default::default(),
+        fault: None,
+        fault_fired: false,
+        pid: None,
     }
 }
 

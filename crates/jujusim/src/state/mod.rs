@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value};
 
 use crate::meta::{ActionDef, ConfigOption, Metadata, Role};
-use crate::views::{Databag, ToolCall};
+use crate::views::{Databag, Fault, ToolCall};
 
 pub(crate) struct App {
     pub meta: Metadata,
@@ -306,6 +306,12 @@ pub(crate) struct Ctx {
     /// (`RelationCache.applications` / `.others`, pruned at every new context).
     pub app_cache: BTreeMap<(u32, String), Databag>,
     pub others_cache: BTreeMap<(u32, String), Databag>,
+    /// The fault injected into this run (taken from `State::faults` when the context is made).
+    pub fault: Option<Fault>,
+    /// Set when that fault fired.
+    pub fault_fired: bool,
+    /// The hook process id (also its process group), once spawned.
+    pub pid: Option<u32>,
 }
 
 pub(crate) struct State {
@@ -325,6 +331,8 @@ pub(crate) struct State {
     pub leadership_mode: u8,
     /// Model config `automatically-retry-hooks` (default true).
     pub auto_retry_hooks: bool,
+    /// Faults injected for each unit's next hook or action (`Model::inject_fault`).
+    pub faults: BTreeMap<String, Fault>,
 }
 
 /// A Juju version `major.minor.patch`.

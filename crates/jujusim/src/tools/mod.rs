@@ -18,7 +18,7 @@ use std::path::Path;
 
 use crate::client::Response;
 use crate::state::{Ctx, State};
-use crate::views::ToolCall;
+use crate::views::{FaultKind, ToolCall};
 use call::{Call, E, R};
 
 /// Every hook tool name the simulator installs into the tools dir.
@@ -66,6 +66,45 @@ pub const TOOL_NAMES: &[&str] = &[
     "storage-get",
     "storage-list",
 ];
+
+/// What an injected fault does to the call it hits (`Model::inject_fault`).
+pub(crate) enum FaultHit {
+    /// Answer with this error; the tool does not run.
+    Error(Response),
+    /// Kill the hook's process group; the call gets no answer.
+    Kill,
+}
+
+/// If the fault injected into context `ctx_id` is due at this call, record the call (it counts
+/// as made, in `HookRun::tool_calls`) and say what to do instead of running the tool.
+pub(crate) fn fault_hit(
+    st: &mut State,
+    ctx_id: &str,
+    command: &str,
+    args: &[String],
+) -> Option<FaultHit> {
+    let unit = st.contexts.get(ctx_id)?.unit.clone();
+    let ctx = st.contexts.get_mut(ctx_id)?;
+    let fault = ctx
+        .fault
+        .filter(|f| !ctx.fault_fired && f.at_call == ctx.calls.len() + 1)?;
+    ctx.fault_fired = true;
+    ctx.calls.push(ToolCall {
+        tool: command.to_string(),
+        args: args.to_vec(),
+    });
+    st.log(
+        &unit,
+        format!(
+            "DEBUG jujusim: injecting {:?} at tool call {} ({command})",
+            fault.kind, fault.at_call
+        ),
+    );
+    Some(match fault.kind {
+        FaultKind::ToolError => FaultHit::Error(Response::error(1, "connection is shut down")),
+        FaultKind::Kill => FaultHit::Kill,
+    })
+}
 
 /// Run one tool call for context `ctx_id`.
 pub(crate) fn run(
