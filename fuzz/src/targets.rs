@@ -93,7 +93,12 @@ pub fn modern_requirer(data: &[u8]) {
     for r in &parsed.refused {
         assert!(r.index < total.max(1), "refusal index out of range");
         assert!(seen.insert(r.index), "entry refused twice");
-        assert!(r.reason.chars().count() < 400, "unbounded refusal message");
+        // Quoted text is cut to MAX_QUOTED_CHARS characters, then Debug-escaped (at most
+        // `\u{10ffff}`, 10 characters, per character).
+        assert!(
+            r.reason.chars().count() < modern::MAX_QUOTED_CHARS * 10 + 100,
+            "unbounded refusal message"
+        );
     }
     for r in &parsed.requests {
         assert!(!r.certificate_signing_request.trim().is_empty());
