@@ -167,9 +167,14 @@ pub fn legacy_relation(data: &[u8]) {
     let text = text(data);
     let units: Vec<(String, Bag)> = text
         .split(UNIT_SEP)
-        .map(|unit| {
+        .enumerate()
+        .map(|(i, unit)| {
             let mut fields = unit.split(FIELD_SEP);
-            let name = fields.next().unwrap_or_default().to_string();
+            // Remote unit names come from Juju (`app/N`), never empty; the bags are untrusted.
+            let name = match fields.next().unwrap_or_default() {
+                "" => format!("unit/{i}"),
+                name => name.to_string(),
+            };
             let mut bag = Bag::new();
             while let Some(k) = fields.next() {
                 bag.insert(k.to_string(), fields.next().unwrap_or_default().to_string());
