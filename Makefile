@@ -11,8 +11,12 @@ DEMO_SCENARIO ?= demo/scenario.yaml
 # Arguments of the demo, e.g. `make demo ARGS=--verbose` (full PEMs, status tables, hook runs).
 ARGS ?=
 CHARM := dist/tls-provider.charm
+# Fuzzing (README "Fuzzing"): seconds per target for `make fuzz` (0 = until Ctrl-C) and in CI.
+FUZZ_SECONDS ?= 600
+FUZZ_CI_SECONDS ?= 20
+FUZZ_TARGETS ?=
 
-.PHONY: help venv charmcraft-venv test-charms build charm ship-check test demo demo-scenario lint fmt clean-dist
+.PHONY: help venv charmcraft-venv test-charms build charm ship-check test demo demo-scenario lint fmt clean-dist fuzz fuzz-ci fuzz-lint
 
 help:
 	@echo "make test         build, then run every test (needs Python 3.10+ and PyPI once for .venv)"
@@ -20,7 +24,9 @@ help:
 	@echo "make demo-scenario  run $(DEMO_SCENARIO) with the simulator's CLI (raw tables and output)"
 	@echo "make charm        pack $(CHARM) without charmcraft (for: juju deploy ./$(CHARM))"
 	@echo "make ship-check   make charm, then charmcraft analyse it and validate charmcraft.yaml (CI runs it)"
-	@echo "make lint         cargo fmt --check and clippy -D warnings"
+	@echo "make lint         cargo fmt --check and clippy -D warnings (also of fuzz/)"
+	@echo "make fuzz         AFL++ session per target, FUZZ_SECONDS each (0: until Ctrl-C); FUZZ_TARGETS=csr ..."
+	@echo "make fuzz-ci      what CI runs: install cargo-afl if missing, replay the corpus, FUZZ_CI_SECONDS per target"
 	@echo "make venv         create .venv with the test charms' Python dependencies"
 	@echo "make test-charms  build the Python test charms into build/charms/"
 	@echo "make charmcraft-venv  create .venv-charmcraft with the pinned charmcraft (PyPI once)"
@@ -62,9 +68,24 @@ demo: venv test-charms charm
 demo-scenario: venv test-charms charm
 	$(CARGO) run -p jujusim -- run $(DEMO_SCENARIO)
 
-lint:
+lint: fuzz-lint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The corpus replay (plain cargo test, no AFL) is also part of `make test`.
+fuzz:
+	scripts/fuzz.sh install
+	$(CARGO) test --test fuzz_replay
+	scripts/fuzz.sh build
+	scripts/fuzz.sh run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-ci:
+	$(CARGO) test --test fuzz_replay
+	scripts/fuzz.sh ci $(FUZZ_CI_SECONDS)
+
+fuzz-lint:
+	cd fuzz && $(CARGO) fmt --all -- --check
+	cd fuzz && $(CARGO) clippy --locked --all-targets -- -D warnings
 
 clean-dist:
 	rm -rf dist

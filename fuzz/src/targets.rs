@@ -1,0 +1,519 @@
+//! The fuzz targets: one function per parser of remote or operator data, taking raw bytes.
+//!
+//! Each function must not panic on any input; where it is cheap it also asserts a property
+//! (a value that parses re-serialises and parses equal, limits hold, ...), so a broken property
+//! is a crash too. The same functions run under AFL (`fuzz/src/bin/<target>.rs`) and in the plain
+//! replay of the corpus (`tests/fuzz_replay.rs` in the main crate, `#[path]`-included), so a
+//! crash saved into `fuzz/corpus/<target>/` fails `cargo test` for good.
+//!
+//! Input encodings (chosen so seeds stay readable and AFL's byte mutations stay meaningful):
+//! - a databag value, PEM or JSON text: the bytes as (lossy) UTF-8;
+//! - several fields: separated by the byte `0x1e` (ASCII record separator);
+//! - several units (legacy): separated by `0x1d` (group separator), each `name 0x1e key 0x1e
+//!   value 0x1e key 0x1e value ...`;
+//! - CSRs and certificates: PEM text, or raw DER when the input has no `-----BEGIN`.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::x509::{X509Req, X509};
+use serde_json::{Map, Value};
+
+use tls_provider::charm::actions::params::{decode_pem_param, relation_id_param, string_param};
+use tls_provider::charm::config::Config;
+use tls_provider::pki::{self, chain, Ca, KeyAlgorithm, ParsedCsr, Policy};
+use tls_provider::protocol::{legacy, modern, Bag};
+
+/// Field separator inside one input.
+pub const FIELD_SEP: char = '\u{1e}';
+/// Unit separator (legacy relation target).
+pub const UNIT_SEP: char = '\u{1d}';
+
+/// A signature of a target: raw bytes in, panics on a bug.
+pub type Target = fn(&[u8]);
+
+/// Every target by name (the name is the binary in `fuzz/src/bin/` and the corpus folder).
+pub const TARGETS: &[(&str, Target)] = &[
+    ("modern_requirer", modern_requirer),
+    ("provider_app_data", provider_app_data),
+    ("legacy_relation", legacy_relation),
+    ("csr", csr),
+    ("certs", certs),
+    ("action_params", action_params),
+    ("config", config),
+];
+
+/// A fixed "now" so runs are deterministic (2027-01-15).
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn text(data: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(data)
+}
+
+/// Messages built from untrusted text must not panic either (slicing at char boundaries...).
+fn render<T: std::fmt::Display>(v: &T) {
+    let _ = v.to_string();
+}
+
+fn policies() -> [Policy; 2] {
+    [
+        Policy::default(),
+        Policy {
+            allowed_domains: vec!["example.com".into(), "internal".into()],
+            allow_ip_sans: false,
+            allow_wildcard_dns: false,
+            allow_ca_requests: true,
+        },
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Modern protocol
+
+/// `certificate_signing_requests` of a requirer databag (unit or app): the input is the value.
+pub fn modern_requirer(data: &[u8]) {
+    let value = text(data).into_owned();
+    let bag: Bag = BTreeMap::from([(modern::CSRS_KEY.to_string(), value)]);
+    let parsed = match modern::parse_requirer_databag(&bag) {
+        Ok(p) => p,
+        Err(e) => {
+            render(&e);
+            return;
+        }
+    };
+    let total = parsed.requests.len() + parsed.refused.len();
+    assert!(total <= modern::MAX_REQUIRER_ENTRIES);
+    let mut seen = BTreeSet::new();
+    for r in &parsed.refused {
+        assert!(r.index < total.max(1), "refusal index out of range");
+        assert!(seen.insert(r.index), "entry refused twice");
+        // Quoted text is cut to MAX_QUOTED_CHARS characters, then Debug-escaped (at most
+        // `\u{10ffff}`, 10 characters, per character).
+        assert!(
+            r.reason.chars().count() < modern::MAX_QUOTED_CHARS * 10 + 100,
+            "unbounded refusal message"
+        );
+    }
+    for r in &parsed.requests {
+        assert!(!r.certificate_signing_request.trim().is_empty());
+    }
+    // What parsed re-serialises (as the requirer library writes it) and parses equal.
+    let again: Vec<Value> = parsed
+        .requests
+        .iter()
+        .map(|r| serde_json::json!({"certificate_signing_request": r.certificate_signing_request, "ca": r.ca}))
+        .collect();
+    let text = serde_json::to_string(&again).expect("serialises");
+    let bag2: Bag = BTreeMap::from([(modern::CSRS_KEY.to_string(), text)]);
+    if let Ok(reparsed) = modern::parse_requirer_databag(&bag2) {
+        assert_eq!(
+            reparsed.requests, parsed.requests,
+            "requests changed on round trip"
+        );
+        assert!(reparsed.refused.is_empty(), "round trip refused entries");
+    } else if !parsed.requests.is_empty() {
+        // Only the size limit may refuse the re-serialised value (escaping grows it).
+        assert!(matches!(
+            modern::parse_requirer_databag(&bag2),
+            Err(modern::DatabagError::TooLarge(_))
+        ));
+    }
+}
+
+/// Our own application databag read back (`ProviderAppData::from_databag`): fields
+/// `certificates`, `request_errors`, `capabilities`, separated by `0x1e` (a missing field is an
+/// absent key).
+pub fn provider_app_data(data: &[u8]) {
+    let text = text(data);
+    let mut bag = Bag::new();
+    for (key, value) in modern::PROVIDER_KEYS.iter().zip(text.split(FIELD_SEP)) {
+        bag.insert(key.to_string(), value.to_string());
+    }
+    let (parsed, notes) = modern::ProviderAppData::from_databag(&bag);
+    for n in &notes.notes {
+        assert!(!n.is_empty());
+    }
+    // Whatever was kept is written back and reads back equal, with no notes, and writing it
+    // again changes nothing.
+    let values = parsed.to_values();
+    let (again, notes2) = modern::ProviderAppData::from_databag(&values);
+    assert!(
+        notes2.notes.is_empty(),
+        "our own output has notes: {notes2:?}"
+    );
+    assert_eq!(again, parsed, "provider data changed on round trip");
+    assert_eq!(again.to_values(), values);
+    assert!(parsed.changes_from(&values).is_empty());
+    let mut sorted = parsed.clone();
+    sorted.sort();
+    let _ = sorted.changes_from(&bag);
+    for c in &parsed.certificates {
+        let _ = c.looks_publishable();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legacy protocol
+
+/// The remote units of a legacy relation: units separated by `0x1d`, each `name 0x1e key 0x1e
+/// value ...`.
+pub fn legacy_relation(data: &[u8]) {
+    let text = text(data);
+    let units: Vec<(String, Bag)> = text
+        .split(UNIT_SEP)
+        .enumerate()
+        .map(|(i, unit)| {
+            let mut fields = unit.split(FIELD_SEP);
+            // Remote unit names come from Juju (`app/N`), never empty; the bags are untrusted.
+            let name = match fields.next().unwrap_or_default() {
+                "" => format!("unit/{i}"),
+                name => name.to_string(),
+            };
+            let mut bag = Bag::new();
+            while let Some(k) = fields.next() {
+                bag.insert(k.to_string(), fields.next().unwrap_or_default().to_string());
+            }
+            (name, bag)
+        })
+        .collect();
+    let _ = legacy::is_legacy(units.iter().map(|(_, b)| b));
+    let parsed = legacy::parse_relation(&units);
+    assert_eq!(parsed.len(), units.len());
+    let mut keys = BTreeSet::new();
+    let policies = policies();
+    for u in &parsed {
+        for s in &u.skipped {
+            render(s);
+            assert!(
+                s.to_string().chars().count() < 2000,
+                "unbounded skip message"
+            );
+        }
+        if !u.requests.is_empty() {
+            assert!(
+                keys.insert(u.unit_key.clone()),
+                "two units answered under {:?}",
+                u.unit_key
+            );
+        }
+        let mut per_kind: BTreeMap<legacy::RequestKind, usize> = BTreeMap::new();
+        for r in &u.requests {
+            *per_kind.entry(r.kind).or_default() += 1;
+            assert!(!r.common_name.trim().is_empty());
+            assert!(r.common_name.chars().count() <= legacy::MAX_CN_LEN);
+            assert!(!r.common_name.chars().any(char::is_control));
+            assert!(r.sans.len() <= legacy::MAX_SANS);
+            assert!(
+                r.sans.windows(2).all(|w| w[0] < w[1]),
+                "sans not sorted/unique"
+            );
+            for san in &r.sans {
+                assert!(!san.is_empty() && san.len() <= legacy::MAX_NAME_LEN);
+                assert!(san.bytes().all(|b| b.is_ascii_graphic()));
+            }
+            for p in &policies {
+                if let Err(d) = p.check_names(&r.common_name, &r.sans, r.kind.is_ca()) {
+                    render(&d.message);
+                }
+            }
+        }
+        assert!(per_kind.values().all(|n| *n <= legacy::MAX_REQUESTS));
+        // The provider keys built from the unit key are keys we recognise as ours.
+        if !u.requests.is_empty() {
+            assert!(legacy::is_provider_key(&legacy::server_cert_key(
+                &u.unit_key
+            )));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PKI
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn is_pem(data: &[u8]) -> bool {
+    data.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
+/// The fixed key that re-signs mutated CSRs, so the checks after the signature are reached.
+fn resign_key() -> PKey<openssl::pkey::Private> {
+    PKey::private_key_from_pem(include_bytes!("../../tests/fixtures/csr/ec_p256_ip.key"))
+        .expect("fixture key")
+}
+
+/// A certificate signing request from a requirer (modern) or an operator (`provide-certificate`):
+/// PEM text, or DER. DER is parsed as it is and, re-signed with a fixed key, again (a mutated
+/// CSR almost never keeps a valid signature, and the subject and extension checks come after
+/// it).
+pub fn csr(data: &[u8]) {
+    if is_pem(data) {
+        check_csr(ParsedCsr::parse(&text(data)));
+        return;
+    }
+    let direct = ParsedCsr::from_der(data);
+    // PEM-wrapped DER parses the same way.
+    let via_pem = ParsedCsr::parse(&pem("CERTIFICATE REQUEST", data));
+    assert_eq!(
+        direct
+            .as_ref()
+            .map(|c| c.der.clone())
+            .map_err(|e| e.to_string()),
+        via_pem
+            .as_ref()
+            .map(|c| c.der.clone())
+            .map_err(|e| e.to_string()),
+        "DER and PEM parse differently"
+    );
+    check_csr(direct);
+    let Ok(req) = X509Req::from_der(data) else {
+        return;
+    };
+    // Rebuild the request with the same subject and extensions under a fixed key (subject and
+    // extensions are what the checks after the signature read).
+    let key = resign_key();
+    let Ok(mut b) = X509Req::builder() else {
+        return;
+    };
+    let _ = b.set_version(req.version());
+    let _ = b.set_subject_name(req.subject_name());
+    let _ = b.set_pubkey(&key);
+    if let Ok(exts) = req.extensions() {
+        let _ = b.add_extensions(&exts);
+    }
+    if b.sign(&key, MessageDigest::sha256()).is_err() {
+        return;
+    }
+    let req = b.build();
+    if let Ok(der) = req.to_der() {
+        check_csr(ParsedCsr::from_der(&der));
+    }
+}
+
+fn check_csr(parsed: Result<ParsedCsr, pki::CsrError>) {
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            render(&e);
+            return;
+        }
+    };
+    assert!(parsed.common_name.is_some() || !parsed.sans.is_empty());
+    // The canonical PEM is the same request.
+    let canonical = parsed.canonical_pem();
+    let again = ParsedCsr::parse(&canonical).expect("canonical PEM of a parsed CSR parses");
+    assert_eq!(again.der, parsed.der);
+    assert_eq!(again.common_name, parsed.common_name);
+    assert_eq!(again.sans, parsed.sans);
+    assert_eq!(again.key_algorithm, parsed.key_algorithm);
+    assert_eq!(again.key_bits, parsed.key_bits);
+    let _ = parsed.san_strings();
+    let _ = parsed.common_names();
+    let _ = format!("{parsed:?}");
+    for p in &policies() {
+        for is_ca in [false, true] {
+            if let Err(d) = p.check(&parsed, is_ca) {
+                render(&d.message);
+            }
+        }
+    }
+}
+
+/// Splits raw bytes into DER TLVs (what the certs target wraps as PEM blocks). Stops at the first
+/// bytes that are not a TLV and keeps them as one last block.
+fn split_der(mut data: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while !data.is_empty() && out.len() < 8 {
+        let len = match tlv_len(data) {
+            Some(n) if n <= data.len() => n,
+            _ => {
+                out.push(data);
+                break;
+            }
+        };
+        out.push(&data[..len]);
+        data = &data[len..];
+    }
+    out
+}
+
+/// Total length (header + content) of the TLV at the start of `data`, if its header is sane.
+fn tlv_len(data: &[u8]) -> Option<usize> {
+    let first = *data.get(1)?;
+    if first < 0x80 {
+        return Some(2 + first as usize);
+    }
+    let n = (first & 0x7f) as usize;
+    if n == 0 || n > 3 {
+        return None;
+    }
+    let mut len = 0usize;
+    for i in 0..n {
+        len = (len << 8) | *data.get(2 + i)? as usize;
+    }
+    Some(2 + n + len)
+}
+
+/// Certificates and chains handed in by an operator (`provide-certificate`): PEM text (any
+/// number of blocks, text around them), or concatenated DER certificates. Whatever parses goes
+/// through the chain checks with the first certificate as leaf and the last as CA.
+pub fn certs(data: &[u8]) {
+    let input: String = if is_pem(data) {
+        text(data).into_owned()
+    } else {
+        split_der(data)
+            .iter()
+            .map(|der| pem("CERTIFICATE", der))
+            .collect()
+    };
+    let parsed = match pki::parse_certs(&input) {
+        Ok(c) => c,
+        Err(e) => {
+            render(&e);
+            return;
+        }
+    };
+    assert!(!parsed.is_empty());
+    for c in &parsed {
+        let der = c.to_der().expect("a parsed certificate encodes");
+        let one = pki::parse_certs(&pem("CERTIFICATE", &der)).expect("re-encoded certificate");
+        assert_eq!(one.len(), 1);
+        let info = pki::cert_info(c);
+        let _ = (info.subject, info.issuer, info.serial_hex, info.sans);
+        let _ = pki::valid_at(c, now());
+        let _ = pki::is_ca(c);
+    }
+    chain_checks(&parsed);
+}
+
+fn chain_checks(certs: &[X509]) {
+    if let Err(e) = chain::check_order(certs) {
+        render(&e);
+    }
+    let leaf = &certs[0];
+    let ca = certs.last().expect("non-empty");
+    let given = [None, Some(certs[1..].to_vec()), Some(certs.to_vec())];
+    for g in given {
+        match chain::assemble(leaf, ca, g) {
+            Ok(assembled) => {
+                assert!(!assembled.is_empty());
+                assert_eq!(
+                    assembled[0].to_der().ok(),
+                    leaf.to_der().ok(),
+                    "chain does not start with the leaf"
+                );
+                chain::check_order(&assembled).expect("assembled chain is ordered");
+                if let Err(e) = chain::check_validity(leaf, ca, &assembled, now()) {
+                    render(&e);
+                }
+            }
+            Err(e) => render(&e),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator input
+
+/// The `provide-certificate` parameters that carry PEM (plain or base64).
+const PEM_PARAMS: [&str; 4] = [
+    "certificate-signing-request",
+    "certificate",
+    "ca-certificate",
+    "ca-chain",
+];
+
+/// Action parameters as `action-get --format=json` gives them: a JSON object. Input that is not
+/// a JSON object is taken as the value of one PEM parameter.
+pub fn action_params(data: &[u8]) {
+    let text = text(data);
+    let params: Map<String, Value> = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(m)) => m,
+        _ => {
+            decode_pem(&text);
+            return;
+        }
+    };
+    match relation_id_param(&params) {
+        Ok(_) => {}
+        Err(e) => render(&e),
+    }
+    for name in PEM_PARAMS.iter().chain(["unit-name"].iter()) {
+        match string_param(&params, name) {
+            Ok(Some(s)) => {
+                assert!(!s.trim().is_empty());
+                if PEM_PARAMS.contains(name) {
+                    decode_pem(&s);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => render(&e),
+        }
+    }
+}
+
+fn decode_pem(value: &str) {
+    match decode_pem_param("certificate", value) {
+        Ok(pem) => {
+            assert!(
+                pem.contains("-----BEGIN "),
+                "decoded PEM without a BEGIN line"
+            );
+            assert!(pem.len() <= pki::MAX_CERTS_PEM_BYTES);
+            // What the action does next with it.
+            if let Ok(certs) = pki::parse_certs(&pem) {
+                chain_checks(&certs);
+            }
+            check_csr(ParsedCsr::parse(&pem));
+        }
+        Err(e) => render(&e),
+    }
+}
+
+/// `config-get --format=json` output: a JSON object (operator input).
+pub fn config(data: &[u8]) {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let config = match Config::from_map(&map) {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(!e.0.is_empty(), "an error without issues");
+            render(&e);
+            return;
+        }
+    };
+    // A configuration that validates must work: the CA can be made from it (with a cheap key;
+    // the algorithm is not what is being checked), and the validities are sane.
+    assert!(config.certificate_validity > 0);
+    assert!(config.root_ca_validity >= config.certificate_validity.saturating_mul(2));
+    config
+        .ca_subject
+        .to_x509_name()
+        .expect("validated CA subject builds an X.509 name");
+    Ca::generate_at(
+        &config.ca_subject,
+        KeyAlgorithm::EcdsaP256,
+        config.root_ca_validity,
+        now(),
+    )
+    .expect("validated config makes a CA");
+    for d in &config.policy.allowed_domains {
+        assert!(!d.is_empty() && *d == d.to_ascii_lowercase());
+    }
+}
