@@ -69,6 +69,11 @@ fn policies() -> [Policy; 2] {
             allow_ip_sans: false,
             allow_wildcard_dns: false,
             allow_ca_requests: true,
+            application_domains: [(
+                "app".to_string(),
+                vec!["app.example.com".to_string(), "*.svc.internal".to_string()],
+            )]
+            .into(),
         },
     ]
 }
@@ -218,7 +223,7 @@ pub fn legacy_relation(data: &[u8]) {
                 assert!(san.bytes().all(|b| b.is_ascii_graphic()));
             }
             for p in &policies {
-                if let Err(d) = p.check_names(&r.common_name, &r.sans, r.kind.is_ca()) {
+                if let Err(d) = p.check_names_app("app", &r.common_name, &r.sans, r.kind.is_ca()) {
                     render(&d.message);
                 }
             }
@@ -327,7 +332,7 @@ fn check_csr(parsed: Result<ParsedCsr, pki::CsrError>) {
     let _ = format!("{parsed:?}");
     for p in &policies() {
         for is_ca in [false, true] {
-            if let Err(d) = p.check(&parsed, is_ca) {
+            if let Err(d) = p.check_app("app", &parsed, is_ca) {
                 render(&d.message);
             }
         }
