@@ -25,16 +25,6 @@ fn deploy_order_single_unit() {
     assert_eq!(m.unit_status("prov/0").workload, "unknown");
 }
 
-/// A script put in every unit of `app` (as ./hook.sh, run by dispatch for every hook).
-fn install_script(m: &jujusim::Model, app: &str, script: &str) {
-    for u in m.units(app) {
-        write_exec(
-            &m.charm_dir(&u).join("hook.sh"),
-            &format!("#!/bin/sh\n{script}\n"),
-        );
-    }
-}
-
 #[test]
 fn deploy_order_with_peers() {
     let t = tempfile::tempdir().unwrap();

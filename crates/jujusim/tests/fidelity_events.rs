@@ -8,15 +8,6 @@ use common::*;
 use jujusim::{LeadershipMode, Model};
 use std::time::Duration;
 
-fn script_all(m: &Model, app: &str, script: &str) {
-    for u in m.units(app) {
-        write_exec(
-            &m.charm_dir(&u).join("hook.sh"),
-            &format!("#!/bin/sh\ncd \"$CHARM_DIR\"\n{script}\n"),
-        );
-    }
-}
-
 // ---------------------------------------------------------------- rule 1: leadership
 
 /// `worker/uniter/leadership/resolver.go` (3.x): after resigning, a unit that is not the leader
@@ -90,7 +81,7 @@ fn juju4_has_no_leader_settings_changed() {
 fn dying_leader_keeps_leadership_until_removed() {
     let t = tempfile::tempdir().unwrap();
     let mut m = two_apps(t.path(), 2, 1);
-    script_all(
+    install_script(
         &m,
         "prov",
         "echo \"$JUJU_HOOK_NAME $(is-leader)\" >> lead.log",
@@ -237,7 +228,7 @@ fn relation_ids_while_a_relation_goes() {
     let mut m = two_apps(t.path(), 1, 1);
     let rel = m.relate("prov", "req").unwrap();
     m.settle().unwrap();
-    script_all(
+    install_script(
         &m,
         "req",
         "echo \"$JUJU_HOOK_NAME $(relation-ids certs --format=json)\" >> ids.log",
@@ -253,7 +244,7 @@ fn relation_ids_while_a_relation_goes() {
     let rel = m.relate("prov", "req").unwrap();
     m.settle().unwrap();
     let out = t.path().join("dying.log");
-    script_all(
+    install_script(
         &m,
         "req",
         &format!(

@@ -7,24 +7,6 @@ use common::*;
 use jujusim::Model;
 use serde_json::{json, Value};
 
-fn ok(o: &Out) -> &str {
-    assert_eq!(o.code, 0, "unexpected failure: {o:?}");
-    assert_eq!(o.stderr, "", "{o:?}");
-    &o.stdout
-}
-
-fn err(o: &Out, code: i32, stderr: &str) {
-    assert_eq!(
-        (o.code, o.stderr.as_str(), o.stdout.as_str()),
-        (code, stderr, ""),
-        "{o:?}"
-    );
-}
-
-fn js(o: &Out) -> Value {
-    serde_json::from_str(ok(o)).unwrap_or_else(|e| panic!("{e}: {o:?}"))
-}
-
 /// prov (2 units, prov/0 leader) related to req (1 unit), settled. Returns (model, rel id).
 fn setup(dir: &std::path::Path) -> (Model, u32) {
     let mut m = two_apps(dir, 2, 1);

@@ -169,3 +169,35 @@ pub fn two_apps(dir: &Path, n: usize, k: usize) -> Model {
 pub fn v(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| a.to_string()).collect()
 }
+
+/// The output of a tool call that must succeed with nothing on stderr.
+pub fn ok(o: &Out) -> &str {
+    assert_eq!(o.code, 0, "unexpected failure: {o:?}");
+    assert_eq!(o.stderr, "", "{o:?}");
+    &o.stdout
+}
+
+/// A tool call that must fail with exit `code` and exactly `stderr`.
+pub fn err(o: &Out, code: i32, stderr: &str) {
+    assert_eq!(
+        (o.code, o.stderr.as_str(), o.stdout.as_str()),
+        (code, stderr, ""),
+        "{o:?}"
+    );
+}
+
+/// The JSON output of a tool call that must succeed.
+pub fn js(o: &Out) -> serde_json::Value {
+    serde_json::from_str(ok(o)).unwrap_or_else(|e| panic!("{e}: {o:?}"))
+}
+
+/// A script put in every unit of `app` (as ./hook.sh, run by dispatch for every hook), run from
+/// the charm dir.
+pub fn install_script(m: &Model, app: &str, script: &str) {
+    for u in m.units(app) {
+        write_exec(
+            &m.charm_dir(&u).join("hook.sh"),
+            &format!("#!/bin/sh\ncd \"$CHARM_DIR\"\n{script}\n"),
+        );
+    }
+}
