@@ -7,8 +7,9 @@
 //! requirer's merged view would lose its certificates) nor only in some later hook (its stale
 //! copy, lowest unit name first, would win over the new leader's).
 
-use juju_hook::{Databag, Member, RelationId, ToolError};
+use juju_hook::{Databag, Member, RelationId};
 
+use super::dialect::snapshot::bag_of;
 use super::dialect::Plan;
 use super::hook::Hook;
 use super::CharmError;
@@ -29,14 +30,8 @@ pub fn app_bag(hook: &Hook<'_>) -> Result<Option<(RelationId, Databag)>, CharmEr
     let Some(id) = peer_relation(hook)? else {
         return Ok(None);
     };
-    match hook
-        .tools
-        .relation_get(id, &Member::App(hook.app().to_string()))
-    {
-        Ok(bag) => Ok(Some((id, bag))),
-        Err(ToolError::RelationNotFound { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    let bag = bag_of(hook, id, &Member::App(hook.app().to_string()))?;
+    Ok(bag.map(|bag| (id, bag)))
 }
 
 /// The leader's plan that sets `key` to `value` in the peer application databag, when it holds

@@ -222,14 +222,20 @@ impl RelationSnapshot {
     }
 }
 
-/// Our unit databag on `id`; `None` when the relation is gone.
-pub fn own_unit_bag(hook: &Hook<'_>, id: RelationId) -> Result<Option<Databag>, CharmError> {
-    match hook
-        .tools
-        .relation_get(id, &Member::Unit(hook.unit().to_string()))
-    {
+/// The databag of `member` on relation `id`; `None` when the relation is gone.
+pub fn bag_of(
+    hook: &Hook<'_>,
+    id: RelationId,
+    member: &Member,
+) -> Result<Option<Databag>, CharmError> {
+    match hook.tools.relation_get(id, member) {
         Ok(b) => Ok(Some(b)),
         Err(ToolError::RelationNotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Our unit databag on `id`; `None` when the relation is gone.
+pub fn own_unit_bag(hook: &Hook<'_>, id: RelationId) -> Result<Option<Databag>, CharmError> {
+    bag_of(hook, id, &Member::Unit(hook.unit().to_string()))
 }
