@@ -55,9 +55,17 @@ pub struct Summary {
 
 /// The dialects, in the order their parts of the status are shown.
 pub fn dialects<'a>(leader: Option<&Leader<'a>>) -> Vec<Box<dyn Dialect + 'a>> {
+    dialects_with(leader, legacy::LegacyDialect::new())
+}
+
+/// [`dialects`] with a legacy dialect that already holds state (an action's changed key store).
+pub fn dialects_with<'a>(
+    leader: Option<&Leader<'a>>,
+    legacy: legacy::LegacyDialect,
+) -> Vec<Box<dyn Dialect + 'a>> {
     vec![
         Box::new(modern::ModernDialect::new(leader)),
-        Box::new(legacy::LegacyDialect::new()),
+        Box::new(legacy),
     ]
 }
 

@@ -50,7 +50,7 @@ use crate::charm::hook::Hook;
 use crate::charm::legacy::manual::{complete_csr, holds_certificate};
 use crate::charm::legacy::store::Store;
 use crate::charm::legacy::LegacyDialect;
-use crate::charm::modern::{self, publish};
+use crate::charm::modern::publish;
 use crate::charm::reconcile::{self, ReconcileOptions};
 use crate::pki::sign::cert_to_pem;
 use crate::pki::verify;
@@ -196,10 +196,7 @@ fn publish_legacy(
         hook,
         ReconcileOptions::default(),
         Box::new(move |leader| {
-            vec![
-                Box::new(modern::ModernDialect::new(Some(leader))),
-                Box::new(LegacyDialect::with_store(store)),
-            ]
+            reconcile::dialects_with(Some(leader), LegacyDialect::with_store(store))
         }),
     )?;
     // Never report success without the certificate being there: read it back. The shared
