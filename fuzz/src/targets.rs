@@ -195,9 +195,11 @@ pub fn legacy_relation(data: &[u8]) {
     for u in &parsed {
         for s in &u.skipped {
             render(s);
+            let message = s.to_string();
             assert!(
-                s.to_string().chars().count() < 2000,
-                "unbounded skip message"
+                message.chars().count() < 2000,
+                "unbounded skip message: {}",
+                message.chars().take(400).collect::<String>()
             );
         }
         if !u.requests.is_empty() {

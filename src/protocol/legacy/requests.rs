@@ -38,7 +38,7 @@ impl std::fmt::Display for Skipped {
             Some(cn) => write!(
                 f,
                 "legacy request from {} ({} {:?}) skipped: {}",
-                self.unit,
+                shorten(&self.unit),
                 self.key,
                 shorten(cn),
                 self.reason
@@ -46,7 +46,9 @@ impl std::fmt::Display for Skipped {
             None => write!(
                 f,
                 "legacy request from {} ({}) skipped: {}",
-                self.unit, self.key, self.reason
+                shorten(&self.unit),
+                self.key,
+                self.reason
             ),
         }
     }
@@ -132,7 +134,10 @@ pub fn parse_unit(remote_unit: &str, bag: &Bag) -> UnitRequests {
             unit: remote_unit.to_string(),
             key: UNIT_NAME_KEY,
             common_name: None,
-            reason: format!("{why}; answering under {:?} instead", out.unit_key),
+            reason: format!(
+                "{why}; answering under {:?} instead",
+                shorten(&out.unit_key)
+            ),
         });
     }
     parse_top_level(remote_unit, bag, &mut out);
@@ -163,7 +168,7 @@ pub fn parse_relation(units: &[(String, Bag)]) -> Vec<UnitRequests> {
             let outcome = if collides {
                 "all of this unit's requests are skipped".to_string()
             } else {
-                format!("answering under {fallback:?} instead")
+                format!("answering under {:?} instead", shorten(&fallback))
             };
             parsed.skipped.push(Skipped {
                 unit: unit.clone(),
