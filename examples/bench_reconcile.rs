@@ -113,7 +113,11 @@ fn fake_bench() {
             &ctx,
             "rotate",
             n,
-            ReconcileOptions { force_rotate: true },
+            ReconcileOptions {
+                force_rotate: true,
+                immediate: true,
+                ..ReconcileOptions::default()
+            },
         );
         run(&tools, &ctx, "steady", n, ReconcileOptions::default());
     }

@@ -224,7 +224,7 @@ fn run(verbose: bool) -> Res<usize> {
 
     d.section("5. Rotating the CA (juju run tls-provider/leader rotate-private-key)");
     let before: Vec<Holding> = modern.iter().chain(&legacy_before).cloned().collect();
-    let r = d.action(LEADER, "rotate-private-key", json!({}))?;
+    let r = d.action(LEADER, "rotate-private-key", json!({"immediate": true}))?;
     let new_ca = result_str(&r, "ca-certificate")?;
     println!("result: {}", result_str(&r, "result")?);
     d.settle()?;

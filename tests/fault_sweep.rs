@@ -122,7 +122,8 @@ impl World {
         let config = if manual {
             json!({"mode": "manual"})
         } else {
-            json!({"ca-key-algorithm": "ecdsa-p256"})
+            // No rotation overlap: `CaChange` reissues in the hook it faults.
+            json!({"ca-key-algorithm": "ecdsa-p256", "ca-rotation-overlap": "0"})
         };
         deploy_provider(&mut m, units, config);
         let mut w = World {
@@ -614,7 +615,11 @@ impl World {
 
     /// Runs `name` on `unit`; whether it completed (a failure is a finding when `must`).
     fn action(&mut self, unit: &str, name: &str, must: bool) -> bool {
-        let r = self.m.run_action(unit, name, obj(json!({}))).unwrap();
+        let params = match name {
+            "rotate-private-key" => json!({"immediate": true}),
+            _ => json!({}),
+        };
+        let r = self.m.run_action(unit, name, obj(params)).unwrap();
         if r.status != "completed" && must {
             self.finding(format!("{name} failed without a fault: {}", r.message));
         }

@@ -403,7 +403,7 @@ fn both_dialects_at_once_and_ca_rotation_reissues_both() {
 
     // CA rotation by action.
     let r = model
-        .run_action(&prov, "rotate-private-key", Map::new())
+        .run_action(&prov, "rotate-private-key", obj(json!({"immediate": true})))
         .unwrap();
     assert_eq!(r.status, "completed", "{r:?}");
     model.settle().unwrap();
@@ -423,7 +423,10 @@ fn both_dialects_at_once_and_ca_rotation_reissues_both() {
 
     // CA rotation by config (a new CA subject).
     model
-        .set_config(PROV, obj(json!({"ca-common-name": "Rotated CA"})))
+        .set_config(
+            PROV,
+            obj(json!({"ca-common-name": "Rotated CA", "ca-rotation-overlap": "0"})),
+        )
         .unwrap();
     model.settle().unwrap();
     let (legacy3, modern3) = snapshot(&mut model);
@@ -575,7 +578,11 @@ fn a_deposed_leader_withdraws_once_the_new_leader_has_published() {
     );
 
     let r = model
-        .run_action(&new_leader, "rotate-private-key", Map::new())
+        .run_action(
+            &new_leader,
+            "rotate-private-key",
+            obj(json!({"immediate": true})),
+        )
         .unwrap();
     assert_eq!(r.status, "completed", "{r:?}");
     model.settle().unwrap();

@@ -424,7 +424,11 @@ fn ca_rotation_reissues_everything_with_the_same_keys() {
     let out = w.run_ctx(
         &w.ctx("update-status"),
         SystemTime::now(),
-        ReconcileOptions { force_rotate: true },
+        ReconcileOptions {
+            force_rotate: true,
+            immediate: true,
+            ..ReconcileOptions::default()
+        },
     );
     assert!(out.ca_rotated.is_some());
     assert_ne!(w.ca_pem(), old_ca);
@@ -1200,7 +1204,7 @@ fn rotate_private_key_counts_legacy_certificates() {
         ],
     );
     w.reconcile();
-    let out = w.action("rotate-private-key", json!({}));
+    let out = w.action("rotate-private-key", json!({"immediate": true}));
     let results = out.ok();
     assert_eq!(
         results["reissued"], "2",

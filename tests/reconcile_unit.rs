@@ -919,6 +919,7 @@ fn ca_near_its_end_rotates() {
     let w = World::new(true);
     w.config("root-ca-validity", json!("20m"));
     w.config("certificate-validity", json!("10m"));
+    w.config("ca-rotation-overlap", json!("0"));
     w.relate(1, "req", &["req/0"]);
     w.request(1, "req/0", &[(&csr("a.x"), false)]);
     let t0 = SystemTime::now();
@@ -939,18 +940,28 @@ fn ca_near_its_end_rotates() {
     assert!(verify::issued_by(&leaf_of(&w.certificates(1)[0]), &ca));
 }
 
+/// The CA secret expires at the next deadline; Juju's clock may run a little ahead of ours, so
+/// in that hook a deadline a few minutes away counts as due, and nowhere else.
 #[test]
-fn secret_expired_hook_for_the_ca_secret_rotates() {
+fn secret_expired_hook_for_the_ca_secret_rotates_at_its_deadline() {
     let w = World::new(true);
+    w.config("root-ca-validity", json!("20m"));
+    w.config("certificate-validity", json!("10m"));
+    w.config("ca-rotation-overlap", json!("0"));
     w.relate(1, "req", &["req/0"]);
     w.request(1, "req/0", &[(&csr("a.x"), false)]);
-    w.reconcile();
+    let t0 = SystemTime::now();
+    w.reconcile_at(t0);
     let first = w.ca_pem();
+    // Two minutes before the deadline (10 minutes in): an ordinary hook does nothing...
+    let early = t0 + Duration::from_secs(8 * 60);
+    assert!(w.reconcile_at(early).ca_rotated.is_none());
+    // ...but secret-expired for the CA secret does.
     let ctx = w.ca_secret_hook("secret-expired");
-    let s = w.run_ctx(&ctx, SystemTime::now(), ReconcileOptions::default());
+    let s = w.run_ctx(&ctx, early, ReconcileOptions::default());
     assert_eq!(
         s.ca_rotated,
-        Some(tls_provider::charm::ca::RotateReason::SecretExpired)
+        Some(tls_provider::charm::ca::RotateReason::NearExpiry)
     );
     assert_ne!(w.ca_pem(), first);
     assert_all_under_current_ca(&w, 1);
@@ -1173,7 +1184,7 @@ fn get_ca_certificate_returns_current_and_previous() {
     assert_eq!(r["ca-certificate"], w.ca_pem());
     assert!(!r.contains_key("previous-ca-certificate"));
     let first = w.ca_pem();
-    run_action(&w, "rotate-private-key", json!({})).unwrap();
+    run_action(&w, "rotate-private-key", json!({"immediate": true})).unwrap();
     let r = run_action(&w, "get-ca-certificate", json!({})).unwrap();
     assert_eq!(r["previous-ca-certificate"], first);
     assert!(!r.values().any(|v| v.contains("PRIVATE KEY")));
@@ -1185,7 +1196,7 @@ fn rotate_private_key_reissues_everything_in_the_action() {
     two_relations_five_units(&w);
     w.reconcile();
     let old_ca = w.ca_pem();
-    let r = run_action(&w, "rotate-private-key", json!({})).unwrap();
+    let r = run_action(&w, "rotate-private-key", json!({"immediate": true})).unwrap();
     assert_eq!(r["reissued"], "10");
     assert!(
         r["result"].contains("10 certificate(s) reissued"),

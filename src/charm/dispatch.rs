@@ -16,6 +16,7 @@ use super::actions::{self, ActionError};
 use super::hook::Hook;
 use super::peers::PEER_ENDPOINT;
 use super::reconcile::{self, ReconcileOptions};
+use super::transfer::TRANSFER_ENDPOINT;
 use super::{CharmError, ENDPOINT};
 
 /// The non-relation hooks that run reconcile.
@@ -39,7 +40,7 @@ pub const HOOKS: &[&str] = &[
 pub const RELATION_HOOK_KINDS: &[&str] = &["created", "joined", "changed", "departed", "broken"];
 
 /// The endpoints whose relation hooks run reconcile.
-pub const ENDPOINTS: &[&str] = &[ENDPOINT, PEER_ENDPOINT];
+pub const ENDPOINTS: &[&str] = &[ENDPOINT, TRANSFER_ENDPOINT, PEER_ENDPOINT];
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -171,7 +172,8 @@ mod tests {
         for name in handled_hooks() {
             assert_eq!(handler_for(&hook(&name)), Handler::Reconcile, "{name}");
         }
-        assert_eq!(handled_hooks().len(), HOOKS.len() + 10);
+        assert_eq!(handled_hooks().len(), HOOKS.len() + 15);
+        assert!(handled_hooks().contains(&"send-ca-cert-relation-changed".to_string()));
         assert!(handled_hooks().contains(&"cluster-relation-changed".to_string()));
         assert!(handled_hooks().contains(&"certificates-relation-created".to_string()));
     }

@@ -59,8 +59,10 @@ pub struct Leader<'a> {
     pub config: Config,
     /// The CA; `None` in manual mode when no CA was ever made (or its secret is unusable).
     pub ca: Option<StoredCa>,
-    /// Set when a new CA was made in this hook.
+    /// Set when a new CA started signing in this hook.
     pub ca_rotated: Option<RotateReason>,
+    /// Set when a CA rotation was announced in this hook.
+    pub ca_announced: Option<RotateReason>,
 }
 
 /// Why the leader cannot plan: the status to show instead.
@@ -93,10 +95,12 @@ impl<'a> Leader<'a> {
         };
         let outcome = match config.mode {
             Mode::SelfSigned => {
-                let force = force.or_else(|| {
-                    ca::is_ca_secret_expired_hook(hook.ctx).then_some(RotateReason::SecretExpired)
-                });
-                match ca::ensure(hook.tools, &config, hook.now, force) {
+                let slack = if ca::is_ca_secret_expired_hook(hook.ctx) {
+                    ca::rotation::SECRET_EXPIRED_SLACK
+                } else {
+                    std::time::Duration::ZERO
+                };
+                match ca::ensure(hook.tools, &config, hook.now, force, slack) {
                     Ok(o) => Some(o),
                     Err(CharmError::Pki(e)) => return Ok(Err(NotReady::CaFailed(e.to_string()))),
                     Err(e) => return Err(e),
@@ -104,9 +108,13 @@ impl<'a> Leader<'a> {
             }
             Mode::Manual => loaded(ca::load(hook.tools)?),
         };
-        let (ca, ca_rotated) = match outcome {
-            Some(CaOutcome { stored, rotated }) => (Some(stored), rotated),
-            None => (None, None),
+        let (ca, ca_rotated, ca_announced) = match outcome {
+            Some(CaOutcome {
+                stored,
+                rotated,
+                announced,
+            }) => (Some(stored), rotated, announced),
+            None => (None, None, None),
         };
         if let (Some(stored), Some(reason)) = (&ca, &ca_rotated) {
             hook.log(
@@ -114,11 +122,22 @@ impl<'a> Leader<'a> {
                 &format!("new CA ({reason}): {}", ca::describe(stored, &config)),
             );
         }
+        if let (Some(stored), Some(reason)) = (&ca, &ca_announced) {
+            let phase = ca::Phase::of(stored, &config);
+            hook.log(
+                LogLevel::Info,
+                &format!(
+                    "CA rotation announced ({reason}): {}",
+                    phase.describe().unwrap_or_default()
+                ),
+            );
+        }
         Ok(Ok(Leader {
             hook,
             config,
             ca,
             ca_rotated,
+            ca_announced,
         }))
     }
 
@@ -145,6 +164,7 @@ fn loaded(l: Loaded) -> Option<CaOutcome> {
         Loaded::Ok(stored) => Some(CaOutcome {
             stored,
             rotated: None,
+            announced: None,
         }),
         Loaded::Missing | Loaded::Unreadable(_) => None,
     }

@@ -3,7 +3,8 @@
 //! - What every handler takes: [`hook::Hook`], [`hook::Leader`].
 //! - The one loop, [`reconcile`]; dialects plug in as [`reconcile::Dialect`]s.
 //! - The two `tls-certificates` dialects, [`modern`] and [`legacy`].
-//! - The built-in CA's secret and lifecycle, [`ca`].
+//! - The trust bundle on `send-ca-cert`, [`transfer`].
+//! - The built-in CA's secret, lifecycle and rotation phases, [`ca`].
 //! - The action table and one module per action family, [`actions`].
 //! - What the leader tells the other units, [`peers`].
 //! - Shared pieces and the edge: [`config`], [`status`], [`renewal`], [`clock`], [`dispatch`].
@@ -21,6 +22,7 @@ pub mod peers;
 pub mod reconcile;
 pub mod renewal;
 pub mod status;
+pub mod transfer;
 
 use juju_hook::ToolError;
 

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod policy;
 pub mod san;
 pub mod sign;
+pub mod trust;
 pub mod verify;
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
-//! The `tls-certificates` relation data models: pure data with serde, no I/O.
+//! The relation data models (`tls-certificates`, `certificate_transfer`): pure data with serde, no I/O.
 
 pub mod legacy;
 pub mod modern;
+pub mod transfer;
 
 use std::collections::BTreeMap;
 

@@ -216,7 +216,11 @@ fn case25_leader_change_continues_without_duplicates_or_reissue() {
 
     // The leader that did not create the CA secret can still rotate it (found by its label).
     let r = m
-        .run_action(&old_leader, "rotate-private-key", Map::new())
+        .run_action(
+            &old_leader,
+            "rotate-private-key",
+            obj(json!({"immediate": true})),
+        )
         .unwrap();
     assert_eq!(r.status, "completed", "{r:?}");
     assert_eq!(r.results["reissued"], json!("2"));

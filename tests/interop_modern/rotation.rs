@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use openssl::pkey::Id;
-use serde_json::{json, Map};
+use serde_json::json;
 
 use crate::common::interop::*;
 use crate::*;
@@ -28,7 +28,12 @@ fn case23_ca_rotation_by_config_reissues_same_csrs_under_new_ca() {
     let secrets_before = requirer_certificate_secrets(&m);
     assert_eq!(secrets_before.len(), 2);
 
-    set_config(&mut m, PROVIDER, json!({"ca-common-name": "Rotated CA"}));
+    // Without an overlap (today's behaviour; the overlap is in tests/transfer_sim.rs).
+    set_config(
+        &mut m,
+        PROVIDER,
+        json!({"ca-common-name": "Rotated CA", "ca-rotation-overlap": "0"}),
+    );
     settle(&mut m);
     assert_eq!(requirer_side_csrs(&m, rel, "rot"), before_csrs, "same CSRs");
     // No window without a certificate: the requirer updated its certificate secrets in place
@@ -95,14 +100,19 @@ fn requirer_certificate_secrets(model: &Model) -> BTreeMap<String, usize> {
 
 #[test]
 fn ca_rotation_by_action_and_near_expiry_via_secret_expired() {
-    let (mut m, rel) = single("rot2", 1, json!({}), 2, json!({}));
+    // Without an overlap (today's behaviour; the overlap is in tests/transfer_sim.rs).
+    let (mut m, rel) = single("rot2", 1, json!({}), 2, json!({"ca-rotation-overlap": "0"}));
     let leader = m.leader(PROVIDER).unwrap();
     let other = other_unit(&m, PROVIDER, &leader);
     let ca0 = published_ca(&m, rel);
 
     // On a non-leader the action fails and says where to run it.
     let r = m
-        .run_action(&other, "rotate-private-key", Map::new())
+        .run_action(
+            &other,
+            "rotate-private-key",
+            obj(json!({"immediate": true})),
+        )
         .unwrap();
     assert_eq!(r.status, "failed");
     assert!(r.message.contains("leader"), "{}", r.message);
@@ -110,7 +120,11 @@ fn ca_rotation_by_action_and_near_expiry_via_secret_expired() {
     // rotate-private-key on the leader.
     let csr = requirer_csrs(&m, rel, "rot2/0").remove(0);
     let r = m
-        .run_action(&leader, "rotate-private-key", Map::new())
+        .run_action(
+            &leader,
+            "rotate-private-key",
+            obj(json!({"immediate": true})),
+        )
         .unwrap();
     assert_eq!(r.status, "completed", "{r:?}");
     assert_eq!(r.results["reissued"], json!("1"));
@@ -143,7 +157,7 @@ fn ca_rotation_by_action_and_near_expiry_via_secret_expired() {
     assert!(
         m.logs(&leader)
             .iter()
-            .any(|l| l.contains("new CA (the CA secret expired")),
+            .any(|l| l.contains("new CA (the CA has less life left than certificate-validity)")),
         "rotation logged with its reason"
     );
     let ca2 = published_ca(&m, rel);

@@ -1,12 +1,15 @@
-//! The CA actions: `get-ca-certificate` (`ca-certificate`, and `previous-ca-certificate` after a
-//! rotation) and `rotate-private-key` (a new CA and every certificate reissued under it in the
-//! same action; `result`, `reissued`, `ca-certificate`).
+//! The CA actions: `get-ca-certificate` (`ca-certificate`, `previous-ca-certificate` after a
+//! rotation, `next-ca-certificate` during one) and `rotate-private-key` (a rotation announced,
+//! or with `immediate=true` a new CA and every certificate reissued under it in the same action;
+//! `result`, `phase`, `reissued`, `ca-certificate`, `next-ca-certificate`).
 
 use super::ActionError;
 use std::collections::BTreeMap;
 
 use super::fail;
+use super::params::bool_param;
 use crate::charm::ca::{self, Loaded};
+use crate::charm::config::format_duration;
 use crate::charm::config::Mode;
 use crate::charm::hook::Hook;
 use crate::charm::reconcile::{reconcile, ReconcileOptions};
@@ -20,6 +23,9 @@ pub fn get_ca_certificate(hook: &Hook<'_>) -> Result<(), ActionError> {
             results.insert("ca-certificate".to_string(), stored.ca_pem.clone());
             if let Some(prev) = &stored.previous_pem {
                 results.insert("previous-ca-certificate".to_string(), prev.clone());
+            }
+            if let Some(next) = &stored.next {
+                results.insert("next-ca-certificate".to_string(), next.pem.clone());
             }
             hook.tools.action_set(&results)?;
             Ok(())
@@ -42,11 +48,12 @@ pub fn get_ca_certificate(hook: &Hook<'_>) -> Result<(), ActionError> {
     }
 }
 
-/// `rotate-private-key`: a reconcile that makes a new CA. The CA reported is the one that
-/// reconcile made and published (held in memory: the secret's new revision is not readable
-/// before the hook commits).
+/// `rotate-private-key`: a reconcile that starts a rotation (or, `immediate`, switches to a new
+/// CA). The CAs reported are those that reconcile made and published (held in memory: the
+/// secret's new revision is not readable before the hook commits).
 pub fn rotate_private_key(hook: &Hook<'_>) -> Result<(), ActionError> {
     let app = hook.app();
+    let immediate = bool_param(&hook.tools.action_get()?, "immediate", false)?;
     let config = hook.config()?.map_err(|e| {
         fail(format!(
             "cannot rotate: {e}; fix it with `juju config {app}` and retry"
@@ -58,22 +65,60 @@ pub fn rotate_private_key(hook: &Hook<'_>) -> Result<(), ActionError> {
              set `juju config {app} mode=self-signed` first"
         )));
     }
-    let summary = reconcile(hook, ReconcileOptions { force_rotate: true })?;
-    let (Some(_), Some(ca_pem)) = (&summary.ca_rotated, summary.ca_pem.clone()) else {
-        let why = summary
-            .status
-            .map(|(_, m)| m)
-            .unwrap_or_else(|| "unknown reason".to_string());
-        return Err(fail(format!("the CA was not rotated: {why}")));
-    };
-    let n = summary.totals.replaced;
+    let summary = reconcile(
+        hook,
+        ReconcileOptions {
+            force_rotate: true,
+            immediate,
+            ..ReconcileOptions::default()
+        },
+    )?;
     let mut results = BTreeMap::new();
-    results.insert(
-        "result".to_string(),
-        format!("new CA private key and certificate created; {n} certificate(s) reissued under it"),
-    );
-    results.insert("reissued".to_string(), n.to_string());
-    results.insert("ca-certificate".to_string(), ca_pem);
+    let mut put = |k: &str, v: String| {
+        results.insert(k.to_string(), v);
+    };
+    if let Some(phase) = summary.ca_phase.as_ref().and_then(|p| p.describe()) {
+        put("phase", phase);
+    }
+    match (&summary.ca_rotated, &summary.ca_announced, &summary.ca_pem) {
+        (Some(_), _, Some(ca_pem)) => {
+            let n = summary.totals.replaced;
+            put(
+                "result",
+                format!("new CA private key and certificate created; {n} certificate(s) reissued under it"),
+            );
+            put("reissued", n.to_string());
+            put("ca-certificate", ca_pem.clone());
+        }
+        (None, Some(_), Some(ca_pem)) => {
+            put(
+                "result",
+                format!(
+                    "new CA announced in the trust bundle; it signs, and every certificate is reissued under it, \
+                     after ca-rotation-overlap ({}); run with immediate=true to switch now",
+                    format_duration(config.ca_rotation_overlap)
+                ),
+            );
+            put("reissued", "0".into());
+            put("ca-certificate", ca_pem.clone());
+            if let Some(next) = &summary.ca_next_pem {
+                put("next-ca-certificate", next.clone());
+            }
+        }
+        (None, None, Some(_)) if summary.ca_next_pem.is_some() => {
+            return Err(fail(format!(
+                "a rotation is already announced ({}); wait for it, or run rotate-private-key immediate=true to switch now",
+                results.get("phase").cloned().unwrap_or_default()
+            )));
+        }
+        _ => {
+            let why = summary
+                .status
+                .map(|(_, m)| m)
+                .unwrap_or_else(|| "unknown reason".to_string());
+            return Err(fail(format!("the CA was not rotated: {why}")));
+        }
+    }
     hook.tools.action_set(&results)?;
     Ok(())
 }

@@ -17,6 +17,7 @@ pub mod listing;
 pub mod params;
 pub mod provide;
 pub mod results;
+pub mod trust;
 
 use juju_hook::ToolError;
 
@@ -71,6 +72,7 @@ const TABLE: &[(&str, Handler)] = &[
     ),
     ("get-certificate-request", listing::get_certificate_request),
     ("provide-certificate", provide::provide_certificate),
+    ("get-trust-bundle", trust::get_trust_bundle),
 ];
 
 /// The names of the actions this charm implements (must match actions.yaml).
@@ -81,6 +83,7 @@ pub const ACTIONS: &[&str] = &[
     "get-outstanding-certificate-requests",
     "get-certificate-request",
     "provide-certificate",
+    "get-trust-bundle",
 ];
 
 /// The failure message of an action run on a non-leader unit.

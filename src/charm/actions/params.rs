@@ -48,6 +48,18 @@ pub fn string_param(params: &Params, name: &str) -> Result<Option<String>, Actio
     }
 }
 
+/// An optional boolean parameter (`default` when absent or null).
+pub fn bool_param(params: &Params, name: &str, default: bool) -> Result<bool, ActionError> {
+    match params.get(name) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(fail(format!(
+            "parameter {name} must be true or false, not {}; e.g. {name}=true",
+            json_type(other)
+        ))),
+    }
+}
+
 /// Plain PEM or base64 of a PEM file → the PEM text. `what` names the PEM type expected.
 pub fn decode_pem_param(name: &str, value: &str) -> Result<String, ActionError> {
     use base64::Engine;

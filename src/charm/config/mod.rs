@@ -13,6 +13,10 @@
 //!   `example.com` and every name under it. A leading `.` is ignored; wildcards are not suffixes.
 //! - `allow-ip-sans` (true), `allow-wildcard-dns` (true), `allow-ca-requests` (false).
 //! - `certificate-limit`: certificates per relation, `0` = unlimited.
+//! - `ca-rotation-overlap` (`24h`): how long a new CA is announced on `send-ca-cert` before it
+//!   signs; `0` switches at once. Same format as the validities, `0` allowed;
+//!   `certificate-validity + 2 × ca-rotation-overlap` must be less than `root-ca-validity`.
+//! - `trusted-certificates`: PEM certificates (or base64 of PEM) added to the trust bundle.
 //!
 //! Invalid values are collected, all of them, as (option, why) pairs for the blocked status.
 
@@ -24,7 +28,7 @@ mod values;
 
 use self::values::parse_application_entry;
 pub use self::values::{check_dns_suffix, format_duration, parse_duration, parse_key_algorithm};
-use crate::pki::{CaSubject, KeyAlgorithm, Policy};
+use crate::pki::{trust, CaSubject, KeyAlgorithm, Policy};
 
 /// Every option of config.yaml.
 pub const OPTIONS: &[&str] = &[
@@ -45,11 +49,14 @@ pub const OPTIONS: &[&str] = &[
     "allow-ca-requests",
     "certificate-limit",
     "application-domains",
+    "ca-rotation-overlap",
+    "trusted-certificates",
 ];
 
 pub const DEFAULT_CA_COMMON_NAME: &str = "tls-provider";
 pub const DEFAULT_ROOT_CA_VALIDITY: &str = "365d";
 pub const DEFAULT_CERTIFICATE_VALIDITY: &str = "90d";
+pub const DEFAULT_CA_ROTATION_OVERLAP: &str = "24h";
 
 /// Who signs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +89,10 @@ pub struct Config {
     pub policy: Policy,
     /// Certificates per relation; 0 = unlimited.
     pub certificate_limit: u32,
+    /// Seconds a new CA is announced before it signs (0: it signs at once).
+    pub ca_rotation_overlap: u64,
+    /// `trusted-certificates`, each certificate as normalised PEM.
+    pub trusted_certificates: Vec<String>,
 }
 
 /// One invalid option and why.
@@ -271,6 +282,53 @@ impl Reader<'_> {
         (root.unwrap_or_default(), leaf.unwrap_or_default())
     }
 
+    /// `ca-rotation-overlap` in seconds: it must leave a new CA time to sign full-length
+    /// certificates before its own rotation is announced.
+    fn overlap(&mut self, root: u64, leaf: u64) -> u64 {
+        let text = self
+            .string("ca-rotation-overlap")
+            .unwrap_or_else(|| DEFAULT_CA_ROTATION_OVERLAP.to_string());
+        let overlap = match text.as_str() {
+            "0" => 0,
+            t => match parse_duration(t) {
+                Ok(secs) => secs,
+                Err(why) => {
+                    self.issue("ca-rotation-overlap", format!("{why} (0 switches at once)"));
+                    return 0;
+                }
+            },
+        };
+        // A new CA signs from the end of its overlap and announces its successor at notAfter -
+        // certificate-validity - overlap: that must come after its own switch.
+        if root > 0 && leaf > 0 && leaf.saturating_add(overlap.saturating_mul(2)) >= root {
+            self.issue(
+                "ca-rotation-overlap",
+                format!(
+                    "twice {} plus certificate-validity ({}) must be less than root-ca-validity ({}); \
+                     shorten it (0 switches at once) or lengthen root-ca-validity",
+                    format_duration(overlap),
+                    format_duration(leaf),
+                    format_duration(root)
+                ),
+            );
+        }
+        overlap
+    }
+
+    /// `trusted-certificates`: PEM certificates, or base64 of such a PEM bundle.
+    fn trusted_certificates(&mut self) -> Vec<String> {
+        let Some(text) = self.string("trusted-certificates") else {
+            return Vec::new();
+        };
+        match trust::parse_trusted(&text) {
+            Ok(pems) => pems,
+            Err(why) => {
+                self.issue("trusted-certificates", why);
+                Vec::new()
+            }
+        }
+    }
+
     fn policy(&mut self) -> Policy {
         let mut allowed_domains = Vec::new();
         if let Some(text) = self.string("allowed-domains") {
@@ -359,6 +417,8 @@ impl Config {
         let (root_ca_validity, certificate_validity) = r.validities();
         let policy = r.policy();
         let certificate_limit = r.certificate_limit();
+        let ca_rotation_overlap = r.overlap(root_ca_validity, certificate_validity);
+        let trusted_certificates = r.trusted_certificates();
         if !r.issues.is_empty() {
             return Err(ConfigErrors(r.issues));
         }
@@ -370,6 +430,8 @@ impl Config {
             certificate_validity,
             policy,
             certificate_limit,
+            ca_rotation_overlap,
+            trusted_certificates,
         })
     }
 }

@@ -2,6 +2,8 @@
 //! [`Plan`] (the databag changes, notes for the log, and [`Counts`] for status), and one writer,
 //! [`publish`], applies it.
 
+use std::collections::BTreeSet;
+
 use juju_hook::{Databag, HookTools, RelationId, ToolError};
 
 pub mod snapshot;
@@ -56,6 +58,9 @@ pub struct Plan {
     /// Lines about rejected input, logged by status only when they change.
     pub notes: Vec<String>,
     pub counts: Counts,
+    /// The CA certificates (PEM) that the certificates published on this relation chain to:
+    /// each one's `ca` and the root of its chain. They go in the trust bundle.
+    pub anchors: BTreeSet<String>,
 }
 
 impl Plan {
@@ -66,6 +71,7 @@ impl Plan {
             unit_changes: Databag::new(),
             notes: Vec::new(),
             counts: Counts::default(),
+            anchors: BTreeSet::new(),
         }
     }
 
@@ -127,6 +133,21 @@ pub trait Dialect {
 
     /// Whether this dialect serves the relation.
     fn claims(&self, snap: &RelationSnapshot) -> Claim;
+
+    /// Reads relation `id` for planning (`Ok(None)`: it is gone). The dialects of one endpoint
+    /// share the first one's way of reading; the default reads everything
+    /// ([`snapshot::read_relation`]).
+    fn read(
+        &mut self,
+        hook: &Hook<'_>,
+        id: RelationId,
+    ) -> Result<Option<RelationSnapshot>, CharmError> {
+        snapshot::read_relation(hook, id)
+    }
+
+    /// Sees every plan recorded before this dialect's endpoint is served (endpoints are served in
+    /// the order of the dialect list): the trust bundle learns the CAs in use this way.
+    fn observe(&mut self, _plan: &Plan) {}
 
     /// Whether [`Dialect::plan`] needs our unit databag in the snapshot (one more `relation-get`).
     fn reads_own_unit_bag(&self) -> bool {

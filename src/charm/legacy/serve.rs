@@ -166,6 +166,7 @@ impl Serving<'_> {
             plan.counts.outstanding += new.values().filter(|e| e.cert.is_none()).count();
         }
         plan.counts.published += new.values().filter(|e| e.cert.is_some()).count();
+        plan.anchors = anchors(&data, store.doc.client.iter().chain(new.values()));
         store.doc.relations.insert(id.0, new);
         plan.unit_changes = changes_over(own, &data.to_databag(), proto::is_provider_key);
         plan
@@ -357,6 +358,25 @@ fn cert_is_current(e: &Entry, ca: &Ca, validity_secs: u64, now: SystemTime) -> b
         validity_secs,
         now,
     )
+}
+
+/// The CAs that what we publish on a relation chains to: its `ca`, and for each certificate its
+/// issuing CA and the root of the chain an operator provided (manual mode).
+fn anchors<'e>(
+    data: &proto::ProviderData,
+    entries: impl Iterator<Item = &'e Entry>,
+) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = data.ca.iter().cloned().collect();
+    for e in entries.filter(|e| e.cert.is_some()) {
+        out.extend(e.ca.iter().cloned());
+        let root = e
+            .chain
+            .as_deref()
+            .and_then(|c| crate::pki::parse_certs(c).ok())
+            .and_then(|certs| certs.last().map(|r| crate::pki::trust::pem_of(r)));
+        out.extend(root);
+    }
+    out
 }
 
 /// What our unit databag says on this relation: `ca`/`chain`, the shared client certificate, and

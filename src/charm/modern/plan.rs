@@ -278,11 +278,23 @@ impl Planner<'_, '_> {
         self.notes.extend(dropped);
         self.counts.published = self.desired.certificates.len();
         self.counts.denied = self.desired.request_errors.len();
+        // Every published entry is valid now (kept entries are, new ones were just signed).
+        let anchors = self
+            .desired
+            .certificates
+            .iter()
+            .filter(|c| !c.revoked)
+            .flat_map(|c| {
+                std::iter::once(&c.ca).chain(c.chain.last().filter(|r| **r != c.certificate))
+            })
+            .cloned()
+            .collect();
         Plan {
             relation: self.snap.id,
             app_changes,
             notes: self.notes,
             counts: self.counts,
+            anchors,
             ..Plan::new(self.snap.id)
         }
     }
@@ -340,9 +352,12 @@ mod tests {
                 ca,
                 previous_pem: None,
                 previous: None,
+                previous_until: None,
+                next: None,
                 rotate_at: None,
             }),
             ca_rotated: None,
+            ca_announced: None,
         };
         let snap = snapshot::read_relation(&leader.hook, RelationId(1))
             .unwrap()

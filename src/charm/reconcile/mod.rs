@@ -15,13 +15,14 @@ use std::collections::BTreeSet;
 
 use juju_hook::{LogLevel, RelationId, StatusName};
 
-use super::ca::RotateReason;
+use super::ca::{Phase, RotateReason};
 use super::config::ConfigErrors;
 use super::dialect::snapshot::{self, own_unit_bag};
 use super::dialect::{publish, Claim, Counts, Dialect, Plan};
 use super::hook::{Hook, Leader, NotReady};
 use super::status::plural;
-use super::{legacy, modern, status, CharmError};
+use super::transfer::bundle::Bundle;
+use super::{legacy, modern, status, transfer, CharmError};
 
 /// The unit status text of a non-leader.
 pub const STANDBY_MESSAGE: &str = "standby: the leader issues certificates";
@@ -29,8 +30,12 @@ pub const STANDBY_MESSAGE: &str = "standby: the leader issues certificates";
 /// What one reconcile may be asked to do beyond the hook's own reasons.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReconcileOptions {
-    /// Make a new CA now (`rotate-private-key`).
+    /// Start a CA rotation (`rotate-private-key`).
     pub force_rotate: bool,
+    /// With `force_rotate`: switch at once, without the overlap.
+    pub immediate: bool,
+    /// Fill [`Summary::trust_bundle`] (`get-trust-bundle`).
+    pub want_bundle: bool,
 }
 
 /// The result of one reconcile.
@@ -38,10 +43,16 @@ pub struct ReconcileOptions {
 pub struct Summary {
     pub leader: bool,
     pub config_errors: Option<ConfigErrors>,
-    /// Set when a new CA was made.
+    /// Set when a new CA started signing.
     pub ca_rotated: Option<RotateReason>,
+    /// Set when a CA rotation was announced.
+    pub ca_announced: Option<RotateReason>,
     /// The CA certificate in force after this reconcile (as held in memory).
     pub ca_pem: Option<String>,
+    /// The announced next CA, during a rotation's overlap.
+    pub ca_next_pem: Option<String>,
+    /// Where a CA rotation stands.
+    pub ca_phase: Option<Phase>,
     /// Relations whose databags were written.
     pub writes: usize,
     /// Every dialect's counts added up.
@@ -51,6 +62,10 @@ pub struct Summary {
     pub status: Option<(StatusName, String)>,
     /// Lines about rejected input (logged when they change).
     pub notes: Vec<String>,
+    /// The CA certificates that published certificates chain to (every plan's anchors).
+    pub anchors: BTreeSet<String>,
+    /// The trust bundle, when [`ReconcileOptions::want_bundle`] asked for it.
+    pub trust_bundle: Option<Bundle>,
 }
 
 /// The dialects, in the order their parts of the status are shown.
@@ -66,6 +81,8 @@ pub fn dialects_with<'a>(
     vec![
         Box::new(modern::ModernDialect::new(leader)),
         Box::new(legacy),
+        // Last: it publishes the CAs that the certificates published above chain to.
+        Box::new(transfer::TransferDialect::new()),
     ]
 }
 
@@ -93,13 +110,23 @@ pub fn reconcile_with(
     }
     summary.leader = true;
     revisions::remove_unused_revision(hook)?;
-    let force = opts.force_rotate.then_some(RotateReason::Requested);
+    let force = opts.force_rotate.then_some(if opts.immediate {
+        RotateReason::RequestedNow
+    } else {
+        RotateReason::Requested
+    });
     let leader = match Leader::prepare(*hook, force)? {
         Ok(l) => l,
         Err(not_ready) => return blocked(hook, summary, not_ready),
     };
     summary.ca_rotated = leader.ca_rotated.clone();
+    summary.ca_announced = leader.ca_announced.clone();
     summary.ca_pem = leader.ca.as_ref().map(|c| c.ca_pem.clone());
+    summary.ca_next_pem = leader
+        .ca
+        .as_ref()
+        .and_then(|c| c.next.as_ref().map(|n| n.pem.clone()));
+    summary.ca_phase = leader.signer().map(|c| Phase::of(c, &leader.config));
     let mut dialects = make(&leader);
     summary.by_dialect = vec![Counts::default(); dialects.len()];
     let left = leaving::relations_left(hook);
@@ -110,15 +137,18 @@ pub fn reconcile_with(
         for &id in live.iter().filter(|id| !left.contains(id)) {
             serve(&leader, &mut dialects, endpoint, id, &mut summary)?;
         }
-        for (i, d) in dialects.iter_mut().enumerate() {
-            if d.endpoint() == endpoint {
-                for plan in d.finish(&leader, &live)? {
-                    record(&leader, &mut summary, i, &plan)?;
+        for i in 0..dialects.len() {
+            if dialects[i].endpoint() == endpoint {
+                for plan in dialects[i].finish(&leader, &live)? {
+                    record(&leader, &mut dialects, &mut summary, i, &plan)?;
                 }
             }
         }
     }
     log_signed(hook, &summary);
+    if opts.want_bundle {
+        summary.trust_bundle = Some(transfer::bundle::compute(&leader, &summary.anchors));
+    }
     let (st, msg) = status_text(&leader, &dialects, &summary);
     let notes = summary.notes.clone();
     status::set(hook, st, &msg, &notes)?;
@@ -126,13 +156,18 @@ pub fn reconcile_with(
     Ok(summary)
 }
 
-/// Each endpoint the dialects serve, with its live relation ids (the one being broken in this
-/// hook left out).
+/// Each endpoint the dialects serve, in the order of the dialect list, with its live relation ids
+/// (the one being broken in this hook left out).
 fn live_relations(
     hook: &Hook<'_>,
     dialects: &[Box<dyn Dialect + '_>],
 ) -> Result<Vec<(&'static str, Vec<RelationId>)>, CharmError> {
-    let endpoints: BTreeSet<&'static str> = dialects.iter().map(|d| d.endpoint()).collect();
+    let mut endpoints: Vec<&'static str> = Vec::new();
+    for d in dialects {
+        if !endpoints.contains(&d.endpoint()) {
+            endpoints.push(d.endpoint());
+        }
+    }
     let mut out = Vec::new();
     for endpoint in endpoints {
         out.push((endpoint, snapshot::relation_ids(hook, endpoint)?));
@@ -149,7 +184,10 @@ fn serve(
     summary: &mut Summary,
 ) -> Result<(), CharmError> {
     let hook = &leader.hook;
-    let Some(mut snap) = snapshot::read_relation(hook, id)? else {
+    let Some(reader) = dialects.iter_mut().find(|d| d.endpoint() == endpoint) else {
+        return Ok(());
+    };
+    let Some(mut snap) = reader.read(hook, id)? else {
         return Ok(());
     };
     let claims = dialects
@@ -172,11 +210,12 @@ fn serve(
         }
     }
     let plan = dialects[i].plan(leader, &snap)?;
-    record(leader, summary, i, &plan)
+    record(leader, dialects, summary, i, &plan)
 }
 
 fn record(
     leader: &Leader<'_>,
+    dialects: &mut [Box<dyn Dialect + '_>],
     summary: &mut Summary,
     dialect: usize,
     plan: &Plan,
@@ -184,6 +223,10 @@ fn record(
     if publish(leader.hook.tools, plan)? {
         summary.writes += 1;
     }
+    for d in dialects.iter_mut() {
+        d.observe(plan);
+    }
+    summary.anchors.extend(plan.anchors.iter().cloned());
     summary.by_dialect[dialect].add(&plan.counts);
     summary.totals.add(&plan.counts);
     summary.notes.extend(plan.notes.iter().cloned());
@@ -260,10 +303,11 @@ fn status_text(
     dialects: &[Box<dyn Dialect + '_>],
     summary: &Summary,
 ) -> (StatusName, String) {
-    let parts: Vec<String> = dialects
+    let mut parts: Vec<String> = dialects
         .iter()
         .zip(&summary.by_dialect)
         .filter_map(|(d, c)| d.status(leader, c, summary.totals.relations))
         .collect();
+    parts.extend(summary.ca_phase.as_ref().and_then(Phase::describe));
     (StatusName::Active, parts.join("; "))
 }
