@@ -129,5 +129,8 @@ pub mod modern;
 /// Helpers of the simulator interop tests (`tests/interop_modern/`, `tests/tls_handshake.rs`).
 pub mod interop;
 
+/// An in-process TLS handshake against a given trust bundle.
+pub mod handshake;
+
 /// The state-in/state-out harness of the charm's unit tests.
 pub mod world;
