@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create <repo>/.venv and install the pinned Python dependencies of the test charms
-# (tests/charms/requirements.txt): ops, charmlibs-interfaces-tls-certificates, Scenario, pytest.
+# (tests/charms/requirements.txt): ops, charmlibs-interfaces-tls-certificates,
+# charmlibs-interfaces-certificate-transfer, Scenario, pytest.
 #
 # Idempotent: a stamp file in the venv records the hash of the requirements file and the
 # interpreter; when both are unchanged the script exits at once without touching anything.
@@ -53,7 +54,7 @@ rm -f "$stamp"
 echo "setup-venv: installing $req" >&2
 "$venv/bin/python3" -m pip install --disable-pip-version-check --quiet -r "$req" ||
     die "pip install failed (is PyPI reachable?)"
-"$venv/bin/python3" -c 'import ops, charmlibs.interfaces.tls_certificates, scenario' ||
+"$venv/bin/python3" -c 'import ops, charmlibs.interfaces.tls_certificates, charmlibs.interfaces.certificate_transfer, scenario' ||
     die "installed packages do not import"
 stamp_for "$venv/bin/python3" >"$stamp"
 echo "setup-venv: ready: $venv" >&2

@@ -4,7 +4,8 @@
 //!   with the test build of the binary as `dispatch`. Assembled once per test process by
 //!   `scripts/pack-charm.py --unpacked`, so it holds exactly the files `make charm` packs.
 //! - [`requirer_charm_dir`], [`legacy_requirer_charm_dir`], [`test_provider_charm_dir`]: the Python
-//!   test charms built by `make test-charms` into `build/charms/<name>`.
+//!   test charms built by `make test-charms` into `build/charms/<name>`; [`ca_client_charm_dir`]
+//!   likewise (certificate_transfer requirer).
 #![allow(dead_code)]
 
 use std::fs;
@@ -111,6 +112,11 @@ pub fn test_provider_charm_dir() -> PathBuf {
     built_test_charm("test-provider")
 }
 
+/// The certificate_transfer requirer (CertificateTransferRequires), as a CA bundle client.
+pub fn ca_client_charm_dir() -> PathBuf {
+    built_test_charm("ca-client")
+}
+
 /// CAs made with this crate.
 pub mod ca;
 
@@ -128,6 +134,13 @@ pub mod modern;
 
 /// Helpers of the simulator interop tests (`tests/interop_modern/`, `tests/tls_handshake.rs`).
 pub mod interop;
+
+/// The certificate_transfer interface (`send-ca-cert`): the ca-client test charm and the
+/// library's own parse and dump of databags.
+pub mod transfer;
+
+/// An in-process TLS handshake against a given trust bundle.
+pub mod handshake;
 
 /// The state-in/state-out harness of the charm's unit tests.
 pub mod world;

@@ -22,6 +22,13 @@ pub enum SimError {
         "hook loop: more than {max} hooks ran without the model settling; most frequent: {summary}"
     )]
     Loop { max: usize, summary: String },
+    /// The closure of `Model::settle_observing` returned an error after `unit` ran `hook`.
+    #[error("settle stopped by its observer after {unit} ran {hook:?}: {message}")]
+    Observer {
+        unit: String,
+        hook: String,
+        message: String,
+    },
     #[error("{0}")]
     Setup(String),
 }

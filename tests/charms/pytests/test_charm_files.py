@@ -12,6 +12,8 @@ import yaml
 CHARMS = Path(__file__).resolve().parent.parent
 REPO = CHARMS.parent.parent
 NAMES = ["tls-requirer", "test-provider", "legacy-requirer"]
+# Every built charm: NAMES (tls-certificates, with config) and the certificate_transfer client.
+BUILT = [*NAMES, "ca-client"]
 TYPES = {"string": str, "int": int, "boolean": bool}
 
 
@@ -29,10 +31,20 @@ def test_yaml_files_parse_and_defaults_match_types(name):
     assert all(a["description"].strip() for a in actions.values())
 
 
+def test_ca_client_yaml_files():
+    meta = yaml.safe_load((CHARMS / "ca-client" / "metadata.yaml").read_text())
+    assert meta["name"] == "ca-client"
+    assert meta["requires"] == {"receive-ca-cert": {"interface": "certificate_transfer"}}
+    assert not (CHARMS / "ca-client" / "config.yaml").exists()
+    actions = yaml.safe_load((CHARMS / "ca-client" / "actions.yaml").read_text())
+    assert list(actions) == ["get-bundle"]
+    assert actions["get-bundle"]["description"].strip()
+
+
 def test_build_script_output(tmp_path):
     script = REPO / "scripts" / "build-test-charms.sh"
     subprocess.run([str(script), "--no-venv"], check=True, capture_output=True)
-    for name in NAMES:
+    for name in BUILT:
         out = REPO / "build" / "charms" / name
         dispatch = out / "dispatch"
         assert os.access(dispatch, os.X_OK)
@@ -43,7 +55,10 @@ def test_build_script_output(tmp_path):
             CHARMS / name / "src" / "charm.py"
         ).read_bytes()
         for f in ("metadata.yaml", "config.yaml", "actions.yaml"):
-            assert (out / f).read_bytes() == (CHARMS / name / f).read_bytes()
+            if (CHARMS / name / f).exists():
+                assert (out / f).read_bytes() == (CHARMS / name / f).read_bytes()
+            else:
+                assert not (out / f).exists()
     # Idempotent: a second run changes no file.
     before = {p: p.stat().st_mtime_ns for p in (REPO / "build" / "charms").rglob("*")}
     subprocess.run([str(script), "--no-venv"], check=True, capture_output=True)

@@ -6,12 +6,25 @@ use super::teardown::{drop_unit, gc_relation};
 use super::Model;
 use crate::error::SimError;
 use crate::state::{sort_units, Event, Kind, Op, State, RETRY_MIN};
-use crate::views::SettleReport;
+use crate::views::{HookRun, SettleReport};
 
 impl Model {
     /// Run queued hooks until quiet. Errors if a unit is in error or after `max_hooks` runs.
     pub fn settle(&mut self) -> Result<SettleReport, SimError> {
-        let report = self.settle_allow_errors()?;
+        self.settle_observing(|_, _| Ok(()))
+    }
+
+    /// Like `settle`, calling `observe` with the model and the run after every hook that ran
+    /// (failed ones included), before the next one starts; the model it sees is what that hook
+    /// committed. An `Err(message)` from `observe` stops the settle at once with
+    /// `SimError::Observer` naming that run's unit and hook (its hooks so far stay run; the rest
+    /// stay queued). Otherwise the same as `settle`: the same hooks in the same order, the same
+    /// errors.
+    pub fn settle_observing<F>(&mut self, mut observe: F) -> Result<SettleReport, SimError>
+    where
+        F: FnMut(&Model, &HookRun) -> Result<(), String>,
+    {
+        let report = self.run_until_quiet(&mut observe)?;
         if let Some((unit, hook)) = report.errors.first() {
             let logs = self.logs(unit);
             let tail = logs[logs.len().saturating_sub(25)..].join("\n");
@@ -26,6 +39,14 @@ impl Model {
 
     /// Like `settle`, but units in error are reported, not an `Err`.
     pub fn settle_allow_errors(&mut self) -> Result<SettleReport, SimError> {
+        self.run_until_quiet(&mut |_, _| Ok(()))
+    }
+
+    /// The settle loop: run queued hooks until quiet, calling `observe` after each run.
+    fn run_until_quiet(
+        &mut self,
+        observe: &mut dyn FnMut(&Model, &HookRun) -> Result<(), String>,
+    ) -> Result<SettleReport, SimError> {
         let start = self.runs.len();
         let mut count = 0usize;
         loop {
@@ -37,8 +58,17 @@ impl Model {
                 if count >= self.max_hooks {
                     return Err(self.loop_error(start));
                 }
+                let before = self.runs.len();
                 if self.step(&unit)? {
                     count += 1;
+                }
+                let this: &Model = self;
+                for run in &this.runs[before..] {
+                    observe(this, run).map_err(|message| SimError::Observer {
+                        unit: run.unit.clone(),
+                        hook: run.hook.clone(),
+                        message,
+                    })?;
                 }
             }
         }
