@@ -274,7 +274,9 @@ impl HookTools for FakeTools {
             Member::Unit(u) if *u == st.unit_name => Some(&r.local_unit_bag),
             Member::Unit(u) => r.remote_units.get(u),
             Member::App(a) if *a == st.app_name => {
-                if !st.leader {
+                // Every unit reads its application's databag on a peer relation (Juju's
+                // relation-get permits it there only).
+                if !st.leader && r.remote_app != st.app_name {
                     return Err(ToolError::NotLeader {
                         tool: "relation-get".into(),
                         stderr: "ERROR permission denied".into(),
