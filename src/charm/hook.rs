@@ -95,12 +95,10 @@ impl<'a> Leader<'a> {
         };
         let outcome = match config.mode {
             Mode::SelfSigned => {
-                let slack = if ca::is_ca_secret_expired_hook(hook.ctx) {
-                    ca::rotation::SECRET_EXPIRED_SLACK
-                } else {
-                    std::time::Duration::ZERO
-                };
-                match ca::ensure(hook.tools, &config, hook.now, force, slack) {
+                let expired = ca::is_ca_secret_expired_hook(hook.ctx)
+                    .then(|| hook.ctx.secret.as_ref().and_then(|s| s.revision))
+                    .flatten();
+                match ca::ensure(hook.tools, &config, hook.now, force, expired) {
                     Ok(o) => Some(o),
                     Err(CharmError::Pki(e)) => return Ok(Err(NotReady::CaFailed(e.to_string()))),
                     Err(e) => return Err(e),

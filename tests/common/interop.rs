@@ -186,9 +186,12 @@ pub fn provider_relations(model: &Model) -> Vec<u32> {
         .relation_ids()
         .into_iter()
         .filter(|id| {
-            model
-                .relation_endpoints(*id)
-                .is_some_and(|ends| ends[0].0 != ends[1].0 && ends.iter().any(|e| e.0 == PROVIDER))
+            model.relation_endpoints(*id).is_some_and(|ends| {
+                ends[0].0 != ends[1].0
+                    && ends
+                        .iter()
+                        .any(|e| e.0 == PROVIDER && e.1 == "certificates")
+            })
         })
         .collect()
 }

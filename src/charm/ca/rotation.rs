@@ -43,6 +43,31 @@ const VALIDITY_TOLERANCE_SECS: u64 = 300;
 /// the hook on the controller's clock, which may run a little ahead of the unit's.
 pub const SECRET_EXPIRED_SLACK: Duration = Duration::from_secs(300);
 
+/// The time up to which deadlines count as passed. In the CA secret's `secret-expired` hook
+/// (`expired` = the revision whose expiry fired), Juju's clock says the deadline that revision's
+/// expiry was set to has come: when it is the current revision, that deadline is due whatever
+/// the unit's clock says (one `secret-info-get`, in that hook only). A stale revision's event
+/// changes nothing.
+fn due_at(
+    tools: &dyn juju_hook::HookTools,
+    stored: &StoredCa,
+    now: SystemTime,
+    expired: Option<u64>,
+) -> Result<SystemTime, CharmError> {
+    let Some(rev) = expired else {
+        return Ok(now);
+    };
+    let due = now + SECRET_EXPIRED_SLACK;
+    let info = tools.secret_info_get(&juju_hook::SecretRef::Label(
+        super::CA_SECRET_LABEL.to_string(),
+    ))?;
+    let set_for = stored.rotate_at.as_deref().and_then(clock::parse_rfc3339);
+    Ok(match set_for {
+        Some(t) if info.revision == rev => due.max(t),
+        _ => due,
+    })
+}
+
 /// The CA after [`ensure`], and what happened to it in this call.
 pub struct CaOutcome {
     pub stored: StoredCa,
@@ -170,14 +195,15 @@ fn switch_to(stored: &mut StoredCa, ca: Ca, config: &Config, now: SystemTime) {
 }
 
 /// Loads the CA and moves its rotation on (leader only; self-signed mode, or the
-/// `rotate-private-key` action). `force` asks for a rotation regardless of config; `slack` is
-/// [`SECRET_EXPIRED_SLACK`] in the CA secret's `secret-expired` hook. At most one secret write.
+/// `rotate-private-key` action). `force` asks for a rotation regardless of config; `expired` is
+/// the revision in the CA secret's `secret-expired` hook (see [`due_at`]). At most one secret
+/// write.
 pub fn ensure(
     tools: &dyn juju_hook::HookTools,
     config: &Config,
     now: SystemTime,
     force: Option<RotateReason>,
-    slack: Duration,
+    expired: Option<u64>,
 ) -> Result<CaOutcome, CharmError> {
     let (loaded, content) = load_with_content(tools)?;
     let (mut stored, exists, before) = match loaded {
@@ -202,7 +228,7 @@ pub fn ensure(
             );
         }
     };
-    let due = now + slack;
+    let due = due_at(tools, &stored, now, expired)?;
     let (rotated, announced) = step(&mut stored, config, now, due, force)?;
     stored.rotate_at = Some(clock::rfc3339(deadline(&stored, config)));
     if before.as_ref() != Some(&super::content_of(&stored)) {
