@@ -18,8 +18,9 @@
 //! subject, key algorithm or root validity, or the CA nearing its end (less life left than
 //! `certificate-validity` + the overlap, so it switches when `certificate-validity` is left).
 //! The CA secret's `expire` is always the next deadline (announce, switch or retire), so Juju's
-//! `secret-expired` wakes the leader exactly when something is due; any other hook that finds a
-//! deadline passed does the same work.
+//! `secret-expired` wakes the leader exactly when something is due: in that hook, for the
+//! secret's current revision, the deadline counts as passed on Juju's clock ([`due_at`]). Any
+//! other hook that finds a deadline passed on the unit's clock does the same work.
 //!
 //! No overlap: `ca-rotation-overlap=0`, `rotate-private-key immediate=true` (a compromised key),
 //! and a CA that is missing or unreadable (nothing to overlap with) switch at once.
