@@ -12,7 +12,11 @@
 //! 3. the legacy requirer's certificates and the key pairs the provider made for it (each key
 //!    checked against its certificate; keys are never printed);
 //! 4. a requirer outside `allowed-domains` refused with its code and message;
-//! 5. `rotate-private-key`: old and new CA fingerprints, every certificate reissued;
+//! 5. a CA rotation as no client notices it: `rotate-private-key` announces the new CA in the trust
+//!    bundle a load balancer gets on `send-ca-cert` (the real `CertificateTransferRequires`),
+//!    24 hours of simulated time pass (`ca-rotation-overlap`), the new CA signs and every
+//!    certificate is reissued, and the old CA stays trusted while certificates it issued may still
+//!    be in use: old and new CA fingerprints, the bundle at each phase, every certificate reissued;
 //! 6. manual mode: a new unit's request listed by `get-outstanding-certificate-requests`, signed
 //!    by an outside CA made with the `openssl` command line, handed back with
 //!    `provide-certificate`, and the unit then holding a certificate that verifies against the
@@ -88,6 +92,7 @@ fn run(verbose: bool) -> Res<usize> {
     let charm = repo().join("dist/tls-provider.charm");
     let requirer = repo().join("build/charms/tls-requirer");
     let legacy = repo().join("build/charms/legacy-requirer");
+    let ca_client = repo().join("build/charms/ca-client");
     for needed in [&charm, &requirer.join("dispatch"), &legacy.join("dispatch")] {
         if !needed.exists() {
             return Err(format!(
@@ -141,12 +146,23 @@ fn run(verbose: bool) -> Res<usize> {
         }),
         "legacy reactive requirer: names only, the provider makes the keys",
     )?;
+    d.deploy(
+        "lb",
+        &ca_client,
+        1,
+        json!({}),
+        "a load balancer that only trusts: CertificateTransferRequires (certificate_transfer v1)",
+    )?;
     for app in ["web", "api", "etcd"] {
         let id = d.model.relate(&format!("{app}:certificates"), PROVIDER)?;
         println!("  relate {PROVIDER}:certificates {app}:certificates  (relation {id})");
     }
+    let id = d
+        .model
+        .relate("lb:receive-ca-cert", &format!("{PROVIDER}:send-ca-cert"))?;
+    println!("  relate {PROVIDER}:send-ca-cert lb:receive-ca-cert  (relation {id})");
     d.settle()?;
-    d.status(&[PROVIDER, "web", "api", "etcd"]);
+    d.status(&[PROVIDER, "web", "api", "etcd", "lb"]);
 
     let ca = d.action_str(LEADER, "get-ca-certificate", json!({}), "ca-certificate")?;
     let ca_cert = parse(&ca)?;
@@ -222,20 +238,64 @@ fn run(verbose: bool) -> Res<usize> {
         "the requirer reports the denial",
     );
 
-    d.section("5. Rotating the CA (juju run tls-provider/leader rotate-private-key)");
+    d.section(
+        "5. Rotating the CA so that no client notices (rotate-private-key, ca-rotation-overlap)",
+    );
     let before: Vec<Holding> = modern.iter().chain(&legacy_before).cloned().collect();
-    let r = d.action(LEADER, "rotate-private-key", json!({"immediate": true}))?;
-    let new_ca = result_str(&r, "ca-certificate")?;
+    let trusted = d.lb_bundle()?;
+    println!("lb trusts (from send-ca-cert): {}", fingerprints(&trusted)?);
+    d.check(
+        trusted.len() == 1 && parse(&trusted[0])?.to_der()? == ca_cert.to_der()?,
+        "lb trusts exactly the published CA",
+    );
+    let r = d.action(LEADER, "rotate-private-key", json!({}))?;
     println!("result: {}", result_str(&r, "result")?);
+    let new_ca = result_str(&r, "next-ca-certificate")?;
     d.settle()?;
     let new_ca_cert = parse(&new_ca)?;
-    let published = d.action_str(LEADER, "get-ca-certificate", json!({}), "ca-certificate")?;
+    println!("  phase          {}", result_str(&r, "phase")?);
     println!("  old CA sha256  {}", fingerprint(&ca_cert)?);
     println!("  new CA sha256  {}", fingerprint(&new_ca_cert)?);
+    let trusted = d.lb_bundle()?;
+    println!("lb now trusts: {}", fingerprints(&trusted)?);
+    d.check(
+        trusted.len() == 2 && trusted.iter().any(|t| t.trim() == new_ca.trim()),
+        "announced: lb trusts the old and the new CA before any certificate uses the new one",
+    );
+    let unchanged = d.modern_holdings()?;
+    d.check(
+        unchanged
+            .iter()
+            .all(|h| before.iter().any(|b| b.cert.trim() == h.cert.trim())),
+        "announced: no certificate reissued yet",
+    );
+    println!(
+        "\n24 hours pass (ca-rotation-overlap=24h): the CA secret expires, the leader switches."
+    );
+    d.model
+        .advance_clock(std::time::Duration::from_secs(24 * 3600 + 60));
+    d.settle()?;
+    let published = d.action_str(LEADER, "get-ca-certificate", json!({}), "ca-certificate")?;
     d.check(new_ca.trim() != ca.trim(), "a new CA");
     d.check(
         published.trim() == new_ca.trim(),
         "the new CA is the one published",
+    );
+    let tb = d.action(LEADER, "get-trust-bundle", json!({}))?;
+    println!("juju run {PROVIDER}/leader get-trust-bundle:");
+    println!("  phase  {}", result_str(&tb, "phase")?);
+    for e in json_list(result_str(&tb, "certificates").ok().as_ref())? {
+        println!(
+            "  {:<9} {}  {}",
+            str_of(&e["role"]),
+            &str_of(&e["fingerprint-sha256"])[..23],
+            str_of(&e["why"])
+        );
+    }
+    let trusted = d.lb_bundle()?;
+    d.check(
+        trusted.len() == 2,
+        "switched: lb still trusts the previous CA while its certificates may be in use",
     );
     d.pem("new CA certificate", &new_ca);
     let new_ca_file = d.write("new-ca.pem", &new_ca)?;
@@ -260,17 +320,6 @@ fn run(verbose: bool) -> Res<usize> {
         d.verify(&new_ca_file, &h.cert, "new-ca.pem")?;
         d.key_pair(&h.cert, h.key.as_deref())?;
     }
-    let mut distinct: Vec<&str> = after.iter().map(|h| h.cert.trim()).collect();
-    distinct.sort();
-    distinct.dedup();
-    let reissued = result_str(&r, "reissued")?;
-    d.check(
-        reissued == distinct.len().to_string(),
-        &format!(
-            "the action reissued {reissued}: the {} distinct certificates above",
-            distinct.len()
-        ),
-    );
 
     d.section("6. Manual mode: an outside CA signs through provide-certificate");
     println!("  juju config {PROVIDER} mode=manual; juju add-unit web (a new unit, a new request)");
@@ -504,6 +553,12 @@ impl Demo {
 
     /// The certificate each modern requirer unit holds (web units; api's app-mode one on its
     /// leader), from the requirer's own `get-certificates` action.
+    /// The CA certificates the `lb` unit trusts (its `get-bundle` action).
+    fn lb_bundle(&mut self) -> Res<Vec<String>> {
+        let text = self.action_str("lb/0", "get-bundle", json!({}), "bundle")?;
+        Ok(serde_json::from_str(&text)?)
+    }
+
     fn modern_holdings(&mut self) -> Res<Vec<Holding>> {
         let mut out = Vec::new();
         for unit in self.model.units("web") {
@@ -749,6 +804,15 @@ fn not_after(cert: &X509) -> String {
 /// SHA-256 fingerprint, colon-separated hex.
 fn fingerprint(cert: &X509) -> Res<String> {
     Ok(hex(&cert.digest(MessageDigest::sha256())?, ":"))
+}
+
+/// The short fingerprints of PEM certificates, for one line.
+fn fingerprints(pems: &[String]) -> Res<String> {
+    let mut out = Vec::new();
+    for p in pems {
+        out.push(fingerprint(&parse(p)?)?[..23].to_string());
+    }
+    Ok(out.join(", "))
 }
 
 /// The serial number, hex (first 8 bytes, then `..`).

@@ -531,12 +531,12 @@ impl World {
                 .unwrap(),
             _ => leader,
         };
-        if self.step == Step::LeaderChange {
-            // A deposed leader may run no hook (nothing to catch up on) and keep its status
-            // text cache, and then its next leader-elected makes no status-set. Without the
-            // cache it always does, so the count of calls is the same every time.
-            let _ = std::fs::remove_file(self.m.charm_dir(&target).join(".tls-provider-status"));
-        }
+        // The status text may or may not change from one step to the next (a deposed leader
+        // may run no hook and keep its status cache; after a CA rotation the status names when
+        // the previous CA stops being trusted, to the second, so two rotations in the same second
+        // show the same text), and an unchanged text makes no status-set. Without the cache the
+        // step always makes one, so its count of calls is the same every time.
+        let _ = std::fs::remove_file(self.m.charm_dir(&target).join(".tls-provider-status"));
         let csrs = if self.step == Step::Provide {
             self.new_requests()
         } else {

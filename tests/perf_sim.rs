@@ -94,7 +94,7 @@ fn deployment() -> (Model, Vec<u32>, Vec<(u32, String, String)>) {
 
 #[test]
 fn steady_state_update_status_within_call_budget_two_relations_five_units() {
-    assert_eq!(BUDGET, 20);
+    assert_eq!(BUDGET, 21);
     let (mut m, rels, csrs) = deployment();
 
     // Every CSR was answered with a valid certificate in the provider's app bag.

@@ -141,7 +141,26 @@ fn ca_rotation_by_action_and_near_expiry_via_secret_expired() {
     assert_all_under(&m, rel, "rot2", &ca1);
     assert_eq!(der(&ca_secret(&m)["previous-ca-certificate"]), der(&ca0));
 
-    // Near expiry: the CA secret expires at notAfter - certificate-validity.
+    // The CA secret expires at its next deadline. First the previous CA's end of trust: every
+    // certificate it issued has expired certificate-validity (90d) after the switch.
+    let s = ca_secret_view(&m);
+    let expire = s.expire.expect("the CA secret has an expiry");
+    let ca1_start = to_system(parse_cert(&ca1).not_before());
+    let gap = expire.duration_since(ca1_start).unwrap().as_secs();
+    assert!(
+        gap.abs_diff(90 * 86_400) < 300,
+        "expiry = switch + certificate-validity (90d), got {gap}s"
+    );
+    let by = expire.duration_since(m.now()).unwrap_or_default() + Duration::from_secs(60);
+    m.advance_clock(by);
+    settle(&mut m);
+    assert!(
+        !ca_secret(&m).contains_key("previous-ca-certificate"),
+        "the previous CA is gone"
+    );
+    assert_eq!(published_ca(&m, rel), ca1, "no rotation yet");
+
+    // Then near expiry: notAfter - certificate-validity (no overlap configured here).
     let s = ca_secret_view(&m);
     let expire = s.expire.expect("the CA secret has an expiry");
     let ca1_cert = parse_cert(&ca1);
