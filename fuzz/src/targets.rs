@@ -523,4 +523,17 @@ pub fn config(data: &[u8]) {
     for d in &config.policy.allowed_domains {
         assert!(!d.is_empty() && *d == d.to_ascii_lowercase());
     }
+    // A new CA announces its successor only after it has signed: overlap fits twice.
+    assert!(config.certificate_validity + 2 * config.ca_rotation_overlap < config.root_ca_validity);
+    // Every trusted certificate is one parseable certificate, listed once, never a key.
+    assert!(config.trusted_certificates.len() <= tls_provider::pki::trust::MAX_TRUSTED);
+    for (i, pem) in config.trusted_certificates.iter().enumerate() {
+        assert!(!pem.contains("PRIVATE KEY"));
+        let again = tls_provider::pki::trust::normalise(pem).expect("a trusted certificate parses");
+        assert_eq!(&again, pem, "normalised");
+        assert!(
+            !config.trusted_certificates[..i].contains(pem),
+            "listed once"
+        );
+    }
 }
