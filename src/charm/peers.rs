@@ -1,7 +1,9 @@
 //! The peer relation `cluster`: what the leader tells the other units of the application.
 //! Nothing secret goes there.
 //!
-//! Today it carries who publishes the legacy answers (`legacy-publisher`): a deposed leader learns
+//! It carries the trust bundle of `send-ca-cert` and what each of its relations last got
+//! (`trust-bundle`, `trust-relations`: see [`super::transfer::shared`]), and who publishes the
+//! legacy answers (`legacy-publisher`): a deposed leader learns
 //! from it, in the `cluster-relation-changed` that the new leader's write gives it, that the new
 //! leader has published, and withdraws its own copy at once, neither before (the reactive
 //! requirer's merged view would lose its certificates) nor only in some later hook (its stale
