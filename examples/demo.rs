@@ -272,8 +272,7 @@ fn run(verbose: bool) -> Res<usize> {
     println!(
         "\n24 hours pass (ca-rotation-overlap=24h): the CA secret expires, the leader switches."
     );
-    d.model
-        .advance_clock(std::time::Duration::from_secs(24 * 3600 + 60));
+    d.advance_to_ca_deadline()?;
     d.settle()?;
     let published = d.action_str(LEADER, "get-ca-certificate", json!({}), "ca-certificate")?;
     d.check(new_ca.trim() != ca.trim(), "a new CA");
@@ -553,6 +552,21 @@ impl Demo {
 
     /// The certificate each modern requirer unit holds (web units; api's app-mode one on its
     /// leader), from the requirer's own `get-certificates` action.
+    /// Moves the simulated clock a minute past the CA secret's expiry (the rotation's next step).
+    fn advance_to_ca_deadline(&mut self) -> Res<()> {
+        let expire = self
+            .model
+            .secrets()
+            .into_iter()
+            .find(|s| s.label.as_deref() == Some("tls-provider-ca"))
+            .and_then(|s| s.expire)
+            .ok_or("the CA secret has no expiry")?;
+        let by = expire.duration_since(self.model.now()).unwrap_or_default()
+            + std::time::Duration::from_secs(60);
+        self.model.advance_clock(by);
+        Ok(())
+    }
+
     /// The CA certificates the `lb` unit trusts (its `get-bundle` action).
     fn lb_bundle(&mut self) -> Res<Vec<String>> {
         let text = self.action_str("lb/0", "get-bundle", json!({}), "bundle")?;
