@@ -53,11 +53,13 @@ charm:
 ship-check: charmcraft-venv charm
 	.venv-charmcraft/bin/python3 scripts/ship-check.py --charm $(CHARM)
 
+# scripts/run-tests.py: what `cargo test --workspace --no-fail-fast` runs, several test binaries
+# at a time (TEST_JOBS, default 3; TEST_THREADS per binary, default 2), and the leadership
+# changes and departures again under Juju 4.x rules (no leader-settings-changed).
 test: venv test-charms build
 	.venv/bin/python3 -m pytest -q tests/charms/pytests
-	$(CARGO) test --workspace --no-fail-fast
-	# Leadership changes and departures again under Juju 4.x rules (no leader-settings-changed).
-	JUJUSIM_LEADERSHIP=4 $(CARGO) test --test legacy_sim --test interop_modern -- leader departure
+	CARGO=$(CARGO) $(PYTHON) scripts/run-tests.py \
+		--rerun 'JUJUSIM_LEADERSHIP=4 legacy_sim,interop_modern leader departure'
 
 # examples/demo.rs drives the simulator library; it finds the jujusim binary next to its own.
 demo: venv test-charms charm
