@@ -96,11 +96,8 @@ def main():
         return  # another server won the race
     sock.listen(128)
     started_stamp = stamp()
-    for mod in PRELOAD:
-        try:
-            __import__(mod)
-        except Exception:  # noqa: BLE001 - a hook importing it will see the real error
-            pass
+    if not preload():
+        return  # the waiting clients see the socket close and run the plain path
     gc.collect()
     gc.freeze()  # fewer copy-on-write pages in the children
 
@@ -148,6 +145,31 @@ def main():
         children += 1
         conn.close()
     sock.close()
+
+
+def preload():
+    """Import PRELOAD. False if that printed anything (a warning, say): a plain hook would show
+    it on its own stderr, so such hooks must not be served from here."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out:
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+        try:
+            for mod in PRELOAD:
+                try:
+                    __import__(mod)
+                except Exception:  # noqa: BLE001 - a hook importing it sees the real error
+                    pass
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+        return os.fstat(out.fileno()).st_size == 0
 
 
 def recv_request(conn):
