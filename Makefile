@@ -16,7 +16,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_CI_SECONDS ?= 20
 FUZZ_TARGETS ?=
 
-.PHONY: help venv charmcraft-venv test-charms build charm ship-check test demo demo-scenario lint fmt clean-dist fuzz fuzz-ci fuzz-lint
+.PHONY: help venv charmcraft-venv test-charms build charm ship-check test test-python test-build demo demo-scenario lint fmt clean-dist fuzz fuzz-ci fuzz-lint
 
 help:
 	@echo "make test         build, then run every test (needs Python 3.10+ and PyPI once for .venv)"
@@ -53,11 +53,21 @@ charm:
 ship-check: charmcraft-venv charm
 	.venv-charmcraft/bin/python3 scripts/ship-check.py --charm $(CHARM)
 
-test: venv test-charms build
+# The Rust build (bins and test binaries) runs alongside the venv, the test charms and their
+# pytest suite. Then scripts/run-tests.py runs what `cargo test --workspace --no-fail-fast`
+# runs, several test binaries at a time (TEST_JOBS, default 3; TEST_THREADS per binary,
+# default 2), and the leadership changes and departures again under Juju 4.x rules (no
+# leader-settings-changed).
+test:
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-python test-build
+	CARGO=$(CARGO) $(PYTHON) scripts/run-tests.py \
+		--rerun 'JUJUSIM_LEADERSHIP=4 legacy_sim,interop_modern leader departure'
+
+test-python: venv test-charms
 	.venv/bin/python3 -m pytest -q tests/charms/pytests
-	$(CARGO) test --workspace --no-fail-fast
-	# Leadership changes and departures again under Juju 4.x rules (no leader-settings-changed).
-	JUJUSIM_LEADERSHIP=4 $(CARGO) test --test legacy_sim --test interop_modern -- leader departure
+
+test-build:
+	$(CARGO) test --workspace --no-run
 
 # examples/demo.rs drives the simulator library; it finds the jujusim binary next to its own.
 demo: venv test-charms charm

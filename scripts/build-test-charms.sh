@@ -4,11 +4,17 @@
 # executable `dispatch` that runs src/charm.py with <repo>/.venv's interpreter (absolute
 # path: the simulator runs hooks with a cleared environment).
 #
+# The dispatch goes through the warm fork server (tests/charms/pyfork/, built into
+# <repo>/build/pyfork/ with the C compiler $CC, default cc): a hook runs in a fork of a Python
+# that has already imported ops & co., as `python3 ./src/charm.py` would, and falls back to
+# exactly that when the server cannot take it. PYFORK=0, or no C compiler, builds dispatches
+# that exec the interpreter directly.
+#
 # Runs scripts/setup-venv.sh first (a no-op when the venv is current) unless --no-venv.
 # Idempotent and fast: files are copied only when their content changed, stale files are
 # removed, and nothing is touched when everything is current.
 #
-# Usage: scripts/build-test-charms.sh [--no-venv] [charm-name...]
+# Usage: [PYFORK=0] scripts/build-test-charms.sh [--no-venv] [charm-name...]
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +28,7 @@ for arg in "$@"; do
     case "$arg" in
     --no-venv) with_venv=0 ;;
     -h | --help)
-        sed -n '2,11p' "$0"
+        sed -n '2,17p' "$0"
         exit 0
         ;;
     -*)
@@ -59,7 +65,35 @@ put() {
 }
 
 tmp="$(mktemp)"
-trap 'rm -f "$tmp"' EXIT
+trap 'rm -f "$tmp" "$tmp.bin"' EXIT
+
+# The fork server and its client (see tests/charms/pyfork/server.py).
+pyfork_src="$src_root/pyfork"
+pyfork_out="$repo/build/pyfork"
+launcher=("$python")
+if [ "${PYFORK:-1}" != 0 ]; then
+    cc="${CC:-cc}"
+    # Compiled again only when client.c changed (its hash is kept next to the binary).
+    sum="$(sha256sum "$pyfork_src/client.c" | cut -d' ' -f1)"
+    if [ -x "$pyfork_out/pyfork" ] && [ "$(cat "$pyfork_out/pyfork.sha256" 2>/dev/null)" = "$sum" ]; then
+        built=1
+    elif ! command -v "$cc" >/dev/null 2>&1; then
+        built=0
+        echo "build-test-charms: no C compiler ($cc): dispatches run the interpreter directly" >&2
+    elif mkdir -p "$pyfork_out" && "$cc" -O2 -Wall -Wextra -Werror -o "$tmp.bin" "$pyfork_src/client.c"; then
+        built=1
+        chmod 755 "$tmp.bin"
+        mv -f "$tmp.bin" "$pyfork_out/pyfork"
+        echo "$sum" >"$pyfork_out/pyfork.sha256"
+    else
+        built=0
+        echo "build-test-charms: $cc failed on pyfork/client.c: dispatches run the interpreter directly" >&2
+    fi
+    if [ "$built" = 1 ]; then
+        put "$pyfork_src/server.py" "$pyfork_out/server.py"
+        launcher=("$pyfork_out/pyfork" "$python" "$pyfork_out/server.py")
+    fi
+fi
 
 for name in "${names[@]}"; do
     src="$src_root/$name"
@@ -84,9 +118,10 @@ for name in "${names[@]}"; do
         wanted+=("$rel")
     done < <(find "$src/src" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0)
 
+    quoted="$(printf '"%s" ' "${launcher[@]}")"
     cat >"$tmp" <<DISPATCH
 #!/bin/sh
-JUJU_DISPATCH_PATH="\${JUJU_DISPATCH_PATH:-\$0}" PYTHONPATH=lib exec "$python" ./src/charm.py
+JUJU_DISPATCH_PATH="\${JUJU_DISPATCH_PATH:-\$0}" PYTHONPATH=lib exec $quoted./src/charm.py
 DISPATCH
     put "$tmp" "$out/dispatch" 755
 

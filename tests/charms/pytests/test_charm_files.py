@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -43,14 +44,33 @@ def test_ca_client_yaml_files():
 
 def test_build_script_output(tmp_path):
     script = REPO / "scripts" / "build-test-charms.sh"
+    python = f"{REPO}/.venv/bin/python3"
+    pyfork = REPO / "build" / "pyfork"
+    # PYFORK=0: the dispatch runs the interpreter itself.
+    subprocess.run(
+        [str(script), "--no-venv"], check=True, capture_output=True, env={**os.environ, "PYFORK": "0"}
+    )
+    for name in BUILT:
+        text = (REPO / "build" / "charms" / name / "dispatch").read_text()
+        assert f'PYTHONPATH=lib exec "{python}" ./src/charm.py\n' in text
+    # Default: through the fork server's client, which needs a C compiler.
     subprocess.run([str(script), "--no-venv"], check=True, capture_output=True)
+    built = os.access(pyfork / "pyfork", os.X_OK)
+    assert built or shutil.which(os.environ.get("CC", "cc")) is None
     for name in BUILT:
         out = REPO / "build" / "charms" / name
         dispatch = out / "dispatch"
         assert os.access(dispatch, os.X_OK)
         text = dispatch.read_text()
         assert text.startswith("#!/bin/sh\n")
-        assert f'exec "{REPO}/.venv/bin/python3" ./src/charm.py' in text
+        if built:
+            launcher = f'"{pyfork}/pyfork" "{python}" "{pyfork}/server.py"'
+            assert (pyfork / "server.py").read_bytes() == (
+                CHARMS / "pyfork" / "server.py"
+            ).read_bytes()
+        else:
+            launcher = f'"{python}"'
+        assert f"PYTHONPATH=lib exec {launcher} ./src/charm.py\n" in text
         assert (out / "src" / "charm.py").read_bytes() == (
             CHARMS / name / "src" / "charm.py"
         ).read_bytes()
@@ -60,7 +80,7 @@ def test_build_script_output(tmp_path):
             else:
                 assert not (out / f).exists()
     # Idempotent: a second run changes no file.
-    before = {p: p.stat().st_mtime_ns for p in (REPO / "build" / "charms").rglob("*")}
+    before = {p: p.stat().st_mtime_ns for p in (REPO / "build").rglob("*")}
     subprocess.run([str(script), "--no-venv"], check=True, capture_output=True)
-    after = {p: p.stat().st_mtime_ns for p in (REPO / "build" / "charms").rglob("*")}
+    after = {p: p.stat().st_mtime_ns for p in (REPO / "build").rglob("*")}
     assert before == after
