@@ -41,6 +41,7 @@ SLOW_FIRST = [
     "fault_sweep",
     "interop_modern",
     "legacy_sim",
+    "transfer_sim",
     "interop_modern (rerun leader departure)",
     "sim_requirer",
     "legacy_unit",
