@@ -99,8 +99,9 @@ static int connect_to(const struct sockaddr_un *addr, socklen_t len) {
     return -1;
 }
 
-/* Start the server, detached: its own process group (same session), no inherited files, and
- * only the variables that shape how Python starts (locale, PYTHON* but PYTHONPATH). */
+/* Start the server, detached: its own process group (same session), cwd /, no inherited
+ * files, and only the variables that shape how Python starts (locale, PYTHON* but
+ * PYTHONPATH). */
 static void start_server(const char *python, const char *server, const char *name) {
     pid_t pid = fork();
     if (pid < 0)
@@ -114,6 +115,9 @@ static void start_server(const char *python, const char *server, const char *nam
     setpgid(0, 0);
     if (fork() != 0)
         _exit(0);
+    /* Not the first hook's charm dir: the simulator deletes it with its model. */
+    if (chdir("/") < 0)
+        _exit(1);
     int null = open("/dev/null", O_RDWR);
     if (null < 0)
         _exit(1);

@@ -124,7 +124,7 @@ def run(tools, *args, fork: bool, stdin: bytes = b"", env=None):
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        process_group=0,
+        preexec_fn=os.setpgrp,  # its own process group, as the simulator gives hooks
     )
     out, err = p.communicate(stdin, timeout=60)
     return p.pid, p.returncode, out.decode(), err.decode()
@@ -189,7 +189,7 @@ def test_killing_the_client_or_its_group_ends_the_hook(tools):
             cwd=charm,
             env=env_for(charm),
             stdout=subprocess.PIPE,
-            process_group=0,
+            preexec_fn=os.setpgrp,  # its own process group, as the simulator gives hooks
         )
         hook_pid = int(p.stdout.readline())
         assert hook_pid != p.pid, "the hook runs in a forked child"
