@@ -31,7 +31,7 @@ pub struct CaSubject {
 impl CaSubject {
     /// The set attributes as (NID, config option, value), in the order they go in the name:
     /// CN, O, OU, emailAddress, C, ST, L.
-    fn attributes(&self) -> Vec<(Nid, &'static str, &str)> {
+    pub(crate) fn attributes(&self) -> Vec<(Nid, &'static str, &str)> {
         let mut out = Vec::new();
         if !self.common_name.is_empty() {
             out.push((Nid::COMMONNAME, "ca-common-name", self.common_name.as_str()));

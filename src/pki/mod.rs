@@ -5,6 +5,7 @@ pub mod chain;
 pub mod csr;
 mod der;
 mod error;
+pub mod intermediate;
 pub mod keys;
 pub mod policy;
 pub mod san;
