@@ -165,7 +165,12 @@ fn metadata_declares_the_certificates_endpoint() {
     );
     assert_eq!(m["assumes"], serde_json::json!(["juju >= 3.1"]));
     assert_eq!(tls_provider::charm::ENDPOINT, "certificates");
-    assert!(m.get("requires").is_none());
+    // The one requirer endpoint: where an intermediate CA comes from.
+    let requires = m["requires"].as_object().unwrap();
+    assert_eq!(requires.len(), 1);
+    let upstream = &m["requires"][tls_provider::charm::ca::source::UPSTREAM_ENDPOINT];
+    assert_eq!(upstream["interface"], "tls-certificates");
+    assert_eq!(upstream["limit"], 1);
     // The peer relation the leader tells the other units through.
     assert_eq!(
         m["peers"][tls_provider::charm::peers::PEER_ENDPOINT]["interface"],

@@ -13,6 +13,7 @@
 use juju_hook::{Dispatch, HookContext, HookTools};
 
 use super::actions::{self, ActionError};
+use super::ca::source::UPSTREAM_ENDPOINT;
 use super::hook::Hook;
 use super::peers::PEER_ENDPOINT;
 use super::reconcile::{self, ReconcileOptions};
@@ -40,7 +41,12 @@ pub const HOOKS: &[&str] = &[
 pub const RELATION_HOOK_KINDS: &[&str] = &["created", "joined", "changed", "departed", "broken"];
 
 /// The endpoints whose relation hooks run reconcile.
-pub const ENDPOINTS: &[&str] = &[ENDPOINT, TRANSFER_ENDPOINT, PEER_ENDPOINT];
+pub const ENDPOINTS: &[&str] = &[
+    ENDPOINT,
+    TRANSFER_ENDPOINT,
+    UPSTREAM_ENDPOINT,
+    PEER_ENDPOINT,
+];
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -172,7 +178,8 @@ mod tests {
         for name in handled_hooks() {
             assert_eq!(handler_for(&hook(&name)), Handler::Reconcile, "{name}");
         }
-        assert_eq!(handled_hooks().len(), HOOKS.len() + 15);
+        assert_eq!(handled_hooks().len(), HOOKS.len() + 20);
+        assert!(handled_hooks().contains(&"upstream-ca-relation-changed".to_string()));
         assert!(handled_hooks().contains(&"send-ca-cert-relation-changed".to_string()));
         assert!(handled_hooks().contains(&"cluster-relation-changed".to_string()));
         assert!(handled_hooks().contains(&"certificates-relation-created".to_string()));

@@ -5,8 +5,10 @@ use std::time::SystemTime;
 
 use juju_hook::{HookContext, HookTools, LogLevel};
 
+use super::ca::install::{CaChange, Intake, IntakeReport};
 use super::ca::{self, CaOutcome, Loaded, RotateReason, StoredCa};
 use super::config::{Config, ConfigErrors, Mode};
+use super::upstream;
 use super::CharmError;
 
 /// One hook or action run: what Juju gave us, and the time every decision is made at.
@@ -63,6 +65,8 @@ pub struct Leader<'a> {
     pub ca_rotated: Option<RotateReason>,
     /// Set when a CA rotation was announced in this hook.
     pub ca_announced: Option<RotateReason>,
+    /// Where the request for an intermediate on `upstream-ca` stands (when related).
+    pub intake: Option<IntakeReport>,
 }
 
 /// Why the leader cannot plan: the status to show instead.
@@ -87,7 +91,7 @@ impl<'a> Leader<'a> {
     /// (`force` asks for a rotation), in manual mode only loaded.
     pub fn prepare(
         hook: Hook<'a>,
-        force: Option<RotateReason>,
+        change: Option<CaChange>,
     ) -> Result<Result<Leader<'a>, NotReady>, CharmError> {
         let config = match hook.config()? {
             Ok(c) => c,
@@ -98,21 +102,32 @@ impl<'a> Leader<'a> {
                 let expired = ca::is_ca_secret_expired_hook(hook.ctx)
                     .then(|| hook.ctx.secret.as_ref().and_then(|s| s.revision))
                     .flatten();
-                match ca::ensure(hook.tools, &config, hook.now, force, expired) {
-                    Ok(o) => Some(o),
+                let view = upstream::read(&hook)?;
+                let intake = view.as_ref().map(|v| v as &dyn Intake);
+                match ca::ensure(hook.tools, &config, hook.now, change, expired, intake) {
+                    Ok(o) => {
+                        if let Some(v) = &view {
+                            upstream::publish(&hook, v, upstream::wanted_csr(&o.stored, &v.app))?;
+                            for n in &v.notes {
+                                hook.log(LogLevel::Warning, n);
+                            }
+                        }
+                        Some(o)
+                    }
                     Err(CharmError::Pki(e)) => return Ok(Err(NotReady::CaFailed(e.to_string()))),
                     Err(e) => return Err(e),
                 }
             }
             Mode::Manual => loaded(ca::load(hook.tools)?),
         };
-        let (ca, ca_rotated, ca_announced) = match outcome {
+        let (ca, ca_rotated, ca_announced, intake) = match outcome {
             Some(CaOutcome {
                 stored,
                 rotated,
                 announced,
-            }) => (Some(stored), rotated, announced),
-            None => (None, None, None),
+                intake,
+            }) => (Some(stored), rotated, announced, intake),
+            None => (None, None, None, None),
         };
         if let (Some(stored), Some(reason)) = (&ca, &ca_rotated) {
             hook.log(
@@ -136,6 +151,7 @@ impl<'a> Leader<'a> {
             ca,
             ca_rotated,
             ca_announced,
+            intake,
         }))
     }
 
@@ -163,6 +179,7 @@ fn loaded(l: Loaded) -> Option<CaOutcome> {
             stored,
             rotated: None,
             announced: None,
+            intake: None,
         }),
         Loaded::Missing | Loaded::Unreadable(_) => None,
     }

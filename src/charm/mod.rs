@@ -4,7 +4,8 @@
 //! - The one loop, [`reconcile`]; dialects plug in as [`reconcile::Dialect`]s.
 //! - The two `tls-certificates` dialects, [`modern`] and [`legacy`].
 //! - The trust bundle on `send-ca-cert`, [`transfer`].
-//! - The built-in CA's secret, lifecycle and rotation phases, [`ca`].
+//! - The built-in CA's secret, lifecycle and rotation phases, [`ca`]; where it comes from.
+//! - The `upstream-ca` requirer side that asks for our intermediate CA, [`upstream`].
 //! - The action table and one module per action family, [`actions`].
 //! - What the leader tells the other units, [`peers`].
 //! - Shared pieces and the edge: [`config`], [`status`], [`renewal`], [`clock`], [`dispatch`].
@@ -23,6 +24,7 @@ pub mod reconcile;
 pub mod renewal;
 pub mod status;
 pub mod transfer;
+pub mod upstream;
 
 use juju_hook::ToolError;
 

@@ -28,6 +28,8 @@ pub enum IntermediateError {
     NoKeyCertSign,
     #[error("it has {left_days} day(s) left, less than certificate-validity ({needed_days} day(s)): it could not sign full-length certificates")]
     TooShort { left_days: u64, needed_days: u64 },
+    #[error("the chain does not end with a root: its last certificate ({subject}) is issued by {issuer}; give the chain up to the self-signed root")]
+    NoRoot { subject: String, issuer: String },
     #[error(transparent)]
     Chain(#[from] ChainError),
     #[error("openssl: {0}")]
@@ -103,6 +105,26 @@ pub fn check(
         return Err(IntermediateError::TooShort {
             left_days: left.as_secs() / 86_400,
             needed_days: min_life.as_secs().div_ceil(86_400),
+        });
+    }
+    Ok(chain)
+}
+
+/// [`check`], and the chain must end with a self-signed root (what `ca` is published as): for
+/// CAs an operator installs, where nobody else vouches for the root.
+pub fn check_to_root(
+    cert: &X509,
+    upstream: &[X509],
+    key: &PKey<Private>,
+    now: SystemTime,
+    min_life: Duration,
+) -> Result<Vec<X509>, IntermediateError> {
+    let chain = check(cert, upstream, key, now, min_life)?;
+    let top = chain.last().unwrap_or(cert);
+    if !super::verify::issued_by(top, top) {
+        return Err(IntermediateError::NoRoot {
+            subject: subject_string(top),
+            issuer: super::verify::name_string(top.issuer_name()),
         });
     }
     Ok(chain)

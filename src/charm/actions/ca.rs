@@ -21,6 +21,11 @@ pub fn get_ca_certificate(hook: &Hook<'_>) -> Result<(), ActionError> {
         Loaded::Ok(stored) => {
             let mut results = BTreeMap::new();
             results.insert("ca-certificate".to_string(), stored.ca_pem.clone());
+            results.insert("source".to_string(), stored.source.describe());
+            if stored.is_intermediate() {
+                results.insert("ca-chain".to_string(), stored.chain_pems().join("\n"));
+                results.insert("root-ca-certificate".to_string(), stored.root_pem());
+            }
             if let Some(prev) = &stored.previous_pem {
                 results.insert("previous-ca-certificate".to_string(), prev.clone());
             }
@@ -104,6 +109,21 @@ pub fn rotate_private_key(hook: &Hook<'_>) -> Result<(), ActionError> {
             if let Some(next) = &summary.ca_next_pem {
                 put("next-ca-certificate", next.clone());
             }
+        }
+        (None, None, Some(_)) if summary.intake.is_some() && summary.ca_pending_csr.is_some() => {
+            let label = summary
+                .intake
+                .as_ref()
+                .map(|i| i.label.clone())
+                .unwrap_or_default();
+            put(
+                "result",
+                format!(
+                    "asked {label} for a new intermediate CA (new key); it signs once the provider \
+                     answers and the certificate passes the checks (status shows progress)"
+                ),
+            );
+            put("reissued", "0".into());
         }
         (None, None, Some(_)) if summary.ca_next_pem.is_some() => {
             return Err(fail(format!(

@@ -9,10 +9,13 @@
 //! - `get-issued-certificates`, `get-outstanding-certificate-requests`,
 //!   `get-certificate-request`: in [`listing`].
 //! - `provide-certificate`: in [`provide`].
+//! - `get-trust-bundle`: in [`trust`].
+//! - `get-ca-signing-request`, `set-ca-certificate`, `import-ca`: in [`ceremony`].
 //!
 //! Shared pieces: [`params`] (decoding parameters) and [`results`] (large list results).
 
 pub mod ca;
+pub mod ceremony;
 pub mod listing;
 pub mod params;
 pub mod provide;
@@ -73,6 +76,9 @@ const TABLE: &[(&str, Handler)] = &[
     ("get-certificate-request", listing::get_certificate_request),
     ("provide-certificate", provide::provide_certificate),
     ("get-trust-bundle", trust::get_trust_bundle),
+    ("get-ca-signing-request", ceremony::get_ca_signing_request),
+    ("set-ca-certificate", ceremony::set_ca_certificate),
+    ("import-ca", ceremony::import_ca),
 ];
 
 /// The names of the actions this charm implements (must match actions.yaml).
@@ -84,6 +90,9 @@ pub const ACTIONS: &[&str] = &[
     "get-certificate-request",
     "provide-certificate",
     "get-trust-bundle",
+    "get-ca-signing-request",
+    "set-ca-certificate",
+    "import-ca",
 ];
 
 /// The failure message of an action run on a non-leader unit.

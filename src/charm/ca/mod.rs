@@ -12,7 +12,10 @@
 //!
 //! The phases, the rules and why are in [`rotation`]. The steady state costs one `secret-get`.
 
+pub mod install;
 pub mod rotation;
+pub mod source;
+pub mod status;
 
 use std::time::SystemTime;
 
@@ -25,6 +28,7 @@ use crate::charm::CharmError;
 use crate::pki::Ca;
 
 pub use self::rotation::{ensure, rotation_reason, CaOutcome, Phase};
+pub use self::source::{CaSource, PendingCa, PendingFor};
 
 pub const CA_SECRET_LABEL: &str = "tls-provider-ca";
 pub const KEY_CA_CERTIFICATE: &str = "ca-certificate";
@@ -36,6 +40,10 @@ pub const KEY_NEXT_PRIVATE_KEY: &str = "next-private-key";
 pub const KEY_NEXT_ANNOUNCED_AT: &str = "next-announced-at";
 pub const KEY_NEXT_REASON: &str = "next-reason";
 pub const KEY_ROTATE_AT: &str = "rotate-at";
+pub const KEY_NEXT_CA_CHAIN: &str = "next-ca-chain";
+pub const KEY_NEXT_SOURCE: &str = "next-source";
+pub const KEY_NEXT_CSR: &str = "next-ca-csr";
+pub const KEY_NEXT_REQUESTED_FOR: &str = "next-requested-for";
 
 /// The CA that is announced (in the trust bundle) but does not sign yet.
 pub struct NextCa {
@@ -44,6 +52,34 @@ pub struct NextCa {
     pub announced_at: SystemTime,
     /// Why the rotation started (for status and logs).
     pub reason: String,
+    /// The certificates above `ca` up to the root (empty for a self-signed root).
+    pub chain: Vec<X509>,
+    pub source: CaSource,
+    /// The CSR an intermediate was signed for (kept in the upstream databag).
+    pub csr: Option<String>,
+    /// `source::requested_for` of the config an intermediate was asked with.
+    pub requested_for: Option<String>,
+}
+
+impl NextCa {
+    /// A new self-signed root, announced at `now`.
+    pub fn self_signed(ca: Ca, now: SystemTime, reason: String) -> NextCa {
+        NextCa {
+            pem: ca.cert_pem(),
+            ca,
+            announced_at: now,
+            reason,
+            chain: Vec::new(),
+            source: CaSource::SelfSigned,
+            csr: None,
+            requested_for: None,
+        }
+    }
+
+    /// The root this CA chains to (itself for a self-signed root).
+    pub fn root(&self) -> &X509 {
+        self.chain.last().unwrap_or(&self.ca.cert)
+    }
 }
 
 /// The CA as loaded from (or just written to) the secret.
@@ -59,6 +95,61 @@ pub struct StoredCa {
     pub next: Option<NextCa>,
     /// The `rotate-at` content value (RFC 3339), if any.
     pub rotate_at: Option<String>,
+    /// The certificates above `ca` up to the root, leaf-first (empty for a self-signed root).
+    pub chain: Vec<X509>,
+    pub source: CaSource,
+    /// The CSR an intermediate from `upstream-ca` was signed for.
+    pub csr: Option<String>,
+    /// `source::requested_for` of the config an intermediate was asked with.
+    pub requested_for: Option<String>,
+    /// A request for a new intermediate, out for signing.
+    pub pending: Option<PendingCa>,
+}
+
+impl StoredCa {
+    /// A new active CA with nothing around it.
+    pub fn bare(ca: Ca, source: CaSource) -> StoredCa {
+        StoredCa {
+            ca_pem: ca.cert_pem(),
+            ca,
+            previous_pem: None,
+            previous: None,
+            previous_until: None,
+            next: None,
+            rotate_at: None,
+            chain: Vec::new(),
+            source,
+            csr: None,
+            requested_for: None,
+            pending: None,
+        }
+    }
+
+    /// The root the active CA chains to: the last certificate of its chain, or itself.
+    pub fn root(&self) -> &X509 {
+        self.chain.last().unwrap_or(&self.ca.cert)
+    }
+
+    /// [`StoredCa::root`] as PEM: the `ca` every published certificate names.
+    pub fn root_pem(&self) -> String {
+        if self.chain.is_empty() {
+            self.ca_pem.clone()
+        } else {
+            crate::pki::trust::pem_of(self.root())
+        }
+    }
+
+    /// The active CA and the certificates above it, as PEM: what follows a leaf in `chain`.
+    pub fn chain_pems(&self) -> Vec<String> {
+        let mut out = vec![self.ca_pem.clone()];
+        out.extend(self.chain.iter().map(|c| crate::pki::trust::pem_of(c)));
+        out
+    }
+
+    /// Whether the active CA is an intermediate (it has a chain above it).
+    pub fn is_intermediate(&self) -> bool {
+        !self.chain.is_empty()
+    }
 }
 
 impl std::fmt::Debug for StoredCa {
@@ -92,6 +183,14 @@ pub enum RotateReason {
     RequestedNow,
     /// The end of the overlap of a rotation announced earlier (the text says why it started).
     Announced(String),
+    /// A CA signed elsewhere was installed (the text says where from).
+    Installed(String),
+    /// `upstream-ca` is related and the active CA does not come from it (the provider app).
+    UpstreamRelated(String),
+    /// The upstream marked our active intermediate revoked.
+    UpstreamRevoked,
+    /// The CA subject or key algorithm config differs from what the intermediate was asked with.
+    RequestChanged,
 }
 
 impl RotateReason {
@@ -120,6 +219,17 @@ impl std::fmt::Display for RotateReason {
                 write!(f, "rotate-private-key was run with immediate=true")
             }
             RotateReason::Announced(why) => write!(f, "the announced rotation is due ({why})"),
+            RotateReason::Installed(why) => write!(f, "{why}"),
+            RotateReason::UpstreamRelated(app) => {
+                write!(f, "upstream-ca is related to {app}, which is to sign our CA")
+            }
+            RotateReason::UpstreamRevoked => {
+                write!(f, "the upstream marked our intermediate CA revoked")
+            }
+            RotateReason::RequestChanged => write!(
+                f,
+                "the CA subject or ca-key-algorithm config changed since the intermediate was asked for"
+            ),
         }
     }
 }
@@ -177,6 +287,11 @@ fn parse_content(content: &Databag) -> Result<StoredCa, String> {
         // An unusable next CA is dropped (a new one is announced when still due).
         next: parse_next(content),
         rotate_at: content.get(KEY_ROTATE_AT).cloned(),
+        chain: source::parse_chain(content.get(source::KEY_CA_CHAIN)),
+        source: CaSource::decode(content.get(source::KEY_SOURCE).map(String::as_str)),
+        csr: content.get(source::KEY_CA_CSR).cloned(),
+        requested_for: content.get(source::KEY_REQUESTED_FOR).cloned(),
+        pending: source::parse_pending(content),
     })
 }
 
@@ -193,6 +308,10 @@ fn parse_next(content: &Databag) -> Option<NextCa> {
         ca,
         announced_at: time_of(content, KEY_NEXT_ANNOUNCED_AT)?,
         reason: content.get(KEY_NEXT_REASON).cloned().unwrap_or_default(),
+        chain: source::parse_chain(content.get(KEY_NEXT_CA_CHAIN)),
+        source: CaSource::decode(content.get(KEY_NEXT_SOURCE).map(String::as_str)),
+        csr: content.get(KEY_NEXT_CSR).cloned(),
+        requested_for: content.get(KEY_NEXT_REQUESTED_FOR).cloned(),
     })
 }
 
@@ -215,9 +334,32 @@ fn content_of(stored: &StoredCa) -> Databag {
         put(KEY_NEXT_PRIVATE_KEY, n.ca.key_pem());
         put(KEY_NEXT_ANNOUNCED_AT, clock::rfc3339(n.announced_at));
         put(KEY_NEXT_REASON, n.reason.clone());
+        if !n.chain.is_empty() {
+            put(KEY_NEXT_CA_CHAIN, source::chain_text(&n.chain));
+        }
+        put(KEY_NEXT_SOURCE, n.source.encode());
+        if let Some(csr) = &n.csr {
+            put(KEY_NEXT_CSR, csr.clone());
+        }
+        if let Some(r) = &n.requested_for {
+            put(KEY_NEXT_REQUESTED_FOR, r.clone());
+        }
     }
     if let Some(r) = &stored.rotate_at {
         put(KEY_ROTATE_AT, r.clone());
+    }
+    if !stored.chain.is_empty() {
+        put(source::KEY_CA_CHAIN, source::chain_text(&stored.chain));
+    }
+    put(source::KEY_SOURCE, stored.source.encode());
+    if let Some(csr) = &stored.csr {
+        put(source::KEY_CA_CSR, csr.clone());
+    }
+    if let Some(r) = &stored.requested_for {
+        put(source::KEY_REQUESTED_FOR, r.clone());
+    }
+    if let Some(p) = &stored.pending {
+        source::put_pending(&mut c, p);
     }
     c
 }

@@ -31,7 +31,14 @@ use std::time::{Duration, SystemTime};
 
 use openssl::x509::X509;
 
-use super::{load_with_content, save, Loaded, NextCa, RotateReason, StoredCa, KEY_CA_CERTIFICATE};
+use super::install::{
+    install, Answer, CaChange, Candidate, Installed, Intake, IntakeReport, IntakeState,
+};
+use super::source::{requested_for, PendingFor};
+use super::{
+    load_with_content, save, CaSource, Loaded, NextCa, PendingCa, RotateReason, StoredCa,
+    KEY_CA_CERTIFICATE,
+};
 use crate::charm::clock;
 use crate::charm::config::Config;
 use crate::charm::CharmError;
@@ -76,6 +83,8 @@ pub struct CaOutcome {
     pub rotated: Option<RotateReason>,
     /// Set when a rotation was announced in this call (a next CA entered the trust bundle).
     pub announced: Option<RotateReason>,
+    /// Where the upstream request stands, when an intake was given.
+    pub intake: Option<IntakeReport>,
 }
 
 /// Where a rotation stands, for status and `get-trust-bundle`.
@@ -166,12 +175,32 @@ pub fn switch_at(next: &NextCa, active: &Ca, config: &Config) -> SystemTime {
 fn deadline(stored: &StoredCa, config: &Config) -> SystemTime {
     let step = match &stored.next {
         Some(next) => switch_at(next, &stored.ca, config),
-        None => announce_at(&stored.ca, config),
+        None if stored.source == CaSource::SelfSigned => announce_at(&stored.ca, config),
+        None => renew_at(&stored.ca, config),
     };
     match stored.previous_until.filter(|_| stored.previous.is_some()) {
         Some(until) => step.min(until),
         None => step,
     }
+}
+
+/// Margin between asking for a new intermediate and the latest useful moment to get it.
+const RENEW_MARGIN_SECS: u64 = 86_400;
+
+/// When a CA signed elsewhere is renewed: when it has `certificate-validity` + overlap + a day
+/// left, but not before half of its usable life (notAfter − notBefore − validity) is gone, so
+/// a short-lived intermediate is not renewed on every hook.
+pub fn renew_at(ca: &Ca, config: &Config) -> SystemTime {
+    let lead = Duration::from_secs(
+        config.certificate_validity + config.ca_rotation_overlap + RENEW_MARGIN_SECS,
+    );
+    let (nb, na) = (ca.not_before(), ca.not_after());
+    let usable = na
+        .duration_since(nb)
+        .unwrap_or_default()
+        .saturating_sub(Duration::from_secs(config.certificate_validity));
+    let early = na.checked_sub(lead).unwrap_or(nb);
+    early.max(nb + usable / 2)
 }
 
 fn new_ca(config: &Config, now: SystemTime) -> Result<Ca, CharmError> {
@@ -183,11 +212,15 @@ fn new_ca(config: &Config, now: SystemTime) -> Result<Ca, CharmError> {
     )?)
 }
 
-/// Makes `ca` the active CA; the active one becomes the previous CA, trusted until its
+/// Makes `next` the active CA; the active one becomes the previous CA, trusted until its
 /// certificates have expired.
-fn switch_to(stored: &mut StoredCa, ca: Ca, config: &Config, now: SystemTime) {
-    let old = std::mem::replace(&mut stored.ca, ca);
-    let old_pem = std::mem::replace(&mut stored.ca_pem, stored.ca.cert_pem());
+pub(super) fn switch_to(stored: &mut StoredCa, next: NextCa, config: &Config, now: SystemTime) {
+    let old = std::mem::replace(&mut stored.ca, next.ca);
+    let old_pem = std::mem::replace(&mut stored.ca_pem, next.pem);
+    stored.chain = next.chain;
+    stored.source = next.source;
+    stored.csr = next.csr;
+    stored.requested_for = next.requested_for;
     let until = (now + Duration::from_secs(config.certificate_validity)).min(old.not_after());
     stored.previous = X509::from_pem(old_pem.as_bytes()).ok();
     stored.previous_pem = Some(old_pem);
@@ -197,14 +230,15 @@ fn switch_to(stored: &mut StoredCa, ca: Ca, config: &Config, now: SystemTime) {
 
 /// Loads the CA and moves its rotation on (leader only; self-signed mode, or the
 /// `rotate-private-key` action). `force` asks for a rotation regardless of config; `expired` is
-/// the revision in the CA secret's `secret-expired` hook (see [`due_at`]). At most one secret
-/// write.
+/// the revision in the CA secret's `secret-expired` hook (see [`due_at`]); `intake` is where
+/// intermediates come from in this hook (the `upstream-ca` relation). At most one secret write.
 pub fn ensure(
     tools: &dyn juju_hook::HookTools,
     config: &Config,
     now: SystemTime,
-    force: Option<RotateReason>,
+    change: Option<CaChange>,
     expired: Option<u64>,
+    intake: Option<&dyn Intake>,
 ) -> Result<CaOutcome, CharmError> {
     let (loaded, content) = load_with_content(tools)?;
     let (mut stored, exists, before) = match loaded {
@@ -230,16 +264,112 @@ pub fn ensure(
         }
     };
     let due = due_at(tools, &stored, now, expired)?;
-    let (rotated, announced) = step(&mut stored, config, now, due, force)?;
+    let mut moves = Moves::default();
+    retire_previous(&mut stored, config, now, due);
+    let mut force = None;
+    match change {
+        Some(CaChange::Rotate(r)) => force = Some(r),
+        Some(CaChange::Install(cand, why)) => {
+            moves = install_change(&mut stored, *cand, why, config, now)
+        }
+        Some(CaChange::Request) => {
+            let why = RotateReason::Installed("get-ca-signing-request was run".into());
+            stored.pending = Some(new_request(config, now, PendingFor::Ceremony, &why)?);
+        }
+        None => {}
+    }
+    if let (Some(intake), true) = (intake, moves.rotated.is_none() && moves.announced.is_none()) {
+        moves = take_answer(&mut stored, intake, config, now);
+    }
+    if moves.rotated.is_none() && moves.announced.is_none() {
+        let (rotated, announced) = step(&mut stored, config, now, due, force, intake)?;
+        moves.rotated = rotated;
+        moves.announced = announced;
+    }
+    let intake_report = intake.map(|i| IntakeReport {
+        label: i.label(),
+        state: moves
+            .state
+            .clone()
+            .unwrap_or_else(|| match &stored.pending {
+                Some(p) if p.asked == PendingFor::Upstream => IntakeState::Waiting(p.since),
+                _ => IntakeState::Idle,
+            }),
+    });
     stored.rotate_at = Some(clock::rfc3339(deadline(&stored, config)));
     if before.as_ref() != Some(&super::content_of(&stored)) {
         save(tools, &stored, exists)?;
     }
     Ok(CaOutcome {
         stored,
-        rotated,
-        announced,
+        rotated: moves.rotated,
+        announced: moves.announced,
+        intake: intake_report,
     })
+}
+
+/// What moved in one [`ensure`].
+#[derive(Default)]
+struct Moves {
+    rotated: Option<RotateReason>,
+    announced: Option<RotateReason>,
+    state: Option<IntakeState>,
+}
+
+/// An action's checked CA, installed; the request it answers (if any) is done.
+fn install_change(
+    stored: &mut StoredCa,
+    cand: Candidate,
+    why: String,
+    config: &Config,
+    now: SystemTime,
+) -> Moves {
+    if stored.pending.as_ref().map(|p| p.csr_pem.as_str()) == cand.csr.as_deref() {
+        stored.pending = None;
+    }
+    let mut moves = Moves::default();
+    match install(stored, cand, config, now, why) {
+        Installed::Active(r) => moves.rotated = Some(r),
+        Installed::Announced(r) => moves.announced = Some(r),
+    }
+    moves
+}
+
+/// Installs the intake's answer to our pending request when it passes every check.
+fn take_answer(
+    stored: &mut StoredCa,
+    intake: &dyn Intake,
+    config: &Config,
+    now: SystemTime,
+) -> Moves {
+    let mut moves = Moves::default();
+    let Some(pending) = stored
+        .pending
+        .as_ref()
+        .filter(|p| p.asked == PendingFor::Upstream)
+    else {
+        return moves;
+    };
+    let min_life = Duration::from_secs(config.certificate_validity);
+    match intake.answer(pending, now, min_life) {
+        Answer::Waiting => {}
+        Answer::Refused(why) => moves.state = Some(IntakeState::Refused(why)),
+        Answer::Rejected(why) => moves.state = Some(IntakeState::Rejected(why)),
+        Answer::Accepted(cand) => {
+            let why = format!(
+                "intermediate CA from {} ({})",
+                intake.label(),
+                pending.reason
+            );
+            stored.pending = None;
+            match install(stored, *cand, config, now, why) {
+                Installed::Active(r) => moves.rotated = Some(r),
+                Installed::Announced(r) => moves.announced = Some(r),
+            }
+            moves.state = Some(IntakeState::Accepted);
+        }
+    }
+    moves
 }
 
 /// A first CA, or one replacing an unusable secret: it signs at once.
@@ -256,21 +386,17 @@ fn fresh(
         let end = crate::pki::verify::asn1_to_system(p.not_after());
         (now + Duration::from_secs(config.certificate_validity)).min(end)
     });
-    let mut stored = StoredCa {
-        ca_pem: ca.cert_pem(),
-        ca,
-        previous_pem: previous.as_ref().map(crate::pki::sign::cert_to_pem),
-        previous,
-        previous_until,
-        next: None,
-        rotate_at: None,
-    };
+    let mut stored = StoredCa::bare(ca, CaSource::SelfSigned);
+    stored.previous_pem = previous.as_ref().map(crate::pki::sign::cert_to_pem);
+    stored.previous = previous;
+    stored.previous_until = previous_until;
     stored.rotate_at = Some(clock::rfc3339(deadline(&stored, config)));
     save(tools, &stored, exists)?;
     Ok(CaOutcome {
         stored,
         rotated: Some(reason),
         announced: None,
+        intake: None,
     })
 }
 
@@ -282,33 +408,136 @@ fn step(
     now: SystemTime,
     due: SystemTime,
     force: Option<RotateReason>,
+    intake: Option<&dyn Intake>,
 ) -> Result<(Option<RotateReason>, Option<RotateReason>), CharmError> {
-    retire_previous(stored, config, now, due);
     let immediate = |r: &RotateReason| r.is_immediate() || config.ca_rotation_overlap == 0;
     if let Some(next) = stored.next.take() {
-        if let Some(r) = force.filter(|r| r.is_immediate()) {
-            switch_to(stored, next.ca, config, now);
+        if let Some(r) = force.clone().filter(|r| r.is_immediate()) {
+            switch_to(stored, next, config, now);
             return Ok((Some(r), None));
         }
-        if let Some(r) = misfit(&next.ca, config) {
-            // The config changed again during the overlap: announce a CA that fits, anew.
-            return announce(stored, config, now, r, &immediate);
+        let foreign = intake.is_some_and(|i| next.source != i.source());
+        match next_misfit(&next, config) {
+            // The config changed again during the overlap: start anew with a CA that fits.
+            Some(r) if intake.is_none() => return start(stored, config, now, r, None, &immediate),
+            // Dropped: what replaces it is decided below.
+            Some(_) => {}
+            None if foreign => {}
+            None if due >= switch_at(&next, &stored.ca, config) => {
+                let why = RotateReason::Announced(next.reason.clone());
+                switch_to(stored, next, config, now);
+                return Ok((Some(why), None));
+            }
+            None => {
+                stored.next = Some(next);
+                return Ok((None, None));
+            }
         }
-        if due >= switch_at(&next, &stored.ca, config) {
-            let why = RotateReason::Announced(next.reason.clone());
-            switch_to(stored, next.ca, config, now);
-            return Ok((Some(why), None));
-        }
-        stored.next = Some(next);
-        return Ok((None, None));
     }
-    match force.or_else(|| rotation_reason(stored, config, due)) {
-        Some(r) => announce(stored, config, now, r, &immediate),
+    match force.or_else(|| renewal_reason(stored, config, due, intake)) {
+        Some(r) => start(stored, config, now, r, intake, &immediate),
         None => Ok((None, None)),
     }
 }
 
-/// Starts a rotation for `reason`: a new CA announced, or signing at once when no overlap applies.
+/// Why an announced CA no longer fits the config.
+fn next_misfit(next: &NextCa, config: &Config) -> Option<RotateReason> {
+    match &next.source {
+        CaSource::SelfSigned => misfit(&next.ca, config),
+        CaSource::Imported => None,
+        CaSource::Upstream { .. } | CaSource::Ceremony => (next.requested_for.as_deref()
+            != Some(requested_for(config).as_str()))
+        .then_some(RotateReason::RequestChanged),
+    }
+}
+
+/// Why a new CA is needed at `due`, by where the active CA comes from. With an intake
+/// (`upstream-ca`): when the active CA does not come from it, was asked with other config,
+/// was revoked, or is due for renewal. Without: a self-signed root rotates by its own rules;
+/// a CA signed elsewhere is never replaced on our own (status says when it needs renewal).
+fn renewal_reason(
+    stored: &StoredCa,
+    config: &Config,
+    due: SystemTime,
+    intake: Option<&dyn Intake>,
+) -> Option<RotateReason> {
+    let Some(intake) = intake else {
+        return match stored.source {
+            CaSource::SelfSigned => rotation_reason(stored, config, due),
+            _ => None,
+        };
+    };
+    if stored.source != intake.source() {
+        return Some(RotateReason::UpstreamRelated(intake.label()));
+    }
+    if stored.csr.as_deref().is_some_and(|c| intake.revoked(c)) {
+        return Some(RotateReason::UpstreamRevoked);
+    }
+    if stored.requested_for.as_deref() != Some(requested_for(config).as_str()) {
+        return Some(RotateReason::RequestChanged);
+    }
+    (due >= renew_at(&stored.ca, config)).then_some(RotateReason::NearExpiry)
+}
+
+/// Starts replacing the active CA for `reason`: with an intake, a request for a new
+/// intermediate (kept when one for the same config is already out, unless forced); without, a
+/// new self-signed root, announced or signing at once.
+fn start(
+    stored: &mut StoredCa,
+    config: &Config,
+    now: SystemTime,
+    reason: RotateReason,
+    intake: Option<&dyn Intake>,
+    immediate: &dyn Fn(&RotateReason) -> bool,
+) -> Result<(Option<RotateReason>, Option<RotateReason>), CharmError> {
+    if intake.is_some() {
+        let forced = matches!(
+            reason,
+            RotateReason::Requested | RotateReason::RequestedNow | RotateReason::UpstreamRevoked
+        );
+        let want = requested_for(config);
+        let current = stored
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.asked == PendingFor::Upstream && p.requested_for == want);
+        if !current || (forced && !pending_is_fresh(stored, now)) {
+            stored.pending = Some(new_request(config, now, PendingFor::Upstream, &reason)?);
+        }
+        return Ok((None, None));
+    }
+    announce(stored, config, now, reason, immediate)
+}
+
+/// A request made in this same hook is not replaced again (a forced rotation in a hook that
+/// already made one).
+fn pending_is_fresh(stored: &StoredCa, now: SystemTime) -> bool {
+    stored.pending.as_ref().is_some_and(|p| p.since == now)
+}
+
+/// A new key and CSR for an intermediate CA, with the CA subject and key algorithm of `config`.
+pub fn new_request(
+    config: &Config,
+    now: SystemTime,
+    asked: PendingFor,
+    reason: &RotateReason,
+) -> Result<PendingCa, CharmError> {
+    let key = config.ca_key_algorithm.generate()?;
+    let csr = crate::pki::intermediate::ca_request(&config.ca_subject, &key)?;
+    let csr_pem = String::from_utf8_lossy(&csr.to_pem().map_err(crate::pki::PkiError::from)?)
+        .trim_end()
+        .to_string();
+    Ok(PendingCa {
+        key,
+        csr_pem,
+        asked,
+        since: now,
+        reason: reason.to_string(),
+        requested_for: requested_for(config),
+    })
+}
+
+/// Starts a rotation for `reason`: a new self-signed root announced, or signing at once when
+/// no overlap applies.
 fn announce(
     stored: &mut StoredCa,
     config: &Config,
@@ -317,16 +546,12 @@ fn announce(
     immediate: &dyn Fn(&RotateReason) -> bool,
 ) -> Result<(Option<RotateReason>, Option<RotateReason>), CharmError> {
     let ca = new_ca(config, now)?;
+    let next = NextCa::self_signed(ca, now, reason.to_string());
     if immediate(&reason) {
-        switch_to(stored, ca, config, now);
+        switch_to(stored, next, config, now);
         return Ok((Some(reason), None));
     }
-    stored.next = Some(NextCa {
-        pem: ca.cert_pem(),
-        ca,
-        announced_at: now,
-        reason: reason.to_string(),
-    });
+    stored.next = Some(next);
     Ok((None, Some(reason)))
 }
 

@@ -150,7 +150,7 @@ impl Dialect for LegacyDialect {
         let mut serving = Serving {
             signer: match leader.signer() {
                 Some(ca) => Signer::BuiltIn {
-                    ca: &ca.ca,
+                    stored: ca,
                     validity_secs: leader.config.certificate_validity,
                 },
                 None => Signer::Manual,

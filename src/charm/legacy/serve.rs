@@ -8,6 +8,7 @@ use juju_hook::{Databag, RelationId};
 
 use super::store::{Entry, Store};
 use super::{LEGACY_KEY_ALGORITHM, MAX_NEW_KEYS_PER_RUN, SHARED_CLIENT_CN};
+use crate::charm::ca::StoredCa;
 use crate::charm::dialect::changes_over;
 use crate::charm::dialect::{Counts, Plan};
 use crate::charm::renewal::legacy_is_current;
@@ -22,7 +23,11 @@ use crate::protocol::legacy::{self as proto, LegacyRequest, RequestKind};
 #[derive(Clone, Copy, Debug)]
 pub enum Signer<'a> {
     /// The built-in CA, with the configured `certificate-validity` in seconds.
-    BuiltIn { ca: &'a Ca, validity_secs: u64 },
+    /// `stored.ca` signs; `ca` is its root and `chain` the CA chain above the leaf.
+    BuiltIn {
+        stored: &'a StoredCa,
+        validity_secs: u64,
+    },
     /// Manual mode: nothing is signed here; certificates come from `provide-certificate`.
     Manual,
 }
@@ -260,10 +265,14 @@ impl Serving<'_> {
             Some(e) => e.clone(),
             None => self.new_entry(unit, kind, cn, sans)?,
         };
-        if let Signer::BuiltIn { ca, validity_secs } = self.signer {
-            if !cert_is_current(&entry, ca, validity_secs, self.now) {
+        if let Signer::BuiltIn {
+            stored,
+            validity_secs,
+        } = self.signer
+        {
+            if !cert_is_current(&entry, &stored.ca, validity_secs, self.now) {
                 let had_cert = entry.cert.is_some();
-                sign_entry(&mut entry, ca, validity_secs, self.now)?;
+                sign_entry(&mut entry, stored, validity_secs, self.now)?;
                 counts.signed += 1;
                 if had_cert {
                     counts.replaced += 1;
@@ -317,10 +326,11 @@ fn refuse(plan: &mut Plan, job: &Job<'_>, why: &str) {
 
 fn sign_entry(
     entry: &mut Entry,
-    ca: &Ca,
+    stored: &StoredCa,
     validity_secs: u64,
     now: SystemTime,
 ) -> Result<(), String> {
+    let ca = &stored.ca;
     let parsed = ParsedCsr::parse(&entry.csr).map_err(|e| format!("{e}"))?;
     let cert = issue(
         ca,
@@ -332,8 +342,17 @@ fn sign_entry(
         },
     )
     .map_err(|e| format!("{e}"))?;
-    entry.cert = Some(cert_to_pem(&cert));
-    entry.ca = Some(ca.cert_pem());
+    // The leaf followed by the intermediates (not the root), as for provided certificates.
+    let mut text = cert_to_pem(&cert);
+    if stored.is_intermediate() {
+        let pems = stored.chain_pems();
+        for p in &pems[..pems.len() - 1] {
+            text.push('\n');
+            text.push_str(p);
+        }
+    }
+    entry.cert = Some(text);
+    entry.ca = Some(stored.root_pem());
     entry.chain = None;
     Ok(())
 }
@@ -389,10 +408,9 @@ fn answers(
 ) -> proto::ProviderData {
     let mut data = proto::ProviderData::default();
     match signer {
-        Signer::BuiltIn { ca, .. } => {
-            let pem = ca.cert_pem();
-            data.ca = Some(pem.clone());
-            data.chain = Some(pem);
+        Signer::BuiltIn { stored, .. } => {
+            data.ca = Some(stored.root_pem());
+            data.chain = Some(stored.chain_pems().join("\n"));
         }
         Signer::Manual => {
             let source = store

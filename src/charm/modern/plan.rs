@@ -243,9 +243,10 @@ impl Planner<'_, '_> {
                 return;
             }
         };
-        let chain = vec![cert_to_pem(&cert), ca.ca_pem.clone()];
+        let mut chain = vec![cert_to_pem(&cert)];
+        chain.extend(ca.chain_pems());
         let entry = ProviderCertificate {
-            ca: ca.ca_pem.clone(),
+            ca: ca.root_pem(),
             certificate_signing_request: req.csr.clone(),
             certificate: chain[0].clone(),
             chain,
@@ -309,7 +310,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::charm::ca::StoredCa;
+    use crate::charm::ca::{CaSource, StoredCa};
     use crate::charm::config::Config;
     use crate::charm::dialect::snapshot;
     use crate::charm::hook::Hook;
@@ -347,17 +348,10 @@ mod tests {
         let leader = Leader {
             hook: Hook::at(&ctx, &tools, SystemTime::now()),
             config: Config::from_map(&serde_json::Map::new()).unwrap(),
-            ca: Some(StoredCa {
-                ca_pem: ca.cert_pem(),
-                ca,
-                previous_pem: None,
-                previous: None,
-                previous_until: None,
-                next: None,
-                rotate_at: None,
-            }),
+            ca: Some(StoredCa::bare(ca, CaSource::SelfSigned)),
             ca_rotated: None,
             ca_announced: None,
+            intake: None,
         };
         let snap = snapshot::read_relation(&leader.hook, RelationId(1))
             .unwrap()

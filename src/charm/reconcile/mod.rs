@@ -15,6 +15,8 @@ use std::collections::BTreeSet;
 
 use juju_hook::{LogLevel, RelationId, StatusName};
 
+use super::ca::install::{CaChange, IntakeReport};
+use super::ca::status::source_line;
 use super::ca::{Phase, RotateReason};
 use super::config::ConfigErrors;
 use super::dialect::snapshot::{self, own_unit_bag};
@@ -66,6 +68,10 @@ pub struct Summary {
     pub anchors: BTreeSet<String>,
     /// The trust bundle, when [`ReconcileOptions::want_bundle`] asked for it.
     pub trust_bundle: Option<Bundle>,
+    /// Where the request for an intermediate on `upstream-ca` stands.
+    pub intake: Option<IntakeReport>,
+    /// The CSR of a request for a new intermediate that is out for signing.
+    pub ca_pending_csr: Option<String>,
 }
 
 /// The dialects, in the order their parts of the status are shown.
@@ -102,6 +108,34 @@ pub fn reconcile_with(
     opts: ReconcileOptions,
     make: Box<MakeDialects<'_>>,
 ) -> Result<Summary, CharmError> {
+    let force = opts.force_rotate.then_some(if opts.immediate {
+        RotateReason::RequestedNow
+    } else {
+        RotateReason::Requested
+    });
+    reconcile_full(hook, opts, force.map(CaChange::Rotate), make)
+}
+
+/// [`reconcile`] that applies an action's `change` to the CA first (in the same secret write).
+pub fn reconcile_changing_ca(
+    hook: &Hook<'_>,
+    opts: ReconcileOptions,
+    change: CaChange,
+) -> Result<Summary, CharmError> {
+    reconcile_full(
+        hook,
+        opts,
+        Some(change),
+        Box::new(|leader| dialects(Some(leader))),
+    )
+}
+
+fn reconcile_full(
+    hook: &Hook<'_>,
+    opts: ReconcileOptions,
+    change: Option<CaChange>,
+    make: Box<MakeDialects<'_>>,
+) -> Result<Summary, CharmError> {
     let mut summary = Summary::default();
     if !hook.tools.is_leader()? {
         standby(hook)?;
@@ -110,12 +144,7 @@ pub fn reconcile_with(
     }
     summary.leader = true;
     revisions::remove_unused_revision(hook)?;
-    let force = opts.force_rotate.then_some(if opts.immediate {
-        RotateReason::RequestedNow
-    } else {
-        RotateReason::Requested
-    });
-    let leader = match Leader::prepare(*hook, force)? {
+    let leader = match Leader::prepare(*hook, change)? {
         Ok(l) => l,
         Err(not_ready) => return blocked(hook, summary, not_ready),
     };
@@ -127,6 +156,11 @@ pub fn reconcile_with(
         .as_ref()
         .and_then(|c| c.next.as_ref().map(|n| n.pem.clone()));
     summary.ca_phase = leader.signer().map(|c| Phase::of(c, &leader.config));
+    summary.intake = leader.intake.clone();
+    summary.ca_pending_csr = leader
+        .ca
+        .as_ref()
+        .and_then(|c| c.pending.as_ref().map(|p| p.csr_pem.clone()));
     let mut dialects = make(&leader);
     summary.by_dialect = vec![Counts::default(); dialects.len()];
     let left = leaving::relations_left(hook);
@@ -303,11 +337,25 @@ fn status_text(
     dialects: &[Box<dyn Dialect + '_>],
     summary: &Summary,
 ) -> (StatusName, String) {
-    let mut parts: Vec<String> = dialects
-        .iter()
-        .zip(&summary.by_dialect)
-        .filter_map(|(d, c)| d.status(leader, c, summary.totals.relations))
-        .collect();
+    let source = leader.signer().and_then(|stored| {
+        source_line(
+            stored,
+            leader.intake.as_ref(),
+            &leader.config,
+            leader.hook.now,
+        )
+    });
+    let mut parts: Vec<String> = source.iter().map(|s| s.text.clone()).collect();
+    parts.extend(
+        dialects
+            .iter()
+            .zip(&summary.by_dialect)
+            .filter_map(|(d, c)| d.status(leader, c, summary.totals.relations)),
+    );
     parts.extend(summary.ca_phase.as_ref().and_then(Phase::describe));
-    (StatusName::Active, parts.join("; "))
+    let st = match source {
+        Some(s) if s.blocked => StatusName::Blocked,
+        _ => StatusName::Active,
+    };
+    (st, parts.join("; "))
 }

@@ -114,15 +114,19 @@ pub fn compute(leader: &Leader<'_>, anchors: &BTreeSet<String>) -> Bundle {
     let now = leader.hook.now;
     let mut b = Builder::default();
     if let Some(stored) = leader.signer() {
-        b.add(
-            &stored.ca.cert,
-            Role::Active,
-            "the built-in CA: signs certificates now".into(),
-        );
+        let active = if stored.is_intermediate() {
+            format!(
+                "the root of the built-in intermediate CA ({}): its chain signs certificates now",
+                stored.source.describe()
+            )
+        } else {
+            "the built-in CA: signs certificates now".into()
+        };
+        b.add(stored.root(), Role::Active, active);
         let phase = Phase::of(stored, &leader.config);
         if let (Some(next), Some((at, reason))) = (&stored.next, &phase.announced) {
             b.add(
-                &next.ca.cert,
+                next.root(),
                 Role::Next,
                 format!(
                     "the next built-in CA (rotation: {reason}): signs from {}",

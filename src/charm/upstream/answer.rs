@@ -1,0 +1,125 @@
+//! What the upstream provider answered to our intermediate CA request, checked.
+
+use std::time::{Duration, SystemTime};
+
+use openssl::x509::X509;
+
+use super::UpstreamView;
+use crate::charm::ca::install::{Answer, Candidate, Intake};
+use crate::charm::ca::{CaSource, PendingCa};
+use crate::pki::intermediate::{self, IntermediateError};
+use crate::pki::{parse_certs, Ca};
+use crate::protocol::modern::{excerpt, ProviderCertificate};
+
+impl Intake for UpstreamView {
+    fn label(&self) -> String {
+        self.source().describe()
+    }
+
+    fn source(&self) -> CaSource {
+        CaSource::Upstream {
+            app: self.app.clone(),
+        }
+    }
+
+    fn answer(&self, pending: &PendingCa, now: SystemTime, min_life: Duration) -> Answer {
+        evaluate(self, pending, now, min_life)
+    }
+
+    fn revoked(&self, csr: &str) -> bool {
+        entry_for(self, csr).is_some_and(|e| e.revoked)
+    }
+}
+
+/// Compares CSR texts as the libraries do: surrounding whitespace aside.
+fn same_csr(a: &str, b: &str) -> bool {
+    a.trim() == b.trim()
+}
+
+/// The `certificates` entry answering `csr`, if any.
+pub fn entry_for<'v>(view: &'v UpstreamView, csr: &str) -> Option<&'v ProviderCertificate> {
+    view.data
+        .certificates
+        .iter()
+        .find(|e| same_csr(&e.certificate_signing_request, csr))
+}
+
+/// Evaluates the upstream's answer to `pending` at `now`: an intermediate needs more than
+/// `min_life` left.
+pub fn evaluate(
+    view: &UpstreamView,
+    pending: &PendingCa,
+    now: SystemTime,
+    min_life: Duration,
+) -> Answer {
+    if let Some(entry) = entry_for(view, &pending.csr_pem) {
+        return match check_entry(entry, pending, now, min_life) {
+            Ok(chain) => Answer::Accepted(Box::new(Candidate {
+                ca: Ca {
+                    cert: chain[0].clone(),
+                    key: pending.key.clone(),
+                },
+                chain: chain[1..].to_vec(),
+                source: CaSource::Upstream {
+                    app: view.app.clone(),
+                },
+                csr: Some(pending.csr_pem.clone()),
+                requested_for: Some(pending.requested_for.clone()),
+            })),
+            Err(why) => Answer::Rejected(why),
+        };
+    }
+    let refusal = view
+        .data
+        .request_errors
+        .iter()
+        .find(|e| same_csr(&e.csr, &pending.csr_pem));
+    match refusal {
+        Some(e) => Answer::Refused(format!(
+            "refused our intermediate CA request: {} (code {}): {}",
+            excerpt(&e.error.name),
+            e.error.code,
+            excerpt(&e.error.message)
+        )),
+        None => Answer::Waiting,
+    }
+}
+
+/// The checks of an answer, as one message naming the failed check.
+fn check_entry(
+    entry: &ProviderCertificate,
+    pending: &PendingCa,
+    now: SystemTime,
+    min_life: Duration,
+) -> Result<Vec<X509>, String> {
+    if entry.revoked {
+        return Err("answered with a certificate marked revoked".into());
+    }
+    let cert = parse_certs(&entry.certificate)
+        .ok()
+        .and_then(|v| v.into_iter().next())
+        .ok_or("answered with a certificate that is not PEM")?;
+    let upstream = upstream_chain(entry, &cert)?;
+    intermediate::check(&cert, &upstream, &pending.key, now, min_life)
+        .map_err(|e: IntermediateError| format!("answered with a certificate we cannot use: {e}"))
+}
+
+/// The certificates above ours, leaf-first: the entry's chain without our certificate, then
+/// its `ca` when the chain does not already end with it.
+pub fn upstream_chain(entry: &ProviderCertificate, cert: &X509) -> Result<Vec<X509>, String> {
+    let der = |c: &X509| c.to_der().unwrap_or_default();
+    let ours = der(cert);
+    let mut out: Vec<X509> = Vec::new();
+    for (i, text) in entry.chain.iter().enumerate() {
+        let certs = parse_certs(text).map_err(|e| format!("chain element {i} is not PEM: {e}"))?;
+        out.extend(certs.into_iter().filter(|c| der(c) != ours));
+    }
+    if let Ok(cas) = parse_certs(&entry.ca) {
+        for ca in cas {
+            if out.last().map(der) != Some(der(&ca)) && der(&ca) != ours {
+                out.push(ca);
+            }
+        }
+    }
+    Ok(out)
+}
