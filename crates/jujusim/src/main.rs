@@ -254,6 +254,29 @@ fn run_step(
         "status" => print!("{}", m.status_table()),
         "show-relation" => show_relation(m, arg)?,
         "show-secrets" => show_secrets(m),
+        "add-secret" => {
+            let secret = req(arg, "name", name)?;
+            let uri = m.add_user_secret(&secret, content(arg, name)?).map_err(e)?;
+            println!("{uri}");
+        }
+        "update-secret" => {
+            let secret = req(arg, "secret", name)?;
+            let rev = m
+                .update_user_secret(&secret, content(arg, name)?)
+                .map_err(e)?;
+            println!("{secret}: revision {rev}");
+        }
+        "grant-secret" | "revoke-secret" => {
+            let (secret, app) = secret_and_app(arg, name)?;
+            if name == "grant-secret" {
+                m.grant_user_secret(&secret, &app).map_err(e)?;
+            } else {
+                m.revoke_user_secret(&secret, &app).map_err(e)?;
+            }
+        }
+        "remove-secret" => m
+            .remove_user_secret(&str_or_field(arg, "secret", name)?)
+            .map_err(e)?,
         "logs" => {
             for l in m.logs(&str_or_field(arg, "unit", name)?) {
                 println!("{l}");
@@ -262,6 +285,22 @@ fn run_step(
         other => return Err(format!("unknown step {other:?}")),
     }
     Ok(())
+}
+
+/// The `content` map of a user-secret step (values as strings).
+fn content(arg: &Value, step: &str) -> Result<jujusim::Databag, String> {
+    match arg.get("content") {
+        Some(Value::Object(o)) => Ok(o.iter().map(|(k, v)| (k.clone(), return_str(v))).collect()),
+        _ => Err(format!("step {step}: missing \"content\" map")),
+    }
+}
+
+/// `{secret, app}` or `[secret, app]` of `grant-secret` / `revoke-secret`.
+fn secret_and_app(arg: &Value, step: &str) -> Result<(String, String), String> {
+    match arg {
+        Value::Array(a) if a.len() == 2 => Ok((return_str(&a[0]), return_str(&a[1]))),
+        _ => Ok((req(arg, "secret", step)?, req(arg, "app", step)?)),
+    }
 }
 
 fn step_deploy(m: &mut Model, base: &Path, arg: &Value) -> Result<(), String> {
@@ -346,6 +385,10 @@ fn show_secrets(m: &Model) {
                 .unwrap_or_else(|| "-".into()),
             sv.rotate.as_deref().unwrap_or("-"),
         );
+        let granted = m.user_secret_grants(&sv.id);
+        if !granted.is_empty() {
+            println!("  granted to: {granted:?}");
+        }
         if !sv.removed_revisions.is_empty() {
             println!("  removed revisions: {:?}", sv.removed_revisions);
         }

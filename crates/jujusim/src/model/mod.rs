@@ -17,6 +17,7 @@ mod settle;
 mod status;
 mod teardown;
 mod units;
+mod user_secrets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -231,8 +231,9 @@ pub(super) fn commit_secrets(st: &mut State, unit: &str, txn: &Txn) {
 
 /// Mark the revisions of `ids` that no consumer tracks any more (and are not the latest) obsolete,
 /// and queue `secret-remove` with `JUJU_SECRET_REVISION` for each on the owner (the leader for an
-/// application-owned secret). Each revision is announced once; identical queued events coalesce.
-fn queue_secret_remove(st: &mut State, ids: &[String]) {
+/// application-owned secret; a user secret has no owner unit, so its revisions are only marked).
+/// Each revision is announced once; identical queued events coalesce.
+pub(super) fn queue_secret_remove(st: &mut State, ids: &[String]) {
     for id in ids {
         let Some(s) = st.secrets.get_mut(id) else {
             continue;

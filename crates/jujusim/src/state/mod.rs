@@ -136,9 +136,16 @@ pub(crate) struct Consumer {
 #[derive(Clone)]
 pub(crate) struct Secret {
     pub id: String,
-    /// App name or unit name.
+    /// App name or unit name; [`MODEL_OWNER`] for a user secret.
     pub owner: String,
     pub owner_is_unit: bool,
+    /// A user secret (`juju add-secret`): owned by the model (juju/juju 3.x
+    /// `apiserver/facades/client/secrets/secrets.go` `createSecret`: `names.NewModelTag`), so no
+    /// unit owns or manages it; units of the applications in `app_grants` read it as consumers.
+    pub model_owned: bool,
+    /// Applications granted view access to a user secret (`juju grant-secret`: role `view`,
+    /// scope the model). Grants of charm-owned secrets are in `grants`.
+    pub app_grants: BTreeSet<String>,
     pub label: Option<String>,
     pub description: Option<String>,
     pub revisions: BTreeMap<u32, Databag>,
@@ -176,14 +183,18 @@ impl Secret {
         self.owned_by(unit) && (self.owner_is_unit || leader)
     }
     pub fn owned_by(&self, unit: &str) -> bool {
-        if self.owner_is_unit {
+        if self.model_owned {
+            false
+        } else if self.owner_is_unit {
             self.owner == unit
         } else {
             app_of(unit) == self.owner
         }
     }
     pub fn granted_to(&self, unit: &str) -> bool {
-        self.grants.contains_key(unit) || self.grants.contains_key(app_of(unit))
+        self.grants.contains_key(unit)
+            || self.grants.contains_key(app_of(unit))
+            || self.app_grants.contains(app_of(unit))
     }
     /// Revisions that just became obsolete: stored, older than the latest, tracked by no consumer
     /// and not marked before (ascending).
@@ -199,6 +210,9 @@ impl Secret {
             .collect()
     }
 }
+
+/// The owner a user secret shows (`SecretView::owner`): the model, not an application.
+pub(crate) const MODEL_OWNER: &str = "model";
 
 /// How long a rotation policy (`hourly` ... `yearly`) waits; `None` for `never` or unknown.
 fn rotate_interval(policy: &str) -> Option<Duration> {
@@ -435,9 +449,11 @@ impl State {
         }
     }
 
-    /// Owner unit to notify for an owned secret (app-owned: the leader).
+    /// Owner unit to notify for an owned secret (app-owned: the leader; a user secret: none).
     pub fn secret_owner_unit(&self, s: &Secret) -> Option<String> {
-        if s.owner_is_unit {
+        if s.model_owned {
+            None
+        } else if s.owner_is_unit {
             self.units.contains_key(&s.owner).then(|| s.owner.clone())
         } else {
             self.apps.get(&s.owner).and_then(|a| a.leader.clone())

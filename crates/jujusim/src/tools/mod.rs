@@ -14,6 +14,8 @@ mod secret;
 mod secret_args;
 mod status_log;
 
+pub(crate) use secret_args::{check_user_content, secret_id_of};
+
 use std::path::Path;
 
 use crate::client::Response;

@@ -81,6 +81,8 @@ pub(super) fn secret_add(st: &mut State, ctx: &mut Ctx, c: &Call) -> R {
             id: id.clone(),
             owner,
             owner_is_unit: by_unit,
+            model_owned: false,
+            app_grants: BTreeSet::new(),
             label: meta.label,
             description: meta.description,
             revisions: BTreeMap::from([(1, content)]),

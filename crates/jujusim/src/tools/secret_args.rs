@@ -15,18 +15,22 @@ use crate::views::Databag;
 
 /// The bare id of a secret URI (`secret:<id>`, `secret://<uuid>/<id>` or `<id>`).
 pub(super) fn parse_secret_id(s: &str) -> Result<String, E> {
+    match secret_id_of(s) {
+        Some(id) => Ok(id),
+        None => usage(format!("secret URI {s:?} not valid")),
+    }
+}
+
+/// The bare id of a secret URI in any accepted form, or `None` if `s` is not one.
+pub(crate) fn secret_id_of(s: &str) -> Option<String> {
     let rest = s.strip_prefix("secret:").unwrap_or(s);
     let rest = rest.strip_prefix("//").unwrap_or(rest);
     let id = match rest.rsplit_once('/') {
         Some((uuid, id)) if !uuid.is_empty() && !uuid.contains('/') => id,
-        Some(_) => return usage(format!("secret URI {s:?} not valid")),
+        Some(_) => return None,
         None => rest,
     };
-    if util::is_xid(id) {
-        Ok(id.to_string())
-    } else {
-        usage(format!("secret URI {s:?} not valid"))
-    }
+    util::is_xid(id).then(|| id.to_string())
 }
 
 fn valid_secret_key(k: &str) -> bool {
@@ -125,6 +129,24 @@ fn check_sizes(group: &BTreeMap<String, String>, l: ContentLimits) -> Result<(),
         return usage(format!("{what}secret content too large: {total} bytes"));
     }
     Ok(())
+}
+
+/// The checks `juju add-secret` / `juju update-secret` make on content given as a map: not empty
+/// (`apiserver/facades/client/secrets/secrets.go` `createSecret`: `NotValidf("empty secret
+/// value")`), valid key names and the size limits of the Juju version, measured as the hook tools
+/// measure values given as `key=value` (`core/secrets/createsecret.go` `CreateSecretData`).
+pub(crate) fn check_user_content(content: &Databag, v: JujuVersion) -> Result<(), String> {
+    if content.is_empty() {
+        return Err("empty secret value not valid".into());
+    }
+    if let Some(k) = content.keys().find(|k| !valid_secret_key(k)) {
+        return Err(format!("key {k:?} not valid"));
+    }
+    match check_sizes(content, content_limits(v)) {
+        Ok(()) => Ok(()),
+        Err(E::Fail(f)) => Err(f.message),
+        Err(_) => Err("secret content not valid".into()),
+    }
 }
 
 /// Content from `key=value`, `key#base64=..`, `key#file=path` args and `--file`, with Juju's
