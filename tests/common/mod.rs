@@ -144,3 +144,6 @@ pub mod handshake;
 
 /// The state-in/state-out harness of the charm's unit tests.
 pub mod world;
+
+/// The intermediate CA tests: an upstream provider on `upstream-ca` and chain checks.
+pub mod upstream;

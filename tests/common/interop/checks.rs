@@ -129,7 +129,13 @@ pub fn check_all_provider_bags(model: &Model) {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(pair.clone());
             if new {
-                openssl_verify(&pair.0, &pair.1);
+                // The chain between the leaf and the root (an intermediate CA) is untrusted.
+                let above: Vec<&str> = e["chain"]
+                    .as_array()
+                    .map(|c| c.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let middle = above.get(1..above.len().saturating_sub(1)).unwrap_or(&[]);
+                openssl_verify_via(&pair.0, &pair.1, &middle.join("\n"));
             }
         }
         for u in model.units(PROVIDER) {
@@ -160,13 +166,21 @@ pub fn to_system(t: &openssl::asn1::Asn1TimeRef) -> SystemTime {
 
 /// `openssl verify -x509_strict -CAfile ca cert`, asserting `OK`.
 pub fn openssl_verify(ca_pem: &str, cert_pem: &str) {
+    openssl_verify_via(ca_pem, cert_pem, "")
+}
+
+/// [`openssl_verify`] with `untrusted` (PEMs, may be empty) as `-untrusted` intermediates.
+pub fn openssl_verify_via(ca_pem: &str, cert_pem: &str, untrusted: &str) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ca.pem"), ca_pem).unwrap();
     std::fs::write(dir.path().join("cert.pem"), cert_pem).unwrap();
-    let (ok, out) = openssl_cli(
-        dir.path(),
-        &["verify", "-x509_strict", "-CAfile", "ca.pem", "cert.pem"],
-    );
+    let mut args = vec!["verify", "-x509_strict", "-CAfile", "ca.pem"];
+    if !untrusted.trim().is_empty() {
+        std::fs::write(dir.path().join("untrusted.pem"), untrusted).unwrap();
+        args.extend(["-untrusted", "untrusted.pem"]);
+    }
+    args.push("cert.pem");
+    let (ok, out) = openssl_cli(dir.path(), &args);
     assert!(
         ok && out.contains("cert.pem: OK"),
         "openssl verify failed: {out}"
