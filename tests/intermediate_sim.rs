@@ -14,11 +14,17 @@
 
 mod common;
 
+use std::time::{Duration, SystemTime};
+
 use common::interop::*;
 use common::outside_ca::OutsideCa;
 use common::upstream::*;
 use jujusim::Model;
+use openssl::x509::X509;
 use serde_json::json;
+use tls_provider::pki::sign::{issue, IssueRequest};
+use tls_provider::pki::trust::pem_of;
+use tls_provider::pki::{Ca, ParsedCsr};
 
 const ROOT_APP: &str = "root-ca";
 const WEB: &str = "web";
@@ -158,6 +164,8 @@ fn a_root_tls_provider_signs_our_intermediate_and_leaves_chain_to_its_root() {
         "a renewal has a new key"
     );
     assert_chains_to(&m, rel, WEB, HOST, &root);
+    assert_quiet_update_status(&mut m, PROVIDER);
+    assert_quiet_update_status(&mut m, ROOT_APP);
     for e in certificates(&provider_bag(&m, rel)) {
         assert_eq!(
             der_of(e["chain"][1].as_str().unwrap()),
@@ -255,5 +263,176 @@ fn a_manual_tls_provider_upstream_answered_with_the_openssl_cli() {
         4,
         "leaf, ours, the org intermediate, root"
     );
+    assert_provider_hooks_ok(&m);
+}
+
+/// A puppet provider on our `upstream-ca`: the test writes its answers.
+fn deploy_puppet_upstream(m: &mut Model, app: &str) -> u32 {
+    let meta =
+        format!("name: {app}\nprovides:\n  certificates:\n    interface: tls-certificates\n");
+    m.deploy_puppet(app, &meta, 1)
+        .expect("deploy the puppet upstream");
+    relate_upstream(m, app)
+}
+
+/// The puppet's answer: one `certificates` entry for `csr`.
+fn answer(csr: &str, cert: &X509, root: &X509, revoked: bool) -> jujusim::Databag {
+    let (cert, root) = (pem_of(cert), pem_of(root));
+    let mut entry = json!({
+        "ca": root, "certificate_signing_request": csr, "certificate": cert,
+        "chain": [cert, root],
+    });
+    if revoked {
+        entry["revoked"] = json!(true);
+    }
+    jujusim::Databag::from([("certificates".to_string(), json!([entry]).to_string())])
+}
+
+/// `csr` signed by `ca` at `now` for `days`, as a CA or a leaf.
+fn signed(ca: &Ca, csr: &str, is_ca: bool, now: SystemTime, days: u64) -> X509 {
+    let parsed = ParsedCsr::parse(csr).unwrap();
+    issue(
+        ca,
+        &IssueRequest {
+            csr: &parsed,
+            is_ca,
+            validity_secs: days * 86_400,
+            now,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn bad_upstream_answers_block_naming_the_check_and_change_nothing() {
+    let mut m = new_model();
+    let rel = deploy_ours(
+        &mut m,
+        json!({"certificate-validity": "30d", "ca-rotation-overlap": "0"}),
+    );
+    settle(&mut m);
+    let up = deploy_puppet_upstream(&mut m, "bad-ca");
+    settle(&mut m);
+    let csr = our_ca_request(&m, up);
+    let (st, msg) = leader_status(&m, PROVIDER);
+    assert_eq!(st, "active", "{msg}");
+    assert!(
+        msg.contains("asked upstream-ca (bad-ca) for an intermediate CA"),
+        "{msg}"
+    );
+    let before = published_pairs(&m, rel);
+    let ca_before = ca_secret(&m, PROVIDER)["ca-certificate"].clone();
+    let root = common::ca::ec_ca("Bad Root");
+    let now = SystemTime::now();
+    let other_key = tls_provider::pki::KeyAlgorithm::EcdsaP256
+        .generate()
+        .unwrap();
+    let subject = tls_provider::pki::CaSubject {
+        common_name: "someone else".into(),
+        ..Default::default()
+    };
+    let other_csr = tls_provider::pki::intermediate::ca_request(&subject, &other_key).unwrap();
+    let other_csr = String::from_utf8(other_csr.to_pem().unwrap()).unwrap();
+
+    let cases: Vec<(&str, jujusim::Databag, &str)> = vec![
+        (
+            "a leaf",
+            answer(&csr, &signed(&root, &csr, false, now, 365), &root.cert, false),
+            "it is not a CA certificate",
+        ),
+        (
+            "another key",
+            // Our CSR echoed, with a certificate for someone else's key.
+            answer(&csr, &signed(&root, &other_csr, true, now, 365), &root.cert, false),
+            "its public key is not the key we asked with",
+        ),
+        (
+            "too short",
+            answer(&csr, &signed(&root, &csr, true, now, 10), &root.cert, false),
+            "less than certificate-validity",
+        ),
+        (
+            "expired",
+            answer(
+                &csr,
+                &signed(&root, &csr, true, now - Duration::from_secs(200 * 86_400), 100),
+                &root.cert,
+                false,
+            ),
+            "expired",
+        ),
+        (
+            "revoked",
+            answer(&csr, &signed(&root, &csr, true, now, 365), &root.cert, true),
+            "marked revoked",
+        ),
+        (
+            "a request error",
+            jujusim::Databag::from([(
+                "request_errors".to_string(),
+                json!([{"csr": csr, "error": {"code": 104, "name": "CA_NOT_ALLOWED",
+                    "message": "CA certificates are not allowed here"}}])
+                .to_string(),
+            )]),
+            "refused our intermediate CA request: CA_NOT_ALLOWED (code 104): CA certificates are not allowed here",
+        ),
+    ];
+    // A hook loop (a write on every hook) fails fast instead of running 2000 hooks.
+    m.set_max_hooks(60);
+    for (what, bag, check) in cases {
+        m.set_relation_data(up, "bad-ca", bag).unwrap();
+        settle(&mut m);
+        let (st, msg) = leader_status(&m, PROVIDER);
+        assert_eq!(st, "blocked", "{what}: {msg}");
+        assert!(msg.starts_with("upstream-ca (bad-ca) "), "{what}: {msg}");
+        assert!(msg.contains(check), "{what}: {msg}");
+        assert!(
+            msg.contains("still signing as self-signed root"),
+            "{what}: {msg}"
+        );
+        assert_eq!(
+            published_pairs(&m, rel),
+            before,
+            "{what}: certificates untouched"
+        );
+        assert_eq!(
+            ca_secret(&m, PROVIDER)["ca-certificate"],
+            ca_before,
+            "{what}"
+        );
+        assert_eq!(our_ca_request(&m, up), csr, "{what}: the request stays");
+        assert_quiet_update_status(&mut m, PROVIDER);
+    }
+    // Junk instead of JSON: skipped, the hook exits 0, we keep waiting.
+    let junk = jujusim::Databag::from([("certificates".to_string(), "{not json".to_string())]);
+    m.set_relation_data(up, "bad-ca", junk).unwrap();
+    settle(&mut m);
+    let (_, msg) = leader_status(&m, PROVIDER);
+    assert!(
+        msg.contains("asked upstream-ca (bad-ca) for an intermediate CA"),
+        "{msg}"
+    );
+    assert_eq!(published_pairs(&m, rel), before);
+
+    // A good answer at last: installed (overlap 0), every leaf reissued under it.
+    let good = signed(&root, &csr, true, now, 365);
+    m.set_relation_data(up, "bad-ca", answer(&csr, &good, &root.cert, false))
+        .unwrap();
+    settle(&mut m);
+    assert_chains_to(&m, rel, WEB, HOST, &pem_of(&root.cert));
+    let (st, msg) = leader_status(&m, PROVIDER);
+    assert_eq!(st, "active", "{msg}");
+
+    // Revoked later: a new request (new key) goes out; the revoked one keeps signing meanwhile.
+    let signing = published_pairs(&m, rel);
+    m.set_relation_data(up, "bad-ca", answer(&csr, &good, &root.cert, true))
+        .unwrap();
+    settle(&mut m);
+    let renewal = our_ca_request(&m, up);
+    assert_ne!(renewal, csr, "a new request after revocation");
+    assert_eq!(published_pairs(&m, rel), signing);
+    let (_, msg) = leader_status(&m, PROVIDER);
+    assert!(msg.contains("renewal asked"), "{msg}");
+    assert_quiet_update_status(&mut m, PROVIDER);
     assert_provider_hooks_ok(&m);
 }

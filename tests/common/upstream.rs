@@ -173,3 +173,25 @@ pub fn published_pairs(m: &Model, rel: u32) -> Vec<(String, String)> {
     out.sort();
     out
 }
+
+/// Runs `update-status` on every unit of `app` and asserts that no hook wrote anything
+/// (`relation-set`, `secret-set`, `secret-add`, `status-set`): a settled reconcile changes
+/// nothing the second time.
+pub fn assert_quiet_update_status(m: &mut Model, app: &str) {
+    let start = m.hook_runs().len();
+    m.update_status(app);
+    m.settle().expect("settle");
+    let writes: Vec<String> = m.hook_runs()[start..]
+        .iter()
+        .flat_map(|r| {
+            r.tool_calls
+                .iter()
+                .filter(|c| {
+                    ["relation-set", "secret-set", "secret-add", "status-set"]
+                        .contains(&c.tool.as_str())
+                })
+                .map(move |c| format!("{} {}: {} {:?}", r.unit, r.hook, c.tool, c.args))
+        })
+        .collect();
+    assert!(writes.is_empty(), "update-status wrote: {writes:#?}");
+}

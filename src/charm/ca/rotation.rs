@@ -491,10 +491,9 @@ fn start(
     immediate: &dyn Fn(&RotateReason) -> bool,
 ) -> Result<(Option<RotateReason>, Option<RotateReason>), CharmError> {
     if intake.is_some() {
-        let forced = matches!(
-            reason,
-            RotateReason::Requested | RotateReason::RequestedNow | RotateReason::UpstreamRevoked
-        );
+        // Only the operator replaces a request that is out: a reason that holds on every
+        // hook (a revoked intermediate still listed) must not make a new key each time.
+        let forced = matches!(reason, RotateReason::Requested | RotateReason::RequestedNow);
         let want = requested_for(config);
         let current = stored
             .pending
