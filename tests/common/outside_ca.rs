@@ -11,10 +11,11 @@ use std::path::Path;
 use super::pki::{openssl_cli, openssl_ok, openssl_req_p256};
 
 /// Extensions of a CA certificate (the intermediate, or a certificate for an `is-ca` request).
-const CA_EXT: &str = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
+pub const CA_EXT: &str =
+    "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
                       subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n";
 /// Extensions of a leaf certificate.
-const LEAF_EXT: &str =
+pub const LEAF_EXT: &str =
     "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
      extendedKeyUsage=serverAuth,clientAuth\nsubjectKeyIdentifier=hash\n\
      authorityKeyIdentifier=keyid\n";
@@ -23,6 +24,15 @@ const LEAF_EXT: &str =
 pub const ROOT_SUBJECT: &str = "/CN=Outside Root CA/O=Example";
 /// Subject of the outside intermediate.
 pub const INTERMEDIATE_SUBJECT: &str = "/CN=Outside Intermediate CA/O=Example";
+
+/// Which of the outside CA's keys signs in [`OutsideCa::sign_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signer {
+    /// The self-signed root (`root.pem`/`root.key`).
+    Root,
+    /// The intermediate (`int.pem`/`int.key`).
+    Intermediate,
+}
 
 /// An outside CA: `root.pem`/`root.key` (RSA 2048, self-signed) and `int.pem`/`int.key`
 /// (EC P-256, signed by the root), in a temporary directory.
@@ -112,6 +122,57 @@ impl OutsideCa {
     /// The intermediate certificate (PEM).
     pub fn int_pem(&self) -> String {
         self.read("int.pem")
+    }
+
+    /// The root's private key (PEM, PKCS#8).
+    pub fn root_key_pem(&self) -> String {
+        self.read("root.key")
+    }
+
+    /// The intermediate's private key (PEM, PKCS#8).
+    pub fn int_key_pem(&self) -> String {
+        self.read("int.key")
+    }
+
+    /// Signs `csr` with `signer` for `days` days with exactly the extensions of `ext` (an
+    /// `openssl x509 -extfile` text such as [`CA_EXT`] or [`LEAF_EXT`]; the CSR's own are not
+    /// copied), as an operator building a certificate by hand, good or bad. Returns the
+    /// certificate (PEM).
+    pub fn sign_with(&self, csr: &str, signer: Signer, days: u32, ext: &str) -> String {
+        let d = self.dir.path();
+        let n = self.serial.get() + 1;
+        self.serial.set(n);
+        let (ca, ca_key) = match signer {
+            Signer::Root => ("root.pem", "root.key"),
+            Signer::Intermediate => ("int.pem", "int.key"),
+        };
+        let csr_file = format!("{n}.csr");
+        let ext_file = format!("{n}.ext");
+        let out = format!("{n}.pem");
+        std::fs::write(d.join(&csr_file), csr).unwrap();
+        std::fs::write(d.join(&ext_file), ext).unwrap();
+        openssl_ok(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr_file,
+                "-CA",
+                ca,
+                "-CAkey",
+                ca_key,
+                "-set_serial",
+                &n.to_string(),
+                "-days",
+                &days.to_string(),
+                "-extfile",
+                &ext_file,
+                "-out",
+                &out,
+            ],
+        );
+        self.read(&out)
     }
 
     /// Signs `csr` with the intermediate for 30 days (copying the CSR's SANs); `ca` makes a CA

@@ -235,14 +235,17 @@ fn import_usage(app: &str) -> String {
 /// The operator's secret, or a message saying how to create and grant it.
 fn read_secret(hook: &Hook<'_>, id: &str) -> Result<juju_hook::Databag, ActionError> {
     let app = hook.app();
-    match hook.tools.secret_get(&SecretRef::Id(id.to_string()), SecretRead::Peek) {
+    match hook
+        .tools
+        .secret_get(&SecretRef::Id(id.to_string()), SecretRead::Peek)
+    {
         Ok(c) => Ok(c),
         Err(e) if e.is_not_found() => Err(fail(format!(
             "secret {id} was not found, or is not granted to {app}; {}",
             import_usage(app)
         ))),
         Err(juju_hook::ToolError::NotLeader { .. }) => Err(fail(format!(
-            "secret {id} is not granted to {app}: run juju grant-secret <secret name or id> {app}, then retry"
+            "secret {id} is not granted to {app}: run juju grant-secret {id} {app}, then retry"
         ))),
         Err(e) => Err(fail(format!("cannot read secret {id}: {e}"))),
     }
@@ -256,6 +259,12 @@ fn min_life(config: &Config) -> Duration {
 fn refuse(what: &str, e: &IntermediateError, key_source: &str) -> ActionError {
     let why = match e {
         IntermediateError::KeyMismatch => format!("its public key is not the key of {key_source}"),
+        // Its own text speaks of an upstream provider, which these actions have not.
+        IntermediateError::NotCa => {
+            "it is not a CA certificate (no basicConstraints CA:TRUE): a leaf cannot sign \
+             certificates"
+                .to_string()
+        }
         other => other.to_string(),
     };
     fail(format!(

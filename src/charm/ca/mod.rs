@@ -235,6 +235,8 @@ impl std::fmt::Display for RotateReason {
 }
 
 /// What [`load`] found.
+// Made once per hook and unpacked at once: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Loaded {
     Missing,
     Unreadable(String),
