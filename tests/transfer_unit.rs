@@ -113,6 +113,8 @@ fn steady_state_reads_one_databag_per_relation_and_writes_nothing() {
     let mut expected = vec![
         "is-leader".to_string(),
         "config-get".to_string(),
+        // Whether an upstream provider signs our CA.
+        "relation-ids upstream-ca".to_string(),
         "secret-get Label(\"tls-provider-ca\")".to_string(),
         "relation-ids certificates".to_string(),
         "relation-ids send-ca-cert".to_string(),
@@ -134,8 +136,8 @@ fn steady_state_reads_one_databag_per_relation_and_writes_nothing() {
     w.tools.reset_calls();
     w.reconcile();
     let calls = w.calls();
-    assert_eq!(calls.len(), 9, "{calls:#?}");
-    assert_eq!(calls[4], "relation-ids send-ca-cert");
+    assert_eq!(calls.len(), 10, "{calls:#?}");
+    assert_eq!(calls[5], "relation-ids send-ca-cert");
 }
 
 #[test]

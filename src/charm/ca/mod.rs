@@ -185,7 +185,7 @@ pub enum RotateReason {
     Announced(String),
     /// A CA signed elsewhere was installed (the text says where from).
     Installed(String),
-    /// `upstream-ca` is related and the active CA does not come from it (the provider app).
+    /// `upstream-ca` is related and the active CA does not come from it (its label).
     UpstreamRelated(String),
     /// The upstream marked our active intermediate revoked.
     UpstreamRevoked,
@@ -220,8 +220,8 @@ impl std::fmt::Display for RotateReason {
             }
             RotateReason::Announced(why) => write!(f, "the announced rotation is due ({why})"),
             RotateReason::Installed(why) => write!(f, "{why}"),
-            RotateReason::UpstreamRelated(app) => {
-                write!(f, "upstream-ca is related to {app}, which is to sign our CA")
+            RotateReason::UpstreamRelated(label) => {
+                write!(f, "{label} is related: our CA is to be signed there")
             }
             RotateReason::UpstreamRevoked => {
                 write!(f, "the upstream marked our intermediate CA revoked")
@@ -401,13 +401,24 @@ pub fn is_ca_secret_expired_hook(ctx: &juju_hook::HookContext) -> bool {
             .is_some_and(|s| s.label.as_deref() == Some(CA_SECRET_LABEL))
 }
 
-/// A human description of the CA for logs: subject, validity and next deadline (never the key).
+/// A human description of the CA for logs: subject, where it comes from, validity and next
+/// deadline (never the key).
 pub fn describe(stored: &StoredCa, config: &Config) -> String {
+    let what = match stored.source {
+        CaSource::SelfSigned => format!(
+            "self-signed root CA {:?} ({}, root validity {})",
+            config.ca_subject.common_name,
+            config.ca_key_algorithm.as_str(),
+            format_duration(config.root_ca_validity)
+        ),
+        _ => format!(
+            "{} from {}",
+            status::describe_active(stored),
+            stored.source.describe()
+        ),
+    };
     format!(
-        "CA {:?} ({}, root validity {}), valid until {}, next rotation step at {}",
-        config.ca_subject.common_name,
-        config.ca_key_algorithm.as_str(),
-        format_duration(config.root_ca_validity),
+        "{what}, valid until {}, next rotation step at {}",
         clock::rfc3339(stored.ca.not_after()),
         stored.rotate_at.as_deref().unwrap_or("?"),
     )
