@@ -278,22 +278,6 @@ fn assert_key_nowhere(m: &Model, needles: &[String], actions: &[ActionResult]) {
     }
 }
 
-/// Settles, then moves the clock to our CA's deadlines until `done` holds (at most `max`).
-fn advance_until(m: &mut Model, max: usize, done: impl Fn(&Model) -> bool) {
-    for _ in 0..max {
-        if done(m) {
-            return;
-        }
-        advance_to_ca_deadline(m, PROVIDER);
-        settle(m);
-    }
-    assert!(
-        done(m),
-        "not reached after {max} deadlines: {:?}",
-        leader_status(m, PROVIDER)
-    );
-}
-
 /// Every web unit's library accepted the certificate published for each of its CSRs.
 fn assert_web_accepted(m: &Model, rel: u32) {
     let entries = certificates(&provider_bag(m, rel));

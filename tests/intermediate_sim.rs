@@ -71,25 +71,43 @@ fn action(
     m.run_action(&leader, name, obj(params)).unwrap()
 }
 
-/// Settles, then moves the clock to our CA's deadlines until `done` holds (at most `max` steps).
-fn advance_until(m: &mut Model, max: usize, done: impl Fn(&Model) -> bool) {
-    for _ in 0..max {
-        if done(m) {
-            return;
-        }
-        advance_to_ca_deadline(m, PROVIDER);
-        settle(m);
-    }
-    assert!(
-        done(m),
-        "not reached after {max} deadlines: {:?}",
-        leader_status(m, PROVIDER)
-    );
-}
-
 fn active_intermediate(m: &Model) -> Option<String> {
     let s = ca_secret(m, PROVIDER);
     s.get("ca-chain").and(s.get("ca-certificate")).cloned()
+}
+
+/// A legacy (reactive) requirer on our provider gets `ca` = the root and server certificates
+/// whose text is the leaf followed by the intermediate, verifying against the root alone.
+fn assert_legacy_chains_to(m: &mut Model, root: &str) {
+    m.deploy(
+        "etcd",
+        &common::legacy_requirer_charm_dir(),
+        1,
+        obj(json!({"common-name": "etcd.example.com", "sans": "etcd.internal"})),
+    )
+    .expect("deploy the legacy requirer");
+    m.relate("etcd", PROVIDER).expect("relate etcd");
+    settle(m);
+    let r = m
+        .run_action("etcd/0", "get-certificates", obj(json!({})))
+        .unwrap();
+    assert_eq!(r.status, "completed", "{}", r.message);
+    let doc: serde_json::Value =
+        serde_json::from_str(r.results["certificates"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        der_of(doc["ca"].as_str().unwrap()),
+        der_of(root),
+        "legacy ca is the root"
+    );
+    let servers = doc["server-certs"].as_array().unwrap();
+    assert!(!servers.is_empty(), "{doc}");
+    for c in servers {
+        let certs = tls_provider::pki::parse_certs(c["cert"].as_str().unwrap()).unwrap();
+        assert_eq!(certs.len(), 2, "leaf then the intermediate");
+        let above = vec![pem_of(&certs[1])];
+        let (ok, out) = strict_verify(&pem_of(&certs[0]), &above, root);
+        assert!(ok, "legacy leaf: {out}");
+    }
 }
 
 #[test]
@@ -166,6 +184,7 @@ fn a_root_tls_provider_signs_our_intermediate_and_leaves_chain_to_its_root() {
     assert_chains_to(&m, rel, WEB, HOST, &root);
     assert_quiet_update_status(&mut m, PROVIDER);
     assert_quiet_update_status(&mut m, ROOT_APP);
+    assert_legacy_chains_to(&mut m, &root);
     for e in certificates(&provider_bag(&m, rel)) {
         assert_eq!(
             der_of(e["chain"][1].as_str().unwrap()),

@@ -363,12 +363,14 @@ fn steady_state_call_budget_two_relations_five_units() {
     w.tools.reset_calls();
     w.reconcile();
     let calls = w.calls();
-    // 4 + 1 per endpoint: relation-ids certificates and send-ca-cert.
-    let budget = 5 + 2 * (3 + 5);
+    // is-leader, config-get, relation-ids upstream-ca, secret-get, + 1 per endpoint:
+    // relation-ids certificates and send-ca-cert.
+    let budget = 6 + 2 * (3 + 5);
     assert!(calls.len() <= budget, "{} calls: {calls:#?}", calls.len());
     let mut expected = vec![
         "is-leader".to_string(),
         "config-get".to_string(),
+        "relation-ids upstream-ca".to_string(),
         format!("secret-get Label({CA_SECRET_LABEL:?})"),
         "relation-ids certificates".to_string(),
         "relation-ids send-ca-cert".to_string(),

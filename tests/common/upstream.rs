@@ -66,6 +66,22 @@ pub fn advance_to_ca_deadline(m: &mut Model, app: &str) {
     m.advance_clock(by + Duration::from_secs(60));
 }
 
+/// Settles, then moves the clock to our CA's deadlines until `done` holds (at most `max`).
+pub fn advance_until(m: &mut Model, max: usize, done: impl Fn(&Model) -> bool) {
+    for _ in 0..max {
+        if done(m) {
+            return;
+        }
+        advance_to_ca_deadline(m, PROVIDER);
+        settle(m);
+    }
+    assert!(
+        done(m),
+        "not reached after {max} deadlines: {:?}",
+        leader_status(m, PROVIDER)
+    );
+}
+
 pub fn x509(pem: &str) -> X509 {
     X509::from_pem(pem.as_bytes()).unwrap_or_else(|e| panic!("not PEM ({e}): {pem}"))
 }
@@ -103,12 +119,7 @@ pub fn assert_chains_to(m: &Model, rel: u32, requirer: &str, host: &str, root: &
     let entries = certificates(&provider_bag(m, rel));
     assert!(!entries.is_empty(), "nothing published on {rel}");
     for e in &entries {
-        let chain: Vec<String> = e["chain"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().unwrap().to_string())
-            .collect();
+        let chain = chain_of(e);
         let leaf = e["certificate"].as_str().unwrap();
         assert!(chain.len() >= 3, "leaf, intermediate, root: {chain:?}");
         assert_eq!(der_of(&chain[0]), der_of(leaf));
@@ -137,12 +148,7 @@ pub fn assert_chains_to(m: &Model, rel: u32, requirer: &str, host: &str, root: &
         let key = requirer_private_key(m, &unit);
         for csr in requirer_csrs(m, rel, &unit) {
             let e = entry_for(&entries, &csr.pem).expect("published for the unit's CSR");
-            let chain: Vec<String> = e["chain"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c.as_str().unwrap().to_string())
-                .collect();
+            let chain = chain_of(e);
             handshake(
                 e["certificate"].as_str().unwrap(),
                 &key,
@@ -154,6 +160,16 @@ pub fn assert_chains_to(m: &Model, rel: u32, requirer: &str, host: &str, root: &
         }
     }
     entries.len()
+}
+
+/// A published entry's `chain`, as PEM strings.
+pub fn chain_of(e: &Value) -> Vec<String> {
+    e["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The certificates published on `rel`, as (csr, certificate) pairs, for "untouched" checks.

@@ -576,3 +576,39 @@ fn retire_previous(stored: &mut StoredCa, config: &Config, now: SystemTime, due:
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::{CaSubject, KeyAlgorithm};
+
+    const DAY: u64 = 86_400;
+
+    fn config(validity: &str, overlap: &str) -> Config {
+        let mut m = serde_json::Map::new();
+        m.insert("certificate-validity".into(), validity.into());
+        m.insert("ca-rotation-overlap".into(), overlap.into());
+        Config::from_map(&m).unwrap()
+    }
+
+    #[test]
+    fn an_intermediate_renews_validity_plus_overlap_plus_a_day_early_but_not_in_its_first_half() {
+        let subject = CaSubject {
+            common_name: "i".into(),
+            ..CaSubject::default()
+        };
+        let now = SystemTime::now();
+        let long = Ca::generate_at(&subject, KeyAlgorithm::EcdsaP256, 365 * DAY, now).unwrap();
+        let c = config("30d", "24h");
+        let at = renew_at(&long, &c);
+        assert_eq!(
+            long.not_after().duration_since(at).unwrap().as_secs(),
+            32 * DAY
+        );
+        let short = Ca::generate_at(&subject, KeyAlgorithm::EcdsaP256, 31 * DAY, now).unwrap();
+        let at = renew_at(&short, &c);
+        let from_start = at.duration_since(short.not_before()).unwrap().as_secs();
+        // usable = 31 d + 60 s − 30 d; renewal at half of it rather than before the start.
+        assert_eq!(from_start, (DAY + 60) / 2);
+    }
+}

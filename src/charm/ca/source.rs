@@ -175,3 +175,67 @@ pub fn put_pending(content: &mut Databag, p: &PendingCa) {
     content.insert(KEY_PENDING_REASON.into(), p.reason.clone());
     content.insert(KEY_PENDING_REQUESTED_FOR.into(), p.requested_for.clone());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_round_trip_and_old_secrets_read_as_self_signed() {
+        for s in [
+            CaSource::SelfSigned,
+            CaSource::Upstream {
+                app: "root-ca".into(),
+            },
+            CaSource::Ceremony,
+            CaSource::Imported,
+        ] {
+            assert_eq!(CaSource::decode(Some(&s.encode())), s);
+        }
+        assert_eq!(CaSource::decode(None), CaSource::SelfSigned);
+        assert_eq!(CaSource::decode(Some("junk")), CaSource::SelfSigned);
+        assert_eq!(
+            CaSource::Upstream { app: "x".into() }.describe(),
+            "upstream-ca (x)"
+        );
+    }
+
+    #[test]
+    fn a_pending_request_round_trips_and_a_partial_one_is_dropped() {
+        let key = crate::pki::KeyAlgorithm::EcdsaP256.generate().unwrap();
+        let p = PendingCa {
+            key,
+            csr_pem: "CSR".into(),
+            asked: PendingFor::Ceremony,
+            since: clock::parse_rfc3339("2026-11-30T10:00:00Z").unwrap(),
+            reason: "why".into(),
+            requested_for: "[]".into(),
+        };
+        let mut bag = Databag::new();
+        put_pending(&mut bag, &p);
+        let back = parse_pending(&bag).unwrap();
+        assert_eq!(back.csr_pem, "CSR");
+        assert_eq!(back.asked, PendingFor::Ceremony);
+        assert_eq!(back.since, p.since);
+        assert!(back.key.public_eq(&p.key));
+        bag.remove(KEY_PENDING_CSR);
+        assert!(parse_pending(&bag).is_none());
+    }
+
+    #[test]
+    fn requested_for_changes_with_subject_and_algorithm_only() {
+        let base = Config::from_map(&serde_json::Map::new()).unwrap();
+        let mut m = serde_json::Map::new();
+        m.insert("ca-organization".into(), "Org".into());
+        let org = Config::from_map(&m).unwrap();
+        let mut m = serde_json::Map::new();
+        m.insert("ca-key-algorithm".into(), "ecdsa-p384".into());
+        let alg = Config::from_map(&m).unwrap();
+        let mut m = serde_json::Map::new();
+        m.insert("certificate-validity".into(), "10d".into());
+        let validity = Config::from_map(&m).unwrap();
+        assert_ne!(requested_for(&base), requested_for(&org));
+        assert_ne!(requested_for(&base), requested_for(&alg));
+        assert_eq!(requested_for(&base), requested_for(&validity));
+    }
+}

@@ -43,6 +43,10 @@ pub fn describe_active(stored: &StoredCa) -> String {
     }
 }
 
+fn min_life(config: &Config) -> std::time::Duration {
+    std::time::Duration::from_secs(config.certificate_validity)
+}
+
 fn days_until(t: SystemTime, now: SystemTime) -> u64 {
     t.duration_since(now)
         .map(|d| d.as_secs() / 86_400)
@@ -72,13 +76,25 @@ pub fn source_line(
                     clock::rfc3339(*since)
                 ),
             ),
-            IntakeState::Waiting(since) => line(
-                false,
-                format!(
-                    "signing as {active} from {label}; renewal asked at {}, waiting",
-                    clock::rfc3339(*since)
-                ),
-            ),
+            IntakeState::Waiting(since) => {
+                // Blocked once leaves would be cut short by the intermediate's end.
+                let short = stored.ca.not_after() <= now + min_life(config);
+                line(
+                    short,
+                    format!(
+                        "signing as {active} from {label}; renewal asked at {}, waiting{}",
+                        clock::rfc3339(*since),
+                        if short {
+                            format!(
+                                ": it ends {}, in less than certificate-validity; check the upstream",
+                                clock::rfc3339(stored.ca.not_after())
+                            )
+                        } else {
+                            String::new()
+                        }
+                    ),
+                )
+            }
             IntakeState::Idle | IntakeState::Accepted => line(
                 false,
                 format!(

@@ -123,3 +123,47 @@ pub fn upstream_chain(entry: &ProviderCertificate, cert: &X509) -> Result<Vec<X5
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::trust::pem_of;
+    use crate::pki::{CaSubject, KeyAlgorithm};
+
+    fn ca(name: &str) -> Ca {
+        let subject = CaSubject {
+            common_name: name.into(),
+            ..CaSubject::default()
+        };
+        Ca::generate(&subject, KeyAlgorithm::EcdsaP256, 86_400).unwrap()
+    }
+
+    fn entry(ca: &str, cert: &str, chain: &[&str]) -> ProviderCertificate {
+        ProviderCertificate {
+            ca: ca.into(),
+            certificate_signing_request: "CSR".into(),
+            certificate: cert.into(),
+            chain: chain.iter().map(|s| s.to_string()).collect(),
+            revoked: false,
+        }
+    }
+
+    #[test]
+    fn the_upstream_chain_drops_our_certificate_and_ends_with_the_ca_once() {
+        let (ours, mid, root) = (ca("ours"), ca("mid"), ca("root"));
+        let (o, m, r) = (pem_of(&ours.cert), pem_of(&mid.cert), pem_of(&root.cert));
+        let names = |v: Vec<X509>| -> Vec<String> {
+            v.iter()
+                .map(|c| crate::pki::verify::subject_string(c))
+                .collect::<Vec<_>>()
+        };
+        let full = upstream_chain(&entry(&r, &o, &[&o, &m, &r]), &ours.cert).unwrap();
+        assert_eq!(names(full), ["CN=mid", "CN=root"]);
+        let no_root = upstream_chain(&entry(&r, &o, &[&o, &m]), &ours.cert).unwrap();
+        assert_eq!(names(no_root), ["CN=mid", "CN=root"]);
+        let bare = upstream_chain(&entry(&r, &o, &[&o]), &ours.cert).unwrap();
+        assert_eq!(names(bare), ["CN=root"]);
+        let junk = upstream_chain(&entry(&r, &o, &[&o, "junk"]), &ours.cert);
+        assert!(junk.unwrap_err().contains("chain element 1 is not PEM"));
+    }
+}
