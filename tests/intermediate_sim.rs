@@ -192,6 +192,22 @@ fn a_root_tls_provider_signs_our_intermediate_and_leaves_chain_to_its_root() {
             "reissued under the new one"
         );
     }
+
+    // A new CA subject asks for a new intermediate with it; installed under the same root.
+    m.set_config(
+        PROVIDER,
+        obj(json!({"ca-common-name": "Team Intermediate 2"})),
+    )
+    .unwrap();
+    settle(&mut m);
+    let third = active_intermediate(&m).unwrap();
+    assert_ne!(third, second);
+    assert!(
+        tls_provider::pki::verify::subject_string(&x509(&third)).contains("CN=Team Intermediate 2"),
+        "{}",
+        tls_provider::pki::verify::subject_string(&x509(&third))
+    );
+    assert_chains_to(&m, rel, WEB, HOST, &root);
     assert_provider_hooks_ok(&m);
 }
 
