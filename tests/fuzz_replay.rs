@@ -42,7 +42,8 @@ fn every_target_has_a_replay() {
             "csr",
             "certs",
             "action_params",
-            "config"
+            "config",
+            "upstream_answer"
         ]
     );
 }
@@ -80,4 +81,9 @@ fn action_params() {
 #[test]
 fn config() {
     replay("config");
+}
+
+#[test]
+fn upstream_answer() {
+    replay("upstream_answer");
 }

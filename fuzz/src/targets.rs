@@ -45,6 +45,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("certs", certs),
     ("action_params", action_params),
     ("config", config),
+    ("upstream_answer", upstream_answer),
 ];
 
 /// A fixed "now" so runs are deterministic (2027-01-15).
@@ -535,5 +536,61 @@ pub fn config(data: &[u8]) {
             !config.trusted_certificates[..i].contains(pem),
             "listed once"
         );
+    }
+}
+
+/// Our pending intermediate request (made once: key generation is slow).
+fn pending() -> &'static tls_provider::charm::ca::PendingCa {
+    static PENDING: std::sync::OnceLock<tls_provider::charm::ca::PendingCa> =
+        std::sync::OnceLock::new();
+    PENDING.get_or_init(|| {
+        let config = Config::from_map(&Map::new()).expect("default config");
+        tls_provider::charm::ca::rotation::new_request(
+            &config,
+            now(),
+            tls_provider::charm::ca::PendingFor::Upstream,
+            &tls_provider::charm::ca::RotateReason::Requested,
+        )
+        .expect("a request")
+    })
+}
+
+/// The upstream provider's answer to our intermediate CA request (`upstream-ca`): fields
+/// `certificates`, `request_errors`, `capabilities` of its app databag, separated by `0x1e`;
+/// the text `{CSR}` anywhere stands for our CSR (so seeds can answer it). Evaluating must not
+/// panic, and an input that does not hold our CSR is never accepted.
+pub fn upstream_answer(data: &[u8]) {
+    use tls_provider::charm::ca::install::Answer;
+    let p = pending();
+    let text = text(data).replace("{CSR}", &p.csr_pem.replace('\n', "\\n"));
+    let mut bag = Bag::new();
+    for (key, value) in modern::PROVIDER_KEYS.iter().zip(text.split(FIELD_SEP)) {
+        bag.insert(key.to_string(), value.to_string());
+    }
+    let (parsed, notes) = modern::ProviderAppData::from_databag(&bag);
+    let view = tls_provider::charm::upstream::UpstreamView {
+        id: juju_hook::RelationId(1),
+        app: "upstream".into(),
+        data: parsed,
+        own_app_bag: Default::default(),
+        notes: notes.notes,
+    };
+    let mentions_csr = text.contains("BEGIN CERTIFICATE REQUEST");
+    match tls_provider::charm::upstream::answer::evaluate(
+        &view,
+        p,
+        now(),
+        Duration::from_secs(86_400),
+    ) {
+        Answer::Waiting => {}
+        Answer::Refused(why) | Answer::Rejected(why) => {
+            assert!(mentions_csr, "an answer without our CSR: {why}");
+            assert!(why.chars().count() < 2_000, "unbounded message");
+        }
+        Answer::Accepted(c) => {
+            assert!(mentions_csr);
+            // Only a certificate for our key can be accepted.
+            assert!(c.ca.cert.public_key().unwrap().public_eq(&p.key));
+        }
     }
 }
