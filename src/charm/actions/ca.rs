@@ -70,6 +70,12 @@ pub fn rotate_private_key(hook: &Hook<'_>) -> Result<(), ActionError> {
              set `juju config {app} mode=self-signed` first"
         )));
     }
+    let was = match ca::load(hook.tools)? {
+        Loaded::Ok(stored) if stored.source != ca::CaSource::SelfSigned => {
+            Some(stored.source.describe())
+        }
+        _ => None,
+    };
     let summary = reconcile(
         hook,
         ReconcileOptions {
@@ -84,6 +90,12 @@ pub fn rotate_private_key(hook: &Hook<'_>) -> Result<(), ActionError> {
     };
     if let Some(phase) = summary.ca_phase.as_ref().and_then(|p| p.describe()) {
         put("phase", phase);
+    }
+    if let (Some(was), None) = (&was, &summary.intake) {
+        put(
+            "replaces",
+            format!("the CA from {was} is replaced by a new self-signed root (upstream-ca is not related)"),
+        );
     }
     match (&summary.ca_rotated, &summary.ca_announced, &summary.ca_pem) {
         (Some(_), _, Some(ca_pem)) => {
@@ -120,7 +132,12 @@ pub fn rotate_private_key(hook: &Hook<'_>) -> Result<(), ActionError> {
                 "result",
                 format!(
                     "asked {label} for a new intermediate CA (new key); it signs once the provider \
-                     answers and the certificate passes the checks (status shows progress)"
+                     answers and the certificate passes the checks (status shows progress){}",
+                    if immediate {
+                        "; immediate=true cannot apply: the current CA signs until then"
+                    } else {
+                        ""
+                    }
                 ),
             );
             put("reissued", "0".into());

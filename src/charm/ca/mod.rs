@@ -35,6 +35,7 @@ pub const KEY_CA_CERTIFICATE: &str = "ca-certificate";
 pub const KEY_PRIVATE_KEY: &str = "private-key";
 pub const KEY_PREVIOUS_CA_CERTIFICATE: &str = "previous-ca-certificate";
 pub const KEY_PREVIOUS_TRUSTED_UNTIL: &str = "previous-trusted-until";
+pub const KEY_PREVIOUS_ROOT: &str = "previous-ca-root";
 pub const KEY_NEXT_CA_CERTIFICATE: &str = "next-ca-certificate";
 pub const KEY_NEXT_PRIVATE_KEY: &str = "next-private-key";
 pub const KEY_NEXT_ANNOUNCED_AT: &str = "next-announced-at";
@@ -90,6 +91,9 @@ pub struct StoredCa {
     pub ca_pem: String,
     pub previous_pem: Option<String>,
     pub previous: Option<X509>,
+    /// The root the previous CA chained to, when it was an intermediate (the trust bundle
+    /// keeps the root, not the intermediate, while the previous CA's certificates live).
+    pub previous_root: Option<X509>,
     /// Until when the previous CA stays in the trust bundle.
     pub previous_until: Option<SystemTime>,
     pub next: Option<NextCa>,
@@ -114,6 +118,7 @@ impl StoredCa {
             ca,
             previous_pem: None,
             previous: None,
+            previous_root: None,
             previous_until: None,
             next: None,
             rotate_at: None,
@@ -285,6 +290,9 @@ fn parse_content(content: &Databag) -> Result<StoredCa, String> {
         ca,
         previous_pem,
         previous,
+        previous_root: content
+            .get(KEY_PREVIOUS_ROOT)
+            .and_then(|p| X509::from_pem(p.as_bytes()).ok()),
         previous_until: time_of(content, KEY_PREVIOUS_TRUSTED_UNTIL),
         // An unusable next CA is dropped (a new one is announced when still due).
         next: parse_next(content),
@@ -329,6 +337,9 @@ fn content_of(stored: &StoredCa) -> Databag {
         put(KEY_PREVIOUS_CA_CERTIFICATE, p.clone());
         if let Some(t) = stored.previous_until {
             put(KEY_PREVIOUS_TRUSTED_UNTIL, clock::rfc3339(t));
+        }
+        if let Some(r) = &stored.previous_root {
+            put(KEY_PREVIOUS_ROOT, crate::pki::trust::pem_of(r));
         }
     }
     if let Some(n) = &stored.next {

@@ -172,16 +172,30 @@ pub fn switch_at(next: &NextCa, active: &Ca, config: &Config) -> SystemTime {
 }
 
 /// The next time the CA state must change: the secret's `expire`.
-fn deadline(stored: &StoredCa, config: &Config) -> SystemTime {
+fn deadline(stored: &StoredCa, config: &Config, now: SystemTime) -> SystemTime {
     let step = match &stored.next {
         Some(next) => switch_at(next, &stored.ca, config),
         None if stored.source == CaSource::SelfSigned => announce_at(&stored.ca, config),
-        None => renew_at(&stored.ca, config),
+        None => next_signed_elsewhere_deadline(&stored.ca, config, now),
     };
     match stored.previous_until.filter(|_| stored.previous.is_some()) {
         Some(until) => step.min(until),
         None => step,
     }
+}
+
+/// For a CA signed elsewhere: its renewal time, and once that has passed (waiting for the
+/// upstream or the operator) the time leaves start being cut short, then its end; never a
+/// time already past, so the secret's `expire` keeps meaning "wake me".
+fn next_signed_elsewhere_deadline(ca: &Ca, config: &Config, now: SystemTime) -> SystemTime {
+    let short = ca
+        .not_after()
+        .checked_sub(Duration::from_secs(config.certificate_validity))
+        .unwrap_or(ca.not_before());
+    [renew_at(ca, config), short]
+        .into_iter()
+        .find(|t| *t > now)
+        .unwrap_or(ca.not_after())
 }
 
 /// Margin between asking for a new intermediate and the latest useful moment to get it.
@@ -217,7 +231,8 @@ fn new_ca(config: &Config, now: SystemTime) -> Result<Ca, CharmError> {
 pub(super) fn switch_to(stored: &mut StoredCa, next: NextCa, config: &Config, now: SystemTime) {
     let old = std::mem::replace(&mut stored.ca, next.ca);
     let old_pem = std::mem::replace(&mut stored.ca_pem, next.pem);
-    stored.chain = next.chain;
+    let old_chain = std::mem::replace(&mut stored.chain, next.chain);
+    stored.previous_root = old_chain.last().cloned();
     stored.source = next.source;
     stored.csr = next.csr;
     stored.requested_for = next.requested_for;
@@ -296,7 +311,7 @@ pub fn ensure(
                 _ => IntakeState::Idle,
             }),
     });
-    stored.rotate_at = Some(clock::rfc3339(deadline(&stored, config)));
+    stored.rotate_at = Some(clock::rfc3339(deadline(&stored, config, now)));
     if before.as_ref() != Some(&super::content_of(&stored)) {
         save(tools, &stored, exists)?;
     }
@@ -350,6 +365,10 @@ fn take_answer(
     else {
         return moves;
     };
+    if pending.requested_for != requested_for(config) {
+        // Asked with config that has changed since: `start` replaces the request.
+        return moves;
+    }
     let min_life = Duration::from_secs(config.certificate_validity);
     match intake.answer(pending, now, min_life) {
         Answer::Waiting => {}
@@ -390,7 +409,7 @@ fn fresh(
     stored.previous_pem = previous.as_ref().map(crate::pki::sign::cert_to_pem);
     stored.previous = previous;
     stored.previous_until = previous_until;
-    stored.rotate_at = Some(clock::rfc3339(deadline(&stored, config)));
+    stored.rotate_at = Some(clock::rfc3339(deadline(&stored, config, now)));
     save(tools, &stored, exists)?;
     Ok(CaOutcome {
         stored,
@@ -416,10 +435,17 @@ fn step(
             switch_to(stored, next, config, now);
             return Ok((Some(r), None));
         }
-        let foreign = intake.is_some_and(|i| next.source != i.source());
-        match next_misfit(&next, config) {
-            // The config changed again during the overlap: start anew with a CA that fits.
-            Some(r) if intake.is_none() => return start(stored, config, now, r, None, &immediate),
+        // Dropped below when an upstream is related and it does not come from there, or
+        // the upstream has since marked it revoked.
+        let foreign = intake.is_some_and(|i| {
+            next.source != i.source() || next.csr.as_deref().is_some_and(|c| i.revoked(c))
+        });
+        match next_misfit(&next, config, intake.is_some()) {
+            // A self-signed next CA that no longer fits the config: announce one that does.
+            // (Never for a CA signed elsewhere: that would be a fallback nobody asked for.)
+            Some(r) if next.source == CaSource::SelfSigned && intake.is_none() => {
+                return start(stored, config, now, r, None, &immediate)
+            }
             // Dropped: what replaces it is decided below.
             Some(_) => {}
             None if foreign => {}
@@ -440,14 +466,17 @@ fn step(
     }
 }
 
-/// Why an announced CA no longer fits the config.
-fn next_misfit(next: &NextCa, config: &Config) -> Option<RotateReason> {
+/// Why an announced CA no longer fits the config: a self-signed one by its subject, key
+/// algorithm and validity; one from the upstream by the config it was asked with (only while
+/// the upstream is related, to ask again). An offline or imported CA always fits: the CA
+/// options describe only what this charm makes or asks for.
+fn next_misfit(next: &NextCa, config: &Config, upstream: bool) -> Option<RotateReason> {
     match &next.source {
         CaSource::SelfSigned => misfit(&next.ca, config),
-        CaSource::Imported => None,
-        CaSource::Upstream { .. } | CaSource::Ceremony => (next.requested_for.as_deref()
+        CaSource::Upstream { .. } if upstream => (next.requested_for.as_deref()
             != Some(requested_for(config).as_str()))
         .then_some(RotateReason::RequestChanged),
+        _ => None,
     }
 }
 
@@ -559,6 +588,7 @@ fn announce(
 fn retire_previous(stored: &mut StoredCa, config: &Config, now: SystemTime, due: SystemTime) {
     let Some(previous) = &stored.previous else {
         stored.previous_pem = None;
+        stored.previous_root = None;
         stored.previous_until = None;
         return;
     };
@@ -566,6 +596,7 @@ fn retire_previous(stored: &mut StoredCa, config: &Config, now: SystemTime, due:
         Some(until) if due >= until => {
             stored.previous = None;
             stored.previous_pem = None;
+            stored.previous_root = None;
             stored.previous_until = None;
         }
         Some(_) => {}
@@ -610,5 +641,136 @@ mod tests {
         let from_start = at.duration_since(short.not_before()).unwrap().as_secs();
         // usable = 31 d + 60 s − 30 d; renewal at half of it rather than before the start.
         assert_eq!(from_start, (DAY + 60) / 2);
+    }
+
+    mod signed_elsewhere {
+        use super::*;
+        use crate::charm::ca::install::Candidate;
+        use crate::pki::sign::{issue, IssueRequest};
+        use crate::pki::ParsedCsr;
+        use juju_hook::fake::FakeTools;
+
+        fn cfg(cn: &str) -> Config {
+            let mut m = serde_json::Map::new();
+            m.insert("ca-common-name".into(), cn.into());
+            m.insert("certificate-validity".into(), "30d".into());
+            Config::from_map(&m).unwrap()
+        }
+
+        fn root(name: &str) -> Ca {
+            let subject = CaSubject {
+                common_name: name.into(),
+                ..CaSubject::default()
+            };
+            Ca::generate(&subject, KeyAlgorithm::EcdsaP256, 3650 * DAY).unwrap()
+        }
+
+        /// Runs `get-ca-signing-request` then `set-ca-certificate` with `root` signing, at `now`.
+        fn ceremony(tools: &FakeTools, config: &Config, root: &Ca, now: SystemTime) -> CaOutcome {
+            let asked = ensure(tools, config, now, Some(CaChange::Request), None, None).unwrap();
+            let p = asked.stored.pending.as_ref().unwrap();
+            let parsed = ParsedCsr::parse(&p.csr_pem).unwrap();
+            let cert = issue(
+                root,
+                &IssueRequest {
+                    csr: &parsed,
+                    is_ca: true,
+                    validity_secs: 365 * DAY,
+                    now,
+                },
+            )
+            .unwrap();
+            let cand = Candidate {
+                ca: Ca {
+                    cert,
+                    key: p.key.clone(),
+                },
+                chain: vec![root.cert.clone()],
+                source: CaSource::Ceremony,
+                csr: Some(p.csr_pem.clone()),
+                requested_for: Some(p.requested_for.clone()),
+            };
+            let change = CaChange::Install(Box::new(cand), "ceremony".into());
+            ensure(tools, config, now, Some(change), None, None).unwrap()
+        }
+
+        #[test]
+        fn a_config_change_during_the_overlap_never_falls_back_to_a_self_signed_root() {
+            let tools = FakeTools::new("tls-provider", true);
+            let now = SystemTime::now();
+            let a = cfg("a");
+            ensure(&tools, &a, now, None, None, None).unwrap();
+            let r1 = root("R1");
+            let out = ceremony(&tools, &a, &r1, now);
+            assert!(out.announced.is_some(), "another root: announced first");
+            let next = out.stored.next.as_ref().unwrap();
+            assert_eq!(next.source, CaSource::Ceremony);
+            let next_pem = next.pem.clone();
+            // The subject option changes during the overlap: the ceremony CA stays announced.
+            let out = ensure(&tools, &cfg("b"), now, None, None, None).unwrap();
+            assert!(out.announced.is_none() && out.rotated.is_none());
+            assert_eq!(out.stored.next.as_ref().unwrap().pem, next_pem);
+            // And switches at the end of the overlap.
+            let later = now + Duration::from_secs(DAY + 60);
+            let out = ensure(&tools, &cfg("b"), later, None, None, None).unwrap();
+            assert!(out.rotated.is_some());
+            assert_eq!(out.stored.source, CaSource::Ceremony);
+            assert_eq!(out.stored.ca_pem, next_pem);
+            // Nothing more happens on the next hook (no churn).
+            let again = ensure(&tools, &cfg("b"), later, None, None, None).unwrap();
+            assert!(again.rotated.is_none() && again.announced.is_none());
+        }
+
+        #[test]
+        fn after_a_switch_between_roots_the_bundle_keeps_the_old_root_not_the_intermediate() {
+            let tools = FakeTools::new("tls-provider", true);
+            let now = SystemTime::now();
+            let a = cfg("a");
+            ensure(&tools, &a, now, None, None, None).unwrap();
+            let (r1, r2) = (root("R1"), root("R2"));
+            ceremony(&tools, &a, &r1, now);
+            let t1 = now + Duration::from_secs(DAY + 60);
+            let out = ensure(&tools, &a, t1, None, None, None).unwrap();
+            assert!(
+                out.stored.previous_root.is_none(),
+                "a self-signed root has none"
+            );
+            let out = ceremony(&tools, &a, &r2, t1);
+            assert!(out.announced.is_some());
+            let t2 = t1 + Duration::from_secs(DAY + 60);
+            let out = ensure(&tools, &a, t2, None, None, None).unwrap();
+            assert!(out.rotated.is_some());
+            let prev_root = out.stored.previous_root.as_ref().unwrap();
+            assert_eq!(prev_root.to_der().unwrap(), r1.cert.to_der().unwrap());
+            assert_eq!(
+                out.stored.root().to_der().unwrap(),
+                r2.cert.to_der().unwrap()
+            );
+        }
+
+        #[test]
+        fn the_deadline_of_a_ca_signed_elsewhere_is_never_in_the_past() {
+            let subject = CaSubject {
+                common_name: "i".into(),
+                ..CaSubject::default()
+            };
+            let now = SystemTime::now();
+            let ca = Ca::generate_at(&subject, KeyAlgorithm::EcdsaP256, 100 * DAY, now).unwrap();
+            let c = cfg("i");
+            let renew = renew_at(&ca, &c);
+            assert_eq!(next_signed_elsewhere_deadline(&ca, &c, now), renew);
+            let after = renew + Duration::from_secs(1);
+            let short = next_signed_elsewhere_deadline(&ca, &c, after);
+            assert!(short > after);
+            assert_eq!(
+                ca.not_after().duration_since(short).unwrap().as_secs(),
+                30 * DAY
+            );
+            let late = short + Duration::from_secs(1);
+            assert_eq!(
+                next_signed_elsewhere_deadline(&ca, &c, late),
+                ca.not_after()
+            );
+        }
     }
 }

@@ -66,8 +66,25 @@ pub fn source_line(
     if let Some(report) = intake {
         let label = &report.label;
         return match &report.state {
-            IntakeState::Refused(why) | IntakeState::Rejected(why) => {
-                line(true, format!("{label} {why}; still signing as {active}"))
+            IntakeState::Refused(why) | IntakeState::Rejected(why) => line(
+                true,
+                format!(
+                    "{label} {why}; still signing as {active} (fix the upstream, or run \
+                     rotate-private-key to send a new request)"
+                ),
+            ),
+            IntakeState::Idle | IntakeState::Accepted
+                if stored
+                    .next
+                    .as_ref()
+                    .is_some_and(|n| n.source.describe() == *label) =>
+            {
+                line(
+                    false,
+                    format!(
+                        "intermediate CA from {label} accepted and announced; signing as {active} until it takes over"
+                    ),
+                )
             }
             IntakeState::Waiting(since) if stored.source.describe() != *label => line(
                 false,
@@ -79,10 +96,15 @@ pub fn source_line(
             IntakeState::Waiting(since) => {
                 // Blocked once leaves would be cut short by the intermediate's end.
                 let short = stored.ca.not_after() <= now + min_life(config);
+                let why = stored
+                    .pending
+                    .as_ref()
+                    .map(|p| format!(" ({})", p.reason))
+                    .unwrap_or_default();
                 line(
                     short,
                     format!(
-                        "signing as {active} from {label}; renewal asked at {}, waiting{}",
+                        "signing as {active} from {label}; renewal asked at {}{why}, waiting{}",
                         clock::rfc3339(*since),
                         if short {
                             format!(

@@ -135,6 +135,8 @@ pub fn compute(leader: &Leader<'_>, anchors: &BTreeSet<String>) -> Bundle {
             );
         }
         if let (Some(prev), Some(until)) = (&stored.previous, phase.retiring) {
+            // An intermediate is trusted through its root.
+            let prev = stored.previous_root.as_ref().unwrap_or(prev);
             if now < until {
                 b.add(
                     prev,

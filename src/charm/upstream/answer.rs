@@ -100,6 +100,12 @@ fn check_entry(
         .and_then(|v| v.into_iter().next())
         .ok_or("answered with a certificate that is not PEM")?;
     let upstream = upstream_chain(entry, &cert)?;
+    if upstream.is_empty() {
+        return Err(
+            "answered without its issuer: neither chain nor ca holds the CA that signed ours"
+                .into(),
+        );
+    }
     intermediate::check(&cert, &upstream, &pending.key, now, min_life)
         .map_err(|e: IntermediateError| format!("answered with a certificate we cannot use: {e}"))
 }
@@ -165,5 +171,47 @@ mod tests {
         assert_eq!(names(bare), ["CN=root"]);
         let junk = upstream_chain(&entry(&r, &o, &[&o, "junk"]), &ours.cert);
         assert!(junk.unwrap_err().contains("chain element 1 is not PEM"));
+    }
+
+    #[test]
+    fn an_answer_without_its_issuer_is_refused() {
+        let config = crate::charm::config::Config::from_map(&serde_json::Map::new()).unwrap();
+        let now = SystemTime::now();
+        let pending = crate::charm::ca::rotation::new_request(
+            &config,
+            now,
+            crate::charm::ca::PendingFor::Upstream,
+            &crate::charm::ca::RotateReason::Requested,
+        )
+        .unwrap();
+        let root = ca("root");
+        let parsed = crate::pki::ParsedCsr::parse(&pending.csr_pem).unwrap();
+        let ours = crate::pki::sign::issue(
+            &root,
+            &crate::pki::sign::IssueRequest {
+                csr: &parsed,
+                is_ca: true,
+                validity_secs: 86_400,
+                now,
+            },
+        )
+        .unwrap();
+        let o = pem_of(&ours);
+        let mut e = entry("not a certificate", &o, &[&o]);
+        e.certificate_signing_request = pending.csr_pem.clone();
+        let view = UpstreamView {
+            id: juju_hook::RelationId(1),
+            app: "up".into(),
+            data: crate::protocol::modern::ProviderAppData {
+                certificates: vec![e],
+                ..Default::default()
+            },
+            own_app_bag: Default::default(),
+            notes: Vec::new(),
+        };
+        match evaluate(&view, &pending, now, Duration::from_secs(60)) {
+            Answer::Rejected(why) => assert!(why.contains("without its issuer"), "{why}"),
+            _ => panic!("accepted an answer without its issuer"),
+        }
     }
 }
