@@ -12,10 +12,13 @@
 //!
 //! The phases, the rules and why are in [`rotation`]. The steady state costs one `secret-get`.
 
+pub mod elsewhere;
 pub mod install;
 pub mod rotation;
 pub mod source;
 pub mod status;
+#[cfg(test)]
+mod tests;
 
 use std::time::SystemTime;
 

@@ -31,13 +31,12 @@ use std::time::{Duration, SystemTime};
 
 use openssl::x509::X509;
 
-use super::install::{
-    install, Answer, CaChange, Candidate, Installed, Intake, IntakeReport, IntakeState,
-};
+use super::elsewhere;
+pub use super::elsewhere::{new_request, renew_at};
+use super::install::{CaChange, Intake, IntakeReport, IntakeState};
 use super::source::{requested_for, PendingFor};
 use super::{
-    load_with_content, save, CaSource, Loaded, NextCa, PendingCa, RotateReason, StoredCa,
-    KEY_CA_CERTIFICATE,
+    load_with_content, save, CaSource, Loaded, NextCa, RotateReason, StoredCa, KEY_CA_CERTIFICATE,
 };
 use crate::charm::clock;
 use crate::charm::config::Config;
@@ -176,45 +175,12 @@ fn deadline(stored: &StoredCa, config: &Config, now: SystemTime) -> SystemTime {
     let step = match &stored.next {
         Some(next) => switch_at(next, &stored.ca, config),
         None if stored.source == CaSource::SelfSigned => announce_at(&stored.ca, config),
-        None => next_signed_elsewhere_deadline(&stored.ca, config, now),
+        None => elsewhere::next_deadline(&stored.ca, config, now),
     };
     match stored.previous_until.filter(|_| stored.previous.is_some()) {
         Some(until) => step.min(until),
         None => step,
     }
-}
-
-/// For a CA signed elsewhere: its renewal time, and once that has passed (waiting for the
-/// upstream or the operator) the time leaves start being cut short, then its end; never a
-/// time already past, so the secret's `expire` keeps meaning "wake me".
-fn next_signed_elsewhere_deadline(ca: &Ca, config: &Config, now: SystemTime) -> SystemTime {
-    let short = ca
-        .not_after()
-        .checked_sub(Duration::from_secs(config.certificate_validity))
-        .unwrap_or(ca.not_before());
-    [renew_at(ca, config), short]
-        .into_iter()
-        .find(|t| *t > now)
-        .unwrap_or(ca.not_after())
-}
-
-/// Margin between asking for a new intermediate and the latest useful moment to get it.
-const RENEW_MARGIN_SECS: u64 = 86_400;
-
-/// When a CA signed elsewhere is renewed: when it has `certificate-validity` + overlap + a day
-/// left, but not before half of its usable life (notAfter − notBefore − validity) is gone, so
-/// a short-lived intermediate is not renewed on every hook.
-pub fn renew_at(ca: &Ca, config: &Config) -> SystemTime {
-    let lead = Duration::from_secs(
-        config.certificate_validity + config.ca_rotation_overlap + RENEW_MARGIN_SECS,
-    );
-    let (nb, na) = (ca.not_before(), ca.not_after());
-    let usable = na
-        .duration_since(nb)
-        .unwrap_or_default()
-        .saturating_sub(Duration::from_secs(config.certificate_validity));
-    let early = na.checked_sub(lead).unwrap_or(nb);
-    early.max(nb + usable / 2)
 }
 
 fn new_ca(config: &Config, now: SystemTime) -> Result<Ca, CharmError> {
@@ -279,13 +245,13 @@ pub fn ensure(
         }
     };
     let due = due_at(tools, &stored, now, expired)?;
-    let mut moves = Moves::default();
+    let mut moves = elsewhere::Moves::default();
     retire_previous(&mut stored, config, now, due);
     let mut force = None;
     match change {
         Some(CaChange::Rotate(r)) => force = Some(r),
         Some(CaChange::Install(cand, why)) => {
-            moves = install_change(&mut stored, *cand, why, config, now)
+            moves = elsewhere::install_change(&mut stored, *cand, why, config, now)
         }
         Some(CaChange::Request) => {
             let why = RotateReason::Installed("get-ca-signing-request was run".into());
@@ -294,7 +260,7 @@ pub fn ensure(
         None => {}
     }
     if let (Some(intake), true) = (intake, moves.rotated.is_none() && moves.announced.is_none()) {
-        moves = take_answer(&mut stored, intake, config, now);
+        moves = elsewhere::take_answer(&mut stored, intake, config, now);
     }
     if moves.rotated.is_none() && moves.announced.is_none() {
         let (rotated, announced) = step(&mut stored, config, now, due, force, intake)?;
@@ -321,74 +287,6 @@ pub fn ensure(
         announced: moves.announced,
         intake: intake_report,
     })
-}
-
-/// What moved in one [`ensure`].
-#[derive(Default)]
-struct Moves {
-    rotated: Option<RotateReason>,
-    announced: Option<RotateReason>,
-    state: Option<IntakeState>,
-}
-
-/// An action's checked CA, installed; the request it answers (if any) is done.
-fn install_change(
-    stored: &mut StoredCa,
-    cand: Candidate,
-    why: String,
-    config: &Config,
-    now: SystemTime,
-) -> Moves {
-    if stored.pending.as_ref().map(|p| p.csr_pem.as_str()) == cand.csr.as_deref() {
-        stored.pending = None;
-    }
-    let mut moves = Moves::default();
-    match install(stored, cand, config, now, why) {
-        Installed::Active(r) => moves.rotated = Some(r),
-        Installed::Announced(r) => moves.announced = Some(r),
-    }
-    moves
-}
-
-/// Installs the intake's answer to our pending request when it passes every check.
-fn take_answer(
-    stored: &mut StoredCa,
-    intake: &dyn Intake,
-    config: &Config,
-    now: SystemTime,
-) -> Moves {
-    let mut moves = Moves::default();
-    let Some(pending) = stored
-        .pending
-        .as_ref()
-        .filter(|p| p.asked == PendingFor::Upstream)
-    else {
-        return moves;
-    };
-    if pending.requested_for != requested_for(config) {
-        // Asked with config that has changed since: `start` replaces the request.
-        return moves;
-    }
-    let min_life = Duration::from_secs(config.certificate_validity);
-    match intake.answer(pending, now, min_life) {
-        Answer::Waiting => {}
-        Answer::Refused(why) => moves.state = Some(IntakeState::Refused(why)),
-        Answer::Rejected(why) => moves.state = Some(IntakeState::Rejected(why)),
-        Answer::Accepted(cand) => {
-            let why = format!(
-                "intermediate CA from {} ({})",
-                intake.label(),
-                pending.reason
-            );
-            stored.pending = None;
-            match install(stored, *cand, config, now, why) {
-                Installed::Active(r) => moves.rotated = Some(r),
-                Installed::Announced(r) => moves.announced = Some(r),
-            }
-            moves.state = Some(IntakeState::Accepted);
-        }
-    }
-    moves
 }
 
 /// A first CA, or one replacing an unusable secret: it signs at once.
@@ -480,32 +378,20 @@ fn next_misfit(next: &NextCa, config: &Config, upstream: bool) -> Option<RotateR
     }
 }
 
-/// Why a new CA is needed at `due`, by where the active CA comes from. With an intake
-/// (`upstream-ca`): when the active CA does not come from it, was asked with other config,
-/// was revoked, or is due for renewal. Without: a self-signed root rotates by its own rules;
-/// a CA signed elsewhere is never replaced on our own (status says when it needs renewal).
+/// Why a new CA is needed at `due`, by where the active CA comes from: with an intake
+/// (`upstream-ca`) see [`elsewhere::reason`]; without, a self-signed root rotates by its own
+/// rules and a CA signed elsewhere is never replaced on our own (status says when it is due).
 fn renewal_reason(
     stored: &StoredCa,
     config: &Config,
     due: SystemTime,
     intake: Option<&dyn Intake>,
 ) -> Option<RotateReason> {
-    let Some(intake) = intake else {
-        return match stored.source {
-            CaSource::SelfSigned => rotation_reason(stored, config, due),
-            _ => None,
-        };
-    };
-    if stored.source != intake.source() {
-        return Some(RotateReason::UpstreamRelated(intake.label()));
+    match (intake, &stored.source) {
+        (Some(intake), _) => elsewhere::reason(stored, config, due, intake),
+        (None, CaSource::SelfSigned) => rotation_reason(stored, config, due),
+        (None, _) => None,
     }
-    if stored.csr.as_deref().is_some_and(|c| intake.revoked(c)) {
-        return Some(RotateReason::UpstreamRevoked);
-    }
-    if stored.requested_for.as_deref() != Some(requested_for(config).as_str()) {
-        return Some(RotateReason::RequestChanged);
-    }
-    (due >= renew_at(&stored.ca, config)).then_some(RotateReason::NearExpiry)
 }
 
 /// Starts replacing the active CA for `reason`: with an intake, a request for a new
@@ -520,48 +406,10 @@ fn start(
     immediate: &dyn Fn(&RotateReason) -> bool,
 ) -> Result<(Option<RotateReason>, Option<RotateReason>), CharmError> {
     if intake.is_some() {
-        // Only the operator replaces a request that is out: a reason that holds on every
-        // hook (a revoked intermediate still listed) must not make a new key each time.
-        let forced = matches!(reason, RotateReason::Requested | RotateReason::RequestedNow);
-        let want = requested_for(config);
-        let current = stored
-            .pending
-            .as_ref()
-            .is_some_and(|p| p.asked == PendingFor::Upstream && p.requested_for == want);
-        if !current || (forced && !pending_is_fresh(stored, now)) {
-            stored.pending = Some(new_request(config, now, PendingFor::Upstream, &reason)?);
-        }
+        elsewhere::ask(stored, config, now, &reason)?;
         return Ok((None, None));
     }
     announce(stored, config, now, reason, immediate)
-}
-
-/// A request made in this same hook is not replaced again (a forced rotation in a hook that
-/// already made one).
-fn pending_is_fresh(stored: &StoredCa, now: SystemTime) -> bool {
-    stored.pending.as_ref().is_some_and(|p| p.since == now)
-}
-
-/// A new key and CSR for an intermediate CA, with the CA subject and key algorithm of `config`.
-pub fn new_request(
-    config: &Config,
-    now: SystemTime,
-    asked: PendingFor,
-    reason: &RotateReason,
-) -> Result<PendingCa, CharmError> {
-    let key = config.ca_key_algorithm.generate()?;
-    let csr = crate::pki::intermediate::ca_request(&config.ca_subject, &key)?;
-    let csr_pem = String::from_utf8_lossy(&csr.to_pem().map_err(crate::pki::PkiError::from)?)
-        .trim_end()
-        .to_string();
-    Ok(PendingCa {
-        key,
-        csr_pem,
-        asked,
-        since: now,
-        reason: reason.to_string(),
-        requested_for: requested_for(config),
-    })
 }
 
 /// Starts a rotation for `reason`: a new self-signed root announced, or signing at once when
@@ -604,173 +452,6 @@ fn retire_previous(stored: &mut StoredCa, config: &Config, now: SystemTime, due:
             let end = crate::pki::verify::asn1_to_system(previous.not_after());
             stored.previous_until =
                 Some((now + Duration::from_secs(config.certificate_validity)).min(end));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::pki::{CaSubject, KeyAlgorithm};
-
-    const DAY: u64 = 86_400;
-
-    fn config(validity: &str, overlap: &str) -> Config {
-        let mut m = serde_json::Map::new();
-        m.insert("certificate-validity".into(), validity.into());
-        m.insert("ca-rotation-overlap".into(), overlap.into());
-        Config::from_map(&m).unwrap()
-    }
-
-    #[test]
-    fn an_intermediate_renews_validity_plus_overlap_plus_a_day_early_but_not_in_its_first_half() {
-        let subject = CaSubject {
-            common_name: "i".into(),
-            ..CaSubject::default()
-        };
-        let now = SystemTime::now();
-        let long = Ca::generate_at(&subject, KeyAlgorithm::EcdsaP256, 365 * DAY, now).unwrap();
-        let c = config("30d", "24h");
-        let at = renew_at(&long, &c);
-        assert_eq!(
-            long.not_after().duration_since(at).unwrap().as_secs(),
-            32 * DAY
-        );
-        let short = Ca::generate_at(&subject, KeyAlgorithm::EcdsaP256, 31 * DAY, now).unwrap();
-        let at = renew_at(&short, &c);
-        let from_start = at.duration_since(short.not_before()).unwrap().as_secs();
-        // usable = 31 d + 60 s − 30 d; renewal at half of it rather than before the start.
-        assert_eq!(from_start, (DAY + 60) / 2);
-    }
-
-    mod signed_elsewhere {
-        use super::*;
-        use crate::charm::ca::install::Candidate;
-        use crate::pki::sign::{issue, IssueRequest};
-        use crate::pki::ParsedCsr;
-        use juju_hook::fake::FakeTools;
-
-        fn cfg(cn: &str) -> Config {
-            let mut m = serde_json::Map::new();
-            m.insert("ca-common-name".into(), cn.into());
-            m.insert("certificate-validity".into(), "30d".into());
-            Config::from_map(&m).unwrap()
-        }
-
-        fn root(name: &str) -> Ca {
-            let subject = CaSubject {
-                common_name: name.into(),
-                ..CaSubject::default()
-            };
-            Ca::generate(&subject, KeyAlgorithm::EcdsaP256, 3650 * DAY).unwrap()
-        }
-
-        /// Runs `get-ca-signing-request` then `set-ca-certificate` with `root` signing, at `now`.
-        fn ceremony(tools: &FakeTools, config: &Config, root: &Ca, now: SystemTime) -> CaOutcome {
-            let asked = ensure(tools, config, now, Some(CaChange::Request), None, None).unwrap();
-            let p = asked.stored.pending.as_ref().unwrap();
-            let parsed = ParsedCsr::parse(&p.csr_pem).unwrap();
-            let cert = issue(
-                root,
-                &IssueRequest {
-                    csr: &parsed,
-                    is_ca: true,
-                    validity_secs: 365 * DAY,
-                    now,
-                },
-            )
-            .unwrap();
-            let cand = Candidate {
-                ca: Ca {
-                    cert,
-                    key: p.key.clone(),
-                },
-                chain: vec![root.cert.clone()],
-                source: CaSource::Ceremony,
-                csr: Some(p.csr_pem.clone()),
-                requested_for: Some(p.requested_for.clone()),
-            };
-            let change = CaChange::Install(Box::new(cand), "ceremony".into());
-            ensure(tools, config, now, Some(change), None, None).unwrap()
-        }
-
-        #[test]
-        fn a_config_change_during_the_overlap_never_falls_back_to_a_self_signed_root() {
-            let tools = FakeTools::new("tls-provider", true);
-            let now = SystemTime::now();
-            let a = cfg("a");
-            ensure(&tools, &a, now, None, None, None).unwrap();
-            let r1 = root("R1");
-            let out = ceremony(&tools, &a, &r1, now);
-            assert!(out.announced.is_some(), "another root: announced first");
-            let next = out.stored.next.as_ref().unwrap();
-            assert_eq!(next.source, CaSource::Ceremony);
-            let next_pem = next.pem.clone();
-            // The subject option changes during the overlap: the ceremony CA stays announced.
-            let out = ensure(&tools, &cfg("b"), now, None, None, None).unwrap();
-            assert!(out.announced.is_none() && out.rotated.is_none());
-            assert_eq!(out.stored.next.as_ref().unwrap().pem, next_pem);
-            // And switches at the end of the overlap.
-            let later = now + Duration::from_secs(DAY + 60);
-            let out = ensure(&tools, &cfg("b"), later, None, None, None).unwrap();
-            assert!(out.rotated.is_some());
-            assert_eq!(out.stored.source, CaSource::Ceremony);
-            assert_eq!(out.stored.ca_pem, next_pem);
-            // Nothing more happens on the next hook (no churn).
-            let again = ensure(&tools, &cfg("b"), later, None, None, None).unwrap();
-            assert!(again.rotated.is_none() && again.announced.is_none());
-        }
-
-        #[test]
-        fn after_a_switch_between_roots_the_bundle_keeps_the_old_root_not_the_intermediate() {
-            let tools = FakeTools::new("tls-provider", true);
-            let now = SystemTime::now();
-            let a = cfg("a");
-            ensure(&tools, &a, now, None, None, None).unwrap();
-            let (r1, r2) = (root("R1"), root("R2"));
-            ceremony(&tools, &a, &r1, now);
-            let t1 = now + Duration::from_secs(DAY + 60);
-            let out = ensure(&tools, &a, t1, None, None, None).unwrap();
-            assert!(
-                out.stored.previous_root.is_none(),
-                "a self-signed root has none"
-            );
-            let out = ceremony(&tools, &a, &r2, t1);
-            assert!(out.announced.is_some());
-            let t2 = t1 + Duration::from_secs(DAY + 60);
-            let out = ensure(&tools, &a, t2, None, None, None).unwrap();
-            assert!(out.rotated.is_some());
-            let prev_root = out.stored.previous_root.as_ref().unwrap();
-            assert_eq!(prev_root.to_der().unwrap(), r1.cert.to_der().unwrap());
-            assert_eq!(
-                out.stored.root().to_der().unwrap(),
-                r2.cert.to_der().unwrap()
-            );
-        }
-
-        #[test]
-        fn the_deadline_of_a_ca_signed_elsewhere_is_never_in_the_past() {
-            let subject = CaSubject {
-                common_name: "i".into(),
-                ..CaSubject::default()
-            };
-            let now = SystemTime::now();
-            let ca = Ca::generate_at(&subject, KeyAlgorithm::EcdsaP256, 100 * DAY, now).unwrap();
-            let c = cfg("i");
-            let renew = renew_at(&ca, &c);
-            assert_eq!(next_signed_elsewhere_deadline(&ca, &c, now), renew);
-            let after = renew + Duration::from_secs(1);
-            let short = next_signed_elsewhere_deadline(&ca, &c, after);
-            assert!(short > after);
-            assert_eq!(
-                ca.not_after().duration_since(short).unwrap().as_secs(),
-                30 * DAY
-            );
-            let late = short + Duration::from_secs(1);
-            assert_eq!(
-                next_signed_elsewhere_deadline(&ca, &c, late),
-                ca.not_after()
-            );
         }
     }
 }
