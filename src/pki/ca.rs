@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::extension::{BasicConstraints, KeyUsage};
-use openssl::x509::{X509Name, X509NameBuilder, X509};
+use openssl::x509::{X509Extension, X509Name, X509NameBuilder, X509};
 
 use super::sign::{
     authority_key_id_ext, random_serial, set_validity, subject_key_id, subject_key_id_ext,
@@ -105,6 +105,20 @@ impl CaSubject {
     }
 }
 
+/// The extensions that make a certificate a CA that signs certificates and CRLs:
+/// basicConstraints CA:TRUE and keyUsage keyCertSign + cRLSign, both critical (a root's, and
+/// what an intermediate's CSR asks for).
+pub(crate) fn ca_extensions() -> Result<[X509Extension; 2], PkiError> {
+    Ok([
+        BasicConstraints::new().critical().ca().build()?,
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()?,
+    ])
+}
+
 /// A CA certificate with its private key.
 pub struct Ca {
     pub cert: X509,
@@ -159,14 +173,9 @@ impl Ca {
             .checked_add(std::time::Duration::from_secs(validity_secs))
             .ok_or(PkiError::CaValidityTooLong)?;
         set_validity(&mut b, not_before, not_after)?;
-        b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-        b.append_extension(
-            KeyUsage::new()
-                .critical()
-                .key_cert_sign()
-                .crl_sign()
-                .build()?,
-        )?;
+        for ext in ca_extensions()? {
+            b.append_extension(ext)?;
+        }
         let ski = subject_key_id(&key)?;
         b.append_extension(subject_key_id_ext(&ski)?)?;
         b.append_extension(authority_key_id_ext(&ski)?)?;

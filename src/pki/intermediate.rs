@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime};
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, PKeyRef, Private};
 use openssl::stack::Stack;
-use openssl::x509::extension::{BasicConstraints, KeyUsage};
 use openssl::x509::{X509NameBuilder, X509Req, X509};
 
 use super::chain::{check_order, check_valid_at, CertRole, ChainError};
@@ -52,14 +51,9 @@ pub fn ca_request(subject: &CaSubject, key: &PKeyRef<Private>) -> Result<X509Req
     b.set_subject_name(&name.build())?;
     b.set_pubkey(key)?;
     let mut exts = Stack::new()?;
-    exts.push(BasicConstraints::new().critical().ca().build()?)?;
-    exts.push(
-        KeyUsage::new()
-            .critical()
-            .key_cert_sign()
-            .crl_sign()
-            .build()?,
-    )?;
+    for ext in super::ca::ca_extensions()? {
+        exts.push(ext)?;
+    }
     b.add_extensions(&exts)?;
     b.sign(key, digest_for_key(key))?;
     Ok(b.build())

@@ -164,9 +164,6 @@ mod signed_elsewhere {
             30 * DAY
         );
         let late = short + Duration::from_secs(1);
-        assert_eq!(
-            next_deadline(&ca, &c, late),
-            ca.not_after()
-        );
+        assert_eq!(next_deadline(&ca, &c, late), ca.not_after());
     }
 }
