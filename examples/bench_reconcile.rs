@@ -12,7 +12,8 @@
 //! instruction when they are missing).
 //!
 //! Per size: `issue` (the first reconcile that sees the CSRs: the CA exists or is made, every
-//! CSR signed), `steady` (nothing changed: no write; `update-status` in the simulator),
+//! CSR signed), `steady` (nothing changed: no write; a full pass, `config-changed`: an idle
+//! `update-status` does nothing at all since hooks are event-scoped),
 //! `rotate` (rotate-private-key: new CA, everything reissued in the same hook / action), then
 //! `steady` again.
 
@@ -60,7 +61,7 @@ fn csr(cn: &str) -> String {
 
 fn ctx(dir: &std::path::Path) -> HookContext {
     HookContext::from_pairs(&[
-        ("JUJU_DISPATCH_PATH", "hooks/update-status"),
+        ("JUJU_DISPATCH_PATH", "hooks/config-changed"),
         ("JUJU_UNIT_NAME", "tls-provider/0"),
         ("JUJU_CHARM_DIR", dir.to_str().expect("utf-8 path")),
     ])
@@ -252,10 +253,10 @@ fn sim_bench() {
         );
 
         let steady = |m: &mut Model, label: &str| {
-            m.queue_hook(&leader, "update-status");
-            let report = m.settle().expect("settle update-status");
-            let run = only(&report.runs, "update-status", |r| {
-                r.unit == leader && r.hook == "update-status"
+            m.queue_hook(&leader, "config-changed");
+            let report = m.settle().expect("settle config-changed");
+            let run = only(&report.runs, "config-changed", |r| {
+                r.unit == leader && r.hook == "config-changed"
             });
             print_run(n, label, run, published(m, rel));
         };

@@ -438,3 +438,33 @@ fn version_flag() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("tls-provider "));
 }
+
+/// `TLS_PROVIDER_SCOPE=0` (the benchmark's switch, see docs/design.md) turns scoping off: a
+/// non-leader's second `update-status` runs the standby pass again instead of calling
+/// `is-leader` only.
+#[test]
+fn tls_provider_scope_0_turns_scoping_off() {
+    let charm = common::provider_charm_dir();
+    // A charm dir of its own for the local caches; the shared binary runs in it.
+    let dir = tempfile::tempdir().unwrap();
+    let tools = FakeTools::new();
+    let mut env = juju_env(dir.path(), &tools, "hooks/update-status");
+    let new_calls = |env: &BTreeMap<String, String>| {
+        let before = tools.calls().len();
+        let r = run(dir.path(), &charm.join("dispatch"), env);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        tools.calls()[before..]
+            .iter()
+            .map(|c| c.tool.clone())
+            .collect::<Vec<_>>()
+    };
+    let first = new_calls(&env);
+    assert!(first.contains(&"relation-ids".to_string()), "{first:?}");
+    assert_eq!(new_calls(&env), ["is-leader"], "scoping on: idle");
+    env.insert("TLS_PROVIDER_SCOPE".into(), "0".into());
+    let off = new_calls(&env);
+    assert!(
+        off.len() > 1 && off.contains(&"relation-ids".to_string()),
+        "{off:?}"
+    );
+}

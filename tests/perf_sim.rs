@@ -1,8 +1,15 @@
-//! The modern dialect's performance budget against the REAL binary under the simulator: one
-//! steady-state reconcile for 2 relations x 5 requirer units stays within `6 + Σ per relation (3 +
-//! units)` = 22 hook-tool calls, writes nothing (no `relation-set`, `status-set`, `juju-log`) and
-//! leaves every databag byte-identical. The same check against the in-memory fake is
-//! `tests/reconcile_unit.rs::steady_state_call_budget_two_relations_five_units`.
+//! The performance budget against the REAL binary under the simulator, for 2 relations x 5
+//! requirer units:
+//!
+//! - one steady full pass (`config-changed`) stays within `6 + Σ per relation (3 + units)` = 22
+//!   hook-tool calls, writes nothing (no `relation-set`, `status-set`, `juju-log`) and leaves
+//!   every databag byte-identical;
+//! - an idle `update-status` (nothing due) calls `is-leader` and nothing else, on the leader and
+//!   on a non-leader, and writes nothing;
+//! - a `certificates-relation-changed` reads and writes only its own relation.
+//!
+//! The same checks against the in-memory fake: `tests/reconcile_unit.rs`
+//! (`steady_full_pass_call_budget_two_relations_five_units`) and `tests/scope_unit.rs`.
 //!
 //! The requirers are puppet apps (no code, no Python): the test writes each unit's
 //! `certificate_signing_requests` itself, with CSRs made here (EC P-256). The calls of the
@@ -18,9 +25,9 @@ use serde_json::json;
 
 const APPS: [&str; 2] = ["alpha", "beta"];
 const UNITS: usize = 5;
-/// `is-leader`, `config-get`, `relation-ids upstream-ca`, `secret-get`, `relation-ids` of both
-/// endpoints (`certificates`, `send-ca-cert`), then per relation `relation-list` + its units +
-/// both app databags.
+/// A full pass: `is-leader`, `config-get`, `relation-ids upstream-ca`, `secret-get`,
+/// `relation-ids` of both endpoints (`certificates`, `send-ca-cert`), then per relation
+/// `relation-list` + its units + both app databags.
 const BUDGET: usize = 6 + APPS.len() * (3 + UNITS);
 
 fn describe(run: &HookRun) -> String {
@@ -35,11 +42,12 @@ fn count(run: &HookRun, tool: &str) -> usize {
     run.tool_calls.iter().filter(|c| c.tool == tool).count()
 }
 
-/// Provider, two puppet requirers of five units each, every unit requesting one certificate;
-/// settled. Returns the model, the relation ids and each unit's CSR (relation, unit, PEM).
-fn deployment() -> (Model, Vec<u32>, Vec<(u32, String, String)>) {
+/// Provider (`providers` units), two puppet requirers of five units each, every unit
+/// requesting one certificate; settled. Returns the model, the relation ids and each unit's CSR
+/// (relation, unit, PEM).
+fn deployment(providers: usize) -> (Model, Vec<u32>, Vec<(u32, String, String)>) {
     let mut m = new_model();
-    deploy_provider(&mut m, 1, json!({}));
+    deploy_provider(&mut m, providers, json!({}));
     let rels: Vec<u32> = APPS
         .iter()
         .map(|app| deploy_puppet(&mut m, app, UNITS))
@@ -93,10 +101,22 @@ fn deployment() -> (Model, Vec<u32>, Vec<(u32, String, String)>) {
     (m, rels, csrs)
 }
 
+/// The one run of `hook` on `unit` in `report`, which must have succeeded.
+fn only_run<'r>(report: &'r jujusim::SettleReport, unit: &str, hook: &str) -> &'r HookRun {
+    let runs: Vec<&HookRun> = report
+        .runs
+        .iter()
+        .filter(|r| r.unit == unit && r.hook == hook)
+        .collect();
+    assert_eq!(runs.len(), 1, "one {hook} run on {unit}: {:?}", report.runs);
+    assert_eq!(runs[0].exit_code, 0, "{hook} failed on {unit}");
+    runs[0]
+}
+
 #[test]
-fn steady_state_update_status_within_call_budget_two_relations_five_units() {
+fn steady_full_pass_within_call_budget_two_relations_five_units() {
     assert_eq!(BUDGET, 22);
-    let (mut m, rels, csrs) = deployment();
+    let (mut m, rels, csrs) = deployment(1);
 
     // Every CSR was answered with a valid certificate in the provider's app bag.
     assert_eq!(csrs.len(), APPS.len() * UNITS);
@@ -119,17 +139,10 @@ fn steady_state_update_status_within_call_budget_two_relations_five_units() {
         .map(|s| (s.id, s.revisions))
         .collect();
     let leader = m.leader(PROVIDER).expect("provider leader");
-    m.queue_hook(&leader, "update-status");
+    // A hook that always serves every relation (update-status with nothing due does nothing).
+    m.queue_hook(&leader, "config-changed");
     let report = settle(&mut m);
-
-    let runs: Vec<&HookRun> = report
-        .runs
-        .iter()
-        .filter(|r| r.unit == leader && r.hook == "update-status")
-        .collect();
-    assert_eq!(runs.len(), 1, "one update-status run on {leader}");
-    let run = runs[0];
-    assert_eq!(run.exit_code, 0, "update-status failed");
+    let run = only_run(&report, &leader, "config-changed");
     println!(
         "steady-state reconcile {} {}: {} calls, {:.1} ms\n{}",
         run.unit,
@@ -173,4 +186,70 @@ fn steady_state_update_status_within_call_budget_two_relations_five_units() {
         .map(|s| (s.id, s.revisions))
         .collect();
     assert_eq!(secrets_after, secrets_before, "secrets unchanged");
+}
+
+#[test]
+fn idle_update_status_calls_is_leader_only_and_a_relation_hook_reads_only_its_relation() {
+    let (mut m, rels, csrs) = deployment(2);
+    let bags_before = all_bags(&m);
+    let leader = m.leader(PROVIDER).expect("provider leader");
+    let other = m
+        .units(PROVIDER)
+        .into_iter()
+        .find(|u| *u != leader)
+        .expect("a non-leader");
+    for unit in [&leader, &other] {
+        m.queue_hook(unit, "update-status");
+        let report = settle(&mut m);
+        let run = only_run(&report, unit, "update-status");
+        println!("idle update-status on {unit}:\n{}", describe(run));
+        assert!(run.tool_calls.len() <= 3, "{}", describe(run));
+        let tools: Vec<&str> = run.tool_calls.iter().map(|c| c.tool.as_str()).collect();
+        assert_eq!(tools, ["is-leader"], "{}", describe(run));
+        assert_eq!(report.runs.len(), 1, "nothing else ran: {:?}", report.runs);
+    }
+    assert_eq!(all_bags(&m), bags_before, "databags byte-identical");
+
+    // One unit of alpha asks for one more certificate: the provider's hook for that relation
+    // reads and writes that relation only.
+    let (alpha, beta) = (rels[0], rels[1]);
+    let (_, unit, first) = csrs.iter().find(|(r, _, _)| *r == alpha).unwrap();
+    let extra = crafted_with_dns("extra.example.com");
+    add_requests(
+        &mut m,
+        alpha,
+        unit,
+        json!([
+            {"certificate_signing_request": first, "ca": false},
+            {"certificate_signing_request": extra.pem, "ca": false},
+        ]),
+    );
+    let report = settle(&mut m);
+    let run = report
+        .runs
+        .iter()
+        .find(|r| r.unit == leader && r.hook == "certificates-relation-changed")
+        .expect("the leader's relation hook");
+    println!("scoped relation hook:\n{}", describe(run));
+    let names = |r: u32| {
+        run.tool_calls.iter().any(|c| {
+            c.args
+                .windows(2)
+                .any(|w| w[0] == "-r" && w[1] == r.to_string())
+        })
+    };
+    assert!(names(alpha), "{}", describe(run));
+    assert!(!names(beta), "beta is not read: {}", describe(run));
+    // 6 + (3 + 5 units) reads, the write, the log line of the new certificate, the status
+    // with the new total (beta's counts come from the cache).
+    assert_eq!(run.tool_calls.len(), 6 + 3 + UNITS + 3, "{}", describe(run));
+    let status = run.tool_calls.last().unwrap();
+    assert!(status.tool == "status-set" && status.args.iter().any(|a| a.contains("issued 11")));
+    let entries = certificates(&provider_bag(&m, alpha));
+    check_issued(
+        entry_for(&entries, &extra.pem).expect("issued"),
+        &extra.pem,
+        false,
+    );
+    assert_provider_hooks_ok(&m);
 }

@@ -27,6 +27,7 @@ use tls_provider::charm::ca::{CA_SECRET_LABEL, KEY_PREVIOUS_CA_CERTIFICATE};
 use tls_provider::charm::dialect::snapshot;
 use tls_provider::charm::hook::Hook;
 use tls_provider::charm::modern::publish;
+use tls_provider::charm::reconcile::scope::{Pass, Why};
 use tls_provider::charm::reconcile::{ReconcileOptions, STANDBY_MESSAGE};
 use tls_provider::pki::sign::{cert_to_pem, issue, IssueRequest};
 use tls_provider::pki::{san, verify, Ca, CaSubject, KeyAlgorithm, ParsedCsr};
@@ -355,13 +356,17 @@ fn second_reconcile_changes_nothing_and_writes_nothing() {
     assert_eq!(s.totals.published, 10);
 }
 
+/// A steady full pass (`config-changed`, which always serves every relation) costs
+/// `6 + Σ (3 + units)`; a relation hook costs that for its own relation only, and an idle
+/// `update-status` one call (`tests/scope_unit.rs`).
 #[test]
-fn steady_state_call_budget_two_relations_five_units() {
+fn steady_full_pass_call_budget_two_relations_five_units() {
     let w = World::new(true);
     two_relations_five_units(&w);
     w.reconcile();
     w.tools.reset_calls();
-    w.reconcile();
+    let s = w.reconcile();
+    assert_eq!(s.pass, Some(Pass::Full(Why::Event)));
     let calls = w.calls();
     // is-leader, config-get, relation-ids upstream-ca, secret-get, + 1 per endpoint:
     // relation-ids certificates and send-ca-cert.

@@ -14,6 +14,7 @@ use common::world::{World, APP};
 use juju_hook::{Databag, RelationId, StatusName};
 use openssl::x509::X509;
 use serde_json::{json, Value};
+use tls_provider::charm::reconcile::scope::{Pass, Why};
 use tls_provider::charm::reconcile::ReconcileOptions;
 use tls_provider::pki::trust::pem_of;
 
@@ -102,12 +103,16 @@ fn v1_gets_the_app_databag_v0_also_the_unit_databag_with_the_active_ca() {
     assert!(w.own_unit_bag(21).is_empty());
 }
 
+/// A steady full pass (`config-changed`): one read per `send-ca-cert` relation. A relation
+/// hook of `certificates` reads none of them, one of `send-ca-cert` only its own
+/// (`tests/scope_unit.rs`).
 #[test]
-fn steady_state_reads_one_databag_per_relation_and_writes_nothing() {
+fn steady_full_pass_reads_one_databag_per_relation_and_writes_nothing() {
     let w = world(&[Some("1"), None, Some("1")]);
     w.reconcile();
     w.tools.reset_calls();
-    w.reconcile();
+    let s = w.reconcile();
+    assert_eq!(s.pass, Some(Pass::Full(Why::Event)));
     assert_eq!(w.relation_sets(), 0, "{:#?}", w.calls());
     let calls = w.calls();
     let mut expected = vec![
@@ -138,6 +143,18 @@ fn steady_state_reads_one_databag_per_relation_and_writes_nothing() {
     let calls = w.calls();
     assert_eq!(calls.len(), 10, "{calls:#?}");
     assert_eq!(calls[5], "relation-ids send-ca-cert");
+    // The certificates relation's own hook: no send-ca-cert relation is read.
+    let w = world(&[Some("1"), None, Some("1")]);
+    w.reconcile();
+    w.tools.reset_calls();
+    let s = w.relation_changed(CERTS, "req");
+    assert!(matches!(s.pass, Some(Pass::Scoped { .. })));
+    assert_eq!(w.calls().len(), 10, "{:#?}", w.calls());
+    assert!(s
+        .status
+        .unwrap()
+        .1
+        .contains("trust bundle of 1 certificate sent on 3 relations"));
 }
 
 #[test]

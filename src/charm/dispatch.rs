@@ -99,7 +99,7 @@ pub fn handler_for(dispatch: &Dispatch) -> Handler {
 
 /// Runs the handler for `ctx` and returns the process exit code.
 pub fn run(ctx: &HookContext, tools: &dyn HookTools) -> i32 {
-    let hook = Hook::new(ctx, tools);
+    let hook = Hook::new(ctx, tools).with_scoping(reconcile::scope::enabled_by_env());
     match handler_for(&ctx.dispatch) {
         Handler::Reconcile => {
             let result = reconcile::reconcile(&hook, ReconcileOptions::default());

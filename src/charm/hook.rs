@@ -17,6 +17,9 @@ pub struct Hook<'a> {
     pub ctx: &'a HookContext,
     pub tools: &'a dyn HookTools,
     pub now: SystemTime,
+    /// Whether a relation hook may serve only its own relation (see `reconcile::scope`; off
+    /// with `TLS_PROVIDER_SCOPE=0`).
+    pub scoping: bool,
 }
 
 impl<'a> Hook<'a> {
@@ -27,7 +30,17 @@ impl<'a> Hook<'a> {
 
     /// A hook running at `now` (tests and benchmarks move the clock).
     pub fn at(ctx: &'a HookContext, tools: &'a dyn HookTools, now: SystemTime) -> Hook<'a> {
-        Hook { ctx, tools, now }
+        Hook {
+            ctx,
+            tools,
+            now,
+            scoping: true,
+        }
+    }
+
+    /// The same hook with scoping on or off.
+    pub fn with_scoping(self, scoping: bool) -> Hook<'a> {
+        Hook { scoping, ..self }
     }
 
     /// Our application's name.

@@ -6,7 +6,7 @@
 //! must push a fresh certificate, and a reactive charm only picks it up when its handlers next
 //! run, so we re-sign earlier, when less than a third of `certificate-validity` is left.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openssl::x509::X509Ref;
 
@@ -34,9 +34,45 @@ pub fn legacy_is_current(
     validity_secs: u64,
     now: SystemTime,
 ) -> bool {
-    let threshold = now + Duration::from_secs(validity_secs / LEGACY_RENEW_FRACTION);
-    if not_after > threshold {
-        return true;
+    now < legacy_renew_at(not_after, ca_not_after, validity_secs)
+}
+
+/// When a legacy certificate stops being current ([`legacy_is_current`]): a third of
+/// `validity_secs` before its end, or at its end when it is as long-lived as the CA allows.
+pub fn legacy_renew_at(
+    not_after: SystemTime,
+    ca_not_after: SystemTime,
+    validity_secs: u64,
+) -> SystemTime {
+    if not_after + Duration::from_secs(60) >= ca_not_after {
+        return not_after;
     }
-    not_after + Duration::from_secs(60) >= ca_not_after && not_after > now
+    not_after
+        .checked_sub(Duration::from_secs(validity_secs / LEGACY_RENEW_FRACTION))
+        .unwrap_or(UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_renewal_point_matches_the_current_rule() {
+        let day = Duration::from_secs(86_400);
+        let t0 = UNIX_EPOCH + 1_000 * day;
+        let validity = 90 * 86_400;
+        for (na, ca_na) in [
+            (t0 + 90 * day, t0 + 365 * day),
+            (t0 + 90 * day, t0 + 90 * day),
+        ] {
+            let at = legacy_renew_at(na, ca_na, validity);
+            for now in [at - Duration::from_secs(1), at, at + Duration::from_secs(1)] {
+                assert_eq!(legacy_is_current(na, ca_na, validity, now), now < at);
+            }
+        }
+        assert_eq!(
+            legacy_renew_at(t0 + 90 * day, t0 + 365 * day, validity),
+            t0 + 60 * day
+        );
+    }
 }

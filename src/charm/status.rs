@@ -50,6 +50,20 @@ pub fn invalidate(ctx: &HookContext) {
     let _ = std::fs::remove_file(cache_path(ctx));
 }
 
+/// The status this unit last set, as the cache remembers it.
+pub fn cached(ctx: &HookContext) -> Option<(StatusName, String)> {
+    let c = read_cache(ctx);
+    let name = [
+        StatusName::Active,
+        StatusName::Blocked,
+        StatusName::Maintenance,
+        StatusName::Waiting,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == c.status)?;
+    Some((name, c.message))
+}
+
 /// Sets the unit status unless it is already `status`/`message`, and logs `notes` (warnings about
 /// rejected input) unless the same notes were logged last time. Returns whether `status-set` ran.
 pub fn set(
@@ -58,12 +72,25 @@ pub fn set(
     message: &str,
     notes: &[String],
 ) -> Result<bool, CharmError> {
+    set_noting(hook, status, message, notes, &digest(notes))
+}
+
+/// [`set`] where `notes_key` stands for every note of the hook, some of which `notes` may not
+/// hold (a relation hook knows only its own relation's notes, and a digest of the others'):
+/// `notes` are logged when `notes_key` differs from the last one.
+pub fn set_noting(
+    hook: &Hook<'_>,
+    status: StatusName,
+    message: &str,
+    notes: &[String],
+    notes_key: &str,
+) -> Result<bool, CharmError> {
     let (ctx, tools) = (hook.ctx, hook.tools);
     let old = read_cache(ctx);
     let new = Cache {
         status: status.as_str().to_string(),
         message: message.to_string(),
-        notes: digest(notes),
+        notes: notes_key.to_string(),
     };
     if new.notes != old.notes {
         for n in notes.iter().take(MAX_NOTE_LINES) {

@@ -148,14 +148,50 @@ impl World {
         )
     }
 
-    /// `update-status` now: the hook tests use when the event does not matter.
+    /// A full reconcile now: the hook tests use when the event does not matter. It is
+    /// `config-changed`, a hook that always serves every relation (`update-status` with nothing
+    /// due does nothing: [`World::update_status`]).
     pub fn reconcile(&self) -> Summary {
         self.reconcile_at(SystemTime::now())
     }
 
-    /// `update-status` at `now`.
+    /// [`World::reconcile`] at `now`.
     pub fn reconcile_at(&self, now: SystemTime) -> Summary {
+        self.run_ctx(
+            &self.ctx("config-changed"),
+            now,
+            ReconcileOptions::default(),
+        )
+    }
+
+    /// `update-status` at `now`.
+    pub fn update_status_at(&self, now: SystemTime) -> Summary {
         self.run_ctx(&self.ctx("update-status"), now, ReconcileOptions::default())
+    }
+
+    /// The context of `<endpoint>-relation-<kind>` for relation `id` with `remote_app`.
+    pub fn relation_ctx(
+        &self,
+        endpoint: &str,
+        kind: &str,
+        id: u32,
+        remote_app: &str,
+    ) -> HookContext {
+        let rel = format!("{endpoint}:{id}");
+        self.ctx_for(
+            &format!("hooks/{endpoint}-relation-{kind}"),
+            &[
+                ("JUJU_RELATION", endpoint),
+                ("JUJU_RELATION_ID", &rel),
+                ("JUJU_REMOTE_APP", remote_app),
+            ],
+        )
+    }
+
+    /// `certificates-relation-changed` for relation `id` (of `remote_app`) now.
+    pub fn relation_changed(&self, id: u32, remote_app: &str) -> Summary {
+        let ctx = self.relation_ctx("certificates", "changed", id, remote_app);
+        self.run_ctx(&ctx, SystemTime::now(), ReconcileOptions::default())
     }
 
     /// Runs action `name` with `params` at `now` as dispatch does (leadership check, then

@@ -17,6 +17,8 @@
 //!   signs; `0` switches at once. Same format as the validities, `0` allowed;
 //!   `certificate-validity + 2 × ca-rotation-overlap` must be less than `root-ca-validity`.
 //! - `trusted-certificates`: PEM certificates (or base64 of PEM) added to the trust bundle.
+//! - `full-reconcile-interval` (`6h`): a relation hook serves only its own relation, but a full
+//!   pass over every relation runs at least this often; same format, `0` = every hook is full.
 //!
 //! Invalid values are collected, all of them, as (option, why) pairs for the blocked status.
 
@@ -51,12 +53,14 @@ pub const OPTIONS: &[&str] = &[
     "application-domains",
     "ca-rotation-overlap",
     "trusted-certificates",
+    "full-reconcile-interval",
 ];
 
 pub const DEFAULT_CA_COMMON_NAME: &str = "tls-provider";
 pub const DEFAULT_ROOT_CA_VALIDITY: &str = "365d";
 pub const DEFAULT_CERTIFICATE_VALIDITY: &str = "90d";
 pub const DEFAULT_CA_ROTATION_OVERLAP: &str = "24h";
+pub const DEFAULT_FULL_RECONCILE_INTERVAL: &str = "6h";
 
 /// Who signs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +97,8 @@ pub struct Config {
     pub ca_rotation_overlap: u64,
     /// `trusted-certificates`, each certificate as normalised PEM.
     pub trusted_certificates: Vec<String>,
+    /// Seconds between full reconciles at most (0: every hook is a full reconcile).
+    pub full_reconcile_interval: u64,
 }
 
 /// One invalid option and why.
@@ -315,6 +321,23 @@ impl Reader<'_> {
         overlap
     }
 
+    /// `full-reconcile-interval` in seconds (`0`: every hook reconciles every relation).
+    fn full_reconcile_interval(&mut self) -> u64 {
+        let text = self
+            .string("full-reconcile-interval")
+            .unwrap_or_else(|| DEFAULT_FULL_RECONCILE_INTERVAL.to_string());
+        if text == "0" {
+            return 0;
+        }
+        parse_duration(&text).unwrap_or_else(|why| {
+            self.issue(
+                "full-reconcile-interval",
+                format!("{why} (0 makes every hook a full reconcile)"),
+            );
+            0
+        })
+    }
+
     /// `trusted-certificates`: PEM certificates, or base64 of such a PEM bundle.
     fn trusted_certificates(&mut self) -> Vec<String> {
         let Some(text) = self.string("trusted-certificates") else {
@@ -419,6 +442,7 @@ impl Config {
         let certificate_limit = r.certificate_limit();
         let ca_rotation_overlap = r.overlap(root_ca_validity, certificate_validity);
         let trusted_certificates = r.trusted_certificates();
+        let full_reconcile_interval = r.full_reconcile_interval();
         if !r.issues.is_empty() {
             return Err(ConfigErrors(r.issues));
         }
@@ -432,6 +456,7 @@ impl Config {
             certificate_limit,
             ca_rotation_overlap,
             trusted_certificates,
+            full_reconcile_interval,
         })
     }
 }
@@ -455,6 +480,24 @@ mod tests {
         assert_eq!(c.certificate_validity, 90 * 86_400);
         assert_eq!(c.policy, Policy::default());
         assert_eq!(c.certificate_limit, 0);
+        assert_eq!(c.full_reconcile_interval, 6 * 3_600);
+    }
+
+    #[test]
+    fn full_reconcile_interval_is_a_duration_or_0() {
+        let c = cfg(json!({"full-reconcile-interval": "0"})).unwrap();
+        assert_eq!(c.full_reconcile_interval, 0);
+        let c = cfg(json!({"full-reconcile-interval": "90m"})).unwrap();
+        assert_eq!(c.full_reconcile_interval, 5_400);
+        for bad in ["-1h", "soon", "1y"] {
+            let e = cfg(json!({"full-reconcile-interval": bad})).unwrap_err();
+            assert_eq!(e.options(), vec!["full-reconcile-interval"], "{bad}");
+            assert!(
+                e.to_string()
+                    .contains("0 makes every hook a full reconcile"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

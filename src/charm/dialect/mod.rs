@@ -3,8 +3,10 @@
 //! [`publish`], applies it.
 
 use std::collections::BTreeSet;
+use std::time::SystemTime;
 
 use juju_hook::{Databag, HookTools, RelationId, ToolError};
+use serde::{Deserialize, Serialize};
 
 pub mod snapshot;
 
@@ -17,7 +19,8 @@ use crate::charm::CharmError;
 /// The words mean the same in every dialect: *published* certificates are in relation data after
 /// this hook; *signed* ones were signed in this hook; *replaced* ones are the signed ones that
 /// took the place of an older certificate for the same request (rotation, renewal, mismatch).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counts {
     /// Relations served.
     pub relations: usize,
@@ -61,6 +64,9 @@ pub struct Plan {
     /// The CA certificates (PEM) that the certificates published on this relation chain to:
     /// each one's `ca` and the root of its chain. They go in the trust bundle.
     pub anchors: BTreeSet<String>,
+    /// When this relation must be planned again at the latest: the earliest renewal point (or,
+    /// for a certificate we do not renew, the end) of what it publishes. `None`: not for time.
+    pub due: Option<SystemTime>,
 }
 
 impl Plan {
@@ -72,7 +78,13 @@ impl Plan {
             notes: Vec::new(),
             counts: Counts::default(),
             anchors: BTreeSet::new(),
+            due: None,
         }
+    }
+
+    /// Moves [`Plan::due`] earlier to `t` when `t` comes first.
+    pub fn due_by(&mut self, t: SystemTime) {
+        self.due = Some(self.due.map_or(t, |d| d.min(t)));
     }
 
     /// Whether applying it writes anything.
@@ -167,9 +179,15 @@ pub trait Dialect {
         Ok(Vec::new())
     }
 
-    /// Relation `id` lives on for the application but this unit is leaving it: neither plan it
-    /// nor prune what the dialect keeps for it.
+    /// Relation `id` is not planned in this hook (this unit is leaving it, or the hook serves
+    /// another relation): neither plan it nor prune what the dialect keeps for it.
     fn leave_alone(&mut self, _id: RelationId) {}
+
+    /// Counts that belong to no one relation (legacy: the shared client certificate), when this
+    /// hook knows them; `None` keeps those of the last hook that did.
+    fn shared_counts(&self, _leader: &Leader<'_>) -> Option<Counts> {
+        None
+    }
 
     /// On a non-leader: what to withdraw from our unit databag `own` on relation `id`.
     fn standby(

@@ -75,7 +75,7 @@ pub struct LegacyDialect {
     store: Option<Store>,
     /// Legacy relations planned (or left alone) in this hook: the store keeps their entries.
     handled: BTreeSet<u32>,
-    /// Relations planned in this hook (the shared client certificate is counted on the first).
+    /// Relations planned in this hook.
     planned: usize,
     /// On a non-leader: the unit the peer relation names as the legacy publisher (read once).
     publisher: Option<Option<String>>,
@@ -146,7 +146,6 @@ impl Dialect for LegacyDialect {
     fn plan(&mut self, leader: &Leader<'_>, snap: &RelationSnapshot) -> Result<Plan, CharmError> {
         self.handled.insert(snap.id.0);
         self.planned += 1;
-        let first = self.planned == 1;
         let mut serving = Serving {
             signer: match leader.signer() {
                 Some(ca) => Signer::BuiltIn {
@@ -160,6 +159,7 @@ impl Dialect for LegacyDialect {
             certificate_limit: leader.config.certificate_limit as usize,
             now: leader.hook.now,
             generated: self.generated,
+            due: None,
         };
         let parsed = proto::parse_relation(&snap.units);
         let skipped: Vec<String> = parsed
@@ -173,9 +173,6 @@ impl Dialect for LegacyDialect {
         let own = snap.own_unit_bag.clone().unwrap_or_default();
         let store = self.store(leader)?;
         let mut plan = serving.plan(store, snap.id, &parsed, &own);
-        if first && serving.signer.is_manual() {
-            plan.counts.outstanding += store.doc.client.iter().filter(|e| e.cert.is_none()).count();
-        }
         self.generated = serving.generated;
         plan.counts.rejected += skipped.len();
         plan.notes.splice(0..0, skipped);
@@ -227,6 +224,18 @@ impl Dialect for LegacyDialect {
 
     fn leave_alone(&mut self, id: RelationId) {
         self.handled.insert(id.0);
+    }
+
+    /// In manual mode, the shared client certificate waiting for `provide-certificate` (it
+    /// belongs to no one relation), once a legacy relation was planned.
+    fn shared_counts(&self, leader: &Leader<'_>) -> Option<Counts> {
+        let store = self.store.as_ref().filter(|_| self.planned > 0)?;
+        let manual = leader.signer().is_none();
+        let waiting = store.doc.client.iter().filter(|e| e.cert.is_none()).count();
+        Some(Counts {
+            outstanding: if manual { waiting } else { 0 },
+            ..Counts::default()
+        })
     }
 
     /// A former leader withdraws its legacy answers once the peer relation names another unit as

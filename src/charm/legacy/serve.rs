@@ -11,7 +11,7 @@ use super::{LEGACY_KEY_ALGORITHM, MAX_NEW_KEYS_PER_RUN, SHARED_CLIENT_CN};
 use crate::charm::ca::StoredCa;
 use crate::charm::dialect::changes_over;
 use crate::charm::dialect::{Counts, Plan};
-use crate::charm::renewal::legacy_is_current;
+use crate::charm::renewal::legacy_renew_at;
 use crate::pki::csr::{csr_to_pem, generate_csr};
 use crate::pki::keys::{private_key_from_pem, private_key_to_pem};
 use crate::pki::sign::{cert_to_pem, issue, IssueRequest};
@@ -49,6 +49,8 @@ pub struct Serving<'a> {
     pub now: SystemTime,
     /// Keys generated so far in this hook (at most [`MAX_NEW_KEYS_PER_RUN`]).
     pub generated: usize,
+    /// The earliest renewal point of the certificates served so far.
+    pub due: Option<SystemTime>,
 }
 
 /// Why an entry could not be made.
@@ -174,6 +176,7 @@ impl Serving<'_> {
         plan.anchors = anchors(&data, store.doc.client.iter().chain(new.values()));
         store.doc.relations.insert(id.0, new);
         plan.unit_changes = changes_over(own, &data.to_databag(), proto::is_provider_key);
+        plan.due = self.due;
         plan
     }
 
@@ -270,13 +273,18 @@ impl Serving<'_> {
             validity_secs,
         } = self.signer
         {
-            if !cert_is_current(&entry, &stored.ca, validity_secs, self.now) {
+            let mut renew_at = renewal_point(&entry, &stored.ca, validity_secs);
+            if renew_at.is_none_or(|t| self.now >= t) {
                 let had_cert = entry.cert.is_some();
                 sign_entry(&mut entry, stored, validity_secs, self.now)?;
                 counts.signed += 1;
                 if had_cert {
                     counts.replaced += 1;
                 }
+                renew_at = renewal_point(&entry, &stored.ca, validity_secs);
+            }
+            if let Some(t) = renew_at {
+                self.due = Some(self.due.map_or(t, |d| d.min(t)));
             }
         }
         Ok(entry)
@@ -357,26 +365,22 @@ fn sign_entry(
     Ok(())
 }
 
-/// With the built-in CA: the entry has a certificate issued by `ca`, for the entry's key, and
-/// still current by the legacy renewal rule.
-fn cert_is_current(e: &Entry, ca: &Ca, validity_secs: u64, now: SystemTime) -> bool {
-    let Some(text) = &e.cert else { return false };
-    let Some(leaf) = parse_certs(text).ok().and_then(|v| v.into_iter().next()) else {
-        return false;
-    };
+/// With the built-in CA: when the entry's certificate must be renewed by the legacy rule, if it
+/// has one issued by `ca` for the entry's key (`None`: it must be signed now).
+fn renewal_point(e: &Entry, ca: &Ca, validity_secs: u64) -> Option<SystemTime> {
+    let leaf = parse_certs(e.cert.as_ref()?).ok()?.into_iter().next()?;
     if !issued_by(&leaf, &ca.cert) {
-        return false;
+        return None;
     }
     match (private_key_from_pem(&e.key), leaf.public_key()) {
         (Ok(k), Ok(p)) if k.public_eq(&p) => {}
-        _ => return false,
+        _ => return None,
     }
-    legacy_is_current(
+    Some(legacy_renew_at(
         asn1_to_system(leaf.not_after()),
         ca.not_after(),
         validity_secs,
-        now,
-    )
+    ))
 }
 
 /// The CAs that what we publish on a relation chains to: its `ca`, and for each certificate its

@@ -11,7 +11,8 @@
 //!
 //! The file is `<charm dir>/.tls-provider-keep` (JSON), rewritten only when its content changes.
 //! It is local to the unit: a new leader starts empty and judges everything once. Losing or
-//! corrupting it costs time, never correctness.
+//! corrupting it costs time, never correctness. A reconcile that plans only some relations (a
+//! relation hook) keeps the unexpired verdicts of the others; a full one keeps only its own.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ pub struct KeepCache {
     context: [u8; 32],
     old: BTreeMap<String, u64>,
     new: BTreeMap<String, u64>,
+    /// Keep `old` verdicts of relations not planned in this reconcile.
+    partial: bool,
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -73,6 +76,7 @@ impl KeepCache {
             context: h.finish(),
             old,
             new: BTreeMap::new(),
+            partial: false,
         }
     }
 
@@ -92,16 +96,22 @@ impl KeepCache {
         h.finish().iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// Whether a previous reconcile decided to keep this entry until after `now`; if so the
-    /// verdict carries over into this reconcile's cache.
-    pub fn still_good(&mut self, key: &str, now: SystemTime) -> bool {
+    /// Until when a previous reconcile decided to keep this entry, if that is after `now`; the
+    /// verdict then carries over into this reconcile's cache.
+    pub fn still_good(&mut self, key: &str, now: SystemTime) -> Option<SystemTime> {
         match self.old.get(key) {
             Some(&deadline) if deadline > unix(now) => {
                 self.new.insert(key.to_string(), deadline);
-                true
+                Some(UNIX_EPOCH + Duration::from_secs(deadline))
             }
-            _ => false,
+            _ => None,
         }
+    }
+
+    /// Some relation was not planned in this reconcile (a relation hook serves only its own):
+    /// [`KeepCache::save`] then keeps the earlier verdicts that have not expired too.
+    pub fn partial(&mut self) {
+        self.partial = true;
     }
 
     /// Records a keep verdict valid until `deadline`.
@@ -109,11 +119,18 @@ impl KeepCache {
         self.new.insert(key, unix(deadline));
     }
 
-    /// Writes the verdicts of this reconcile when they differ from the last ones.
-    pub fn save(&self) {
+    /// Writes the verdicts of this reconcile when they differ from the last ones; after a
+    /// [`KeepCache::partial`] reconcile, with the earlier ones not yet expired at `now`.
+    pub fn save(&mut self, now: SystemTime) {
         let Some(path) = &self.path else {
             return;
         };
+        if self.partial {
+            let now = unix(now);
+            for (k, &deadline) in self.old.iter().filter(|(_, d)| **d > now) {
+                self.new.entry(k.clone()).or_insert(deadline);
+            }
+        }
         if self.new == self.old {
             return;
         }

@@ -84,11 +84,16 @@ impl Dialect for ModernDialect {
 
     fn finish(
         &mut self,
-        _leader: &Leader<'_>,
+        leader: &Leader<'_>,
         _live: &[RelationId],
     ) -> Result<Vec<Plan>, CharmError> {
-        self.cache.save();
+        self.cache.save(leader.hook.now);
         Ok(Vec::new())
+    }
+
+    /// Not planned in this hook: its keep verdicts stay in the cache.
+    fn leave_alone(&mut self, _id: RelationId) {
+        self.cache.partial();
     }
 
     fn status(&self, leader: &Leader<'_>, t: &Counts, relations: usize) -> Option<String> {

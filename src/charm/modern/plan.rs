@@ -2,6 +2,7 @@
 //! The rules are in the module documentation of [`super`].
 
 use std::collections::HashMap;
+use std::time::SystemTime;
 
 use openssl::x509::X509;
 
@@ -24,7 +25,7 @@ pub type SignFn<'s> = dyn Fn(&Ca, &IssueRequest<'_>) -> Result<X509, PkiError> +
 /// How an existing entry fares against its (still present) request.
 enum Verdict {
     /// Keep the entry; the verdict holds until the given time (renewal point or expiry).
-    Keep(std::time::SystemTime),
+    Keep(SystemTime),
     Deny(Denial),
     Replace,
 }
@@ -41,6 +42,8 @@ struct Planner<'l, 'a> {
     desired: ProviderAppData,
     counts: Counts,
     notes: Vec<String>,
+    /// The earliest renewal point (or end) of the entries published.
+    due: Option<SystemTime>,
 }
 
 /// The desired provider app databag of a modern relation, as a [`Plan`].
@@ -82,6 +85,7 @@ pub fn plan_relation(
                 )
             })
             .collect(),
+        due: None,
     };
     let requests = snap.requests();
     p.notes
@@ -116,8 +120,9 @@ impl Planner<'_, '_> {
         // same context (CA, mode, policy) and before its deadline is kept without parsing.
         let cache_key = entry.map(|e| self.cache.key(&req.csr, req.is_ca, e));
         if let (Some(e), Some(k)) = (entry, &cache_key) {
-            if self.cache.still_good(k, self.leader.hook.now) {
+            if let Some(until) = self.cache.still_good(k, self.leader.hook.now) {
                 self.desired.certificates.push(e.clone());
+                self.due_by(until);
                 return None;
             }
         }
@@ -140,6 +145,7 @@ impl Planner<'_, '_> {
         match entry.map(|e| (e, self.judge(e, req, &csr))) {
             Some((e, Verdict::Keep(until))) => {
                 self.desired.certificates.push(e.clone());
+                self.due_by(until);
                 if let Some(k) = cache_key {
                     self.cache.keep(k, until);
                 }
@@ -254,12 +260,19 @@ impl Planner<'_, '_> {
         };
         // Freshly signed by us after every check: good until its renewal point.
         let key = self.cache.key(&req.csr, req.is_ca, &entry);
-        self.cache.keep(key, modern_renew_at(&cert));
+        let renew_at = modern_renew_at(&cert);
+        self.cache.keep(key, renew_at);
+        self.due_by(renew_at);
         self.desired.certificates.push(entry);
         self.counts.signed += 1;
         if had_entry {
             self.counts.replaced += 1;
         }
+    }
+
+    /// A published entry must be judged again at `t` (its renewal point or end).
+    fn due_by(&mut self, t: SystemTime) {
+        self.due = Some(self.due.map_or(t, |d| d.min(t)));
     }
 
     /// The policy for this relation's application.
@@ -296,6 +309,7 @@ impl Planner<'_, '_> {
             notes: self.notes,
             counts: self.counts,
             anchors,
+            due: self.due,
             ..Plan::new(self.snap.id)
         }
     }

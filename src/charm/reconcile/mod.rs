@@ -1,26 +1,36 @@
 //! The one reconcile: brings relation data, the CA secret and status to the desired state. Runs
 //! on every hook the charm handles.
 //!
-//! Leader: config → CA ([`Leader::prepare`]) → for each relation of each dialect's endpoint: read
-//! it ([`snapshot`]), let the first dialect that claims it make a [`Plan`], [`publish`] the plan;
-//! then each dialect finishes (prunes, saves its caches) and the status is set from the counts.
+//! Leader: config → CA ([`Leader::prepare`]) → full pass or only the hook's own relation
+//! ([`scope`]) → for each relation of each dialect's endpoint ([`pass`]): read it
+//! (`dialect::snapshot`), let the first dialect that claims it make a `Plan`, publish the plan, or
+//! (not served in this hook) add up the plan it last had from the local [`cache`]; then each
+//! dialect finishes (prunes, saves its caches), the status is set from the counts and the cache
+//! saved. An `update-status` with nothing due stops after `is-leader`.
 //! Non-leader: each dialect that publishes in unit databags withdraws there, then `standby`.
 //!
 //! Bad remote data never fails the hook: dialects turn it into notes, refusals and counts.
 
+pub mod cache;
 pub mod leaving;
+pub mod pass;
 pub mod revisions;
+pub mod scope;
 
 use std::collections::BTreeSet;
 
-use juju_hook::{LogLevel, RelationId, StatusName};
+use juju_hook::{LogLevel, StatusName};
+
+use self::cache::Cache;
+use self::pass::Run;
+use self::scope::Pass;
 
 use super::ca::install::{CaChange, IntakeReport};
 use super::ca::status::source_line;
 use super::ca::{Phase, RotateReason};
 use super::config::ConfigErrors;
-use super::dialect::snapshot::{self, own_unit_bag};
-use super::dialect::{publish, Claim, Counts, Dialect, Plan};
+use super::dialect::snapshot::own_unit_bag;
+use super::dialect::{publish, Counts, Dialect};
 use super::hook::{Hook, Leader, NotReady};
 use super::status::plural;
 use super::transfer::bundle::Bundle;
@@ -70,6 +80,8 @@ pub struct Summary {
     pub trust_bundle: Option<Bundle>,
     /// Where the request for an intermediate on `upstream-ca` stands.
     pub intake: Option<IntakeReport>,
+    /// What the hook served (`None`: a non-leader's standby pass, or blocked).
+    pub pass: Option<Pass>,
     /// The CSR of a request for a new intermediate that is out for signing.
     pub ca_pending_csr: Option<String>,
 }
@@ -137,17 +149,53 @@ fn reconcile_full(
     make: Box<MakeDialects<'_>>,
 ) -> Result<Summary, CharmError> {
     let mut summary = Summary::default();
+    let requested = opts != ReconcileOptions::default() || change.is_some();
+    let last = cache::load(hook.ctx);
+    // A hook that fails or is killed leaves no cache, so the next one is full. Only an
+    // `update-status` may find nothing to do: it keeps the cache until it knows.
+    let may_idle = scope::may_idle(hook, requested);
+    if !may_idle {
+        cache::forget(hook.ctx);
+    }
     if !hook.tools.is_leader()? {
-        standby(hook)?;
-        set_status(hook, &mut summary, StatusName::Active, STANDBY_MESSAGE)?;
-        return Ok(summary);
+        return standby(hook, last.as_ref(), summary);
     }
     summary.leader = true;
+    if may_idle && scope::idle(hook, last.as_ref()) {
+        return Ok(idle(hook, last.as_ref(), summary));
+    }
+    cache::forget(hook.ctx);
     revisions::remove_unused_revision(hook)?;
     let leader = match Leader::prepare(*hook, change)? {
         Ok(l) => l,
         Err(not_ready) => return blocked(hook, summary, not_ready),
     };
+    describe_ca(&leader, &mut summary);
+    let last = match &last {
+        Some(Cache::Leader(c)) => Some(c),
+        _ => None,
+    };
+    let pass = scope::decide(hook, &leader, last, requested);
+    summary.pass = Some(pass.clone());
+    let mut dialects = make(&leader);
+    summary.by_dialect = vec![Counts::default(); dialects.len()];
+    let mut run = Run::new(&leader, pass, last);
+    pass::serve_endpoints(&leader, &mut dialects, &mut run, &mut summary)?;
+    log_signed(hook, &summary);
+    if opts.want_bundle {
+        summary.trust_bundle = Some(transfer::bundle::compute(&leader, &summary.anchors));
+    }
+    let (st, msg) = status_text(&leader, &dialects, &summary);
+    status::set_noting(hook, st, &msg, &summary.notes, &run.notes_key())?;
+    summary.status = Some((st, msg));
+    if hook.scoping {
+        cache::save(hook.ctx, Cache::Leader(run.next));
+    }
+    Ok(summary)
+}
+
+/// What the reconcile found of the CA.
+fn describe_ca(leader: &Leader<'_>, summary: &mut Summary) {
     summary.ca_rotated = leader.ca_rotated.clone();
     summary.ca_announced = leader.ca_announced.clone();
     summary.ca_pem = leader.ca.as_ref().map(|c| c.ca_pem.clone());
@@ -161,115 +209,45 @@ fn reconcile_full(
         .ca
         .as_ref()
         .and_then(|c| c.pending.as_ref().map(|p| p.csr_pem.clone()));
-    let mut dialects = make(&leader);
-    summary.by_dialect = vec![Counts::default(); dialects.len()];
-    let left = leaving::relations_left(hook);
-    for (endpoint, live) in live_relations(hook, &dialects)? {
-        for d in dialects.iter_mut().filter(|d| d.endpoint() == endpoint) {
-            left.iter().for_each(|&id| d.leave_alone(id));
-        }
-        for &id in live.iter().filter(|id| !left.contains(id)) {
-            serve(&leader, &mut dialects, endpoint, id, &mut summary)?;
-        }
-        for i in 0..dialects.len() {
-            if dialects[i].endpoint() == endpoint {
-                for plan in dialects[i].finish(&leader, &live)? {
-                    record(&leader, &mut dialects, &mut summary, i, &plan)?;
-                }
-            }
-        }
-    }
-    log_signed(hook, &summary);
-    if opts.want_bundle {
-        summary.trust_bundle = Some(transfer::bundle::compute(&leader, &summary.anchors));
-    }
-    let (st, msg) = status_text(&leader, &dialects, &summary);
-    let notes = summary.notes.clone();
-    status::set(hook, st, &msg, &notes)?;
-    summary.status = Some((st, msg));
-    Ok(summary)
 }
 
-/// Each endpoint the dialects serve, in the order of the dialect list, with its live relation ids
-/// (the one being broken in this hook left out).
-fn live_relations(
+/// An `update-status` with nothing due: no call beyond `is-leader`, nothing written. The
+/// summary holds the cached status and counts.
+fn idle(hook: &Hook<'_>, last: Option<&Cache>, mut summary: Summary) -> Summary {
+    if let Some(Cache::Leader(c)) = last {
+        (summary.by_dialect, summary.totals) = c.sums(dialects(None).len());
+    }
+    summary.pass = Some(Pass::Idle);
+    summary.status = status::cached(hook.ctx);
+    summary
+}
+
+/// A non-leader: the standby pass, then `standby` status. An `update-status` after a standby
+/// pass that completed does nothing (`is-leader` only): everything the pass reacts to (the
+/// peer record, a relation) comes with a hook of its own.
+fn standby(
     hook: &Hook<'_>,
-    dialects: &[Box<dyn Dialect + '_>],
-) -> Result<Vec<(&'static str, Vec<RelationId>)>, CharmError> {
-    let mut endpoints: Vec<&'static str> = Vec::new();
-    for d in dialects {
-        if !endpoints.contains(&d.endpoint()) {
-            endpoints.push(d.endpoint());
-        }
+    last: Option<&Cache>,
+    mut summary: Summary,
+) -> Result<Summary, CharmError> {
+    let done = matches!(last, Some(Cache::Standby));
+    if done && scope::may_idle(hook, false) {
+        summary.pass = Some(Pass::Idle);
+        summary.status = status::cached(hook.ctx);
+        return Ok(summary);
     }
-    let mut out = Vec::new();
-    for endpoint in endpoints {
-        out.push((endpoint, snapshot::relation_ids(hook, endpoint)?));
+    cache::forget(hook.ctx);
+    withdraw(hook)?;
+    set_status(hook, &mut summary, StatusName::Active, STANDBY_MESSAGE)?;
+    if hook.scoping {
+        cache::save(hook.ctx, Cache::Standby);
     }
-    Ok(out)
-}
-
-/// Reads relation `id`, lets the first dialect that claims it plan it, and publishes the plan.
-fn serve(
-    leader: &Leader<'_>,
-    dialects: &mut [Box<dyn Dialect + '_>],
-    endpoint: &str,
-    id: RelationId,
-    summary: &mut Summary,
-) -> Result<(), CharmError> {
-    let hook = &leader.hook;
-    let Some(reader) = dialects.iter_mut().find(|d| d.endpoint() == endpoint) else {
-        return Ok(());
-    };
-    let Some(mut snap) = reader.read(hook, id)? else {
-        return Ok(());
-    };
-    let claims = dialects
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| d.endpoint() == endpoint);
-    let Some((i, claim)) = claims
-        .map(|(i, d)| (i, d.claims(&snap)))
-        .max_by_key(|&(i, c)| (c, std::cmp::Reverse(i)))
-    else {
-        return Ok(());
-    };
-    if claim == Claim::No {
-        return Ok(());
-    }
-    if dialects[i].reads_own_unit_bag() {
-        match own_unit_bag(hook, id)? {
-            Some(bag) => snap.own_unit_bag = Some(bag),
-            None => return Ok(()),
-        }
-    }
-    let plan = dialects[i].plan(leader, &snap)?;
-    record(leader, dialects, summary, i, &plan)
-}
-
-fn record(
-    leader: &Leader<'_>,
-    dialects: &mut [Box<dyn Dialect + '_>],
-    summary: &mut Summary,
-    dialect: usize,
-    plan: &Plan,
-) -> Result<(), CharmError> {
-    if publish(leader.hook.tools, plan)? {
-        summary.writes += 1;
-    }
-    for d in dialects.iter_mut() {
-        d.observe(plan);
-    }
-    summary.anchors.extend(plan.anchors.iter().cloned());
-    summary.by_dialect[dialect].add(&plan.counts);
-    summary.totals.add(&plan.counts);
-    summary.notes.extend(plan.notes.iter().cloned());
-    Ok(())
+    Ok(summary)
 }
 
 /// A non-leader publishes nothing: each dialect that answers in unit databags withdraws what this
 /// unit published while it was leader. When to withdraw is each dialect's rule (legacy: once the new leader has published).
-fn standby(hook: &Hook<'_>) -> Result<(), CharmError> {
+fn withdraw(hook: &Hook<'_>) -> Result<(), CharmError> {
     let mut dialects = dialects(None);
     let endpoints: BTreeSet<&'static str> = dialects
         .iter()

@@ -239,8 +239,13 @@ impl Dialect for TransferDialect {
         }))
     }
 
-    fn status(&self, _leader: &Leader<'_>, counts: &Counts, _relations: usize) -> Option<String> {
-        let n = self.bundle.as_ref().map_or(0, |b| b.entries.len());
+    fn status(&self, leader: &Leader<'_>, counts: &Counts, _relations: usize) -> Option<String> {
+        // A hook that served no `send-ca-cert` relation computes the bundle only for this.
+        let n = match &self.bundle {
+            Some(b) => b.entries.len(),
+            None if counts.published > 0 => bundle::compute(leader, &self.anchors).entries.len(),
+            None => 0,
+        };
         (counts.published > 0).then(|| {
             format!(
                 "trust bundle of {} sent on {}",
