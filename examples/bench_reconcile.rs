@@ -17,13 +17,14 @@
 //! `rotate` (rotate-private-key: new CA, everything reissued in the same hook / action), then
 //! `steady` again.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, HookContext};
 use jujusim::{HookRun, Model};
+
+#[path = "bench/sim.rs"]
+mod sim;
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
@@ -32,6 +33,7 @@ use openssl::stack::Stack;
 use openssl::x509::extension::SubjectAlternativeName;
 use openssl::x509::{X509NameBuilder, X509ReqBuilder};
 use serde_json::{json, Value};
+use sim::{count, pack_charm, profile_dir};
 
 use tls_provider::charm::hook::Hook;
 use tls_provider::charm::reconcile::{reconcile, ReconcileOptions};
@@ -130,37 +132,6 @@ fn fake_bench() {
 const PROVIDER: &str = "tls-provider";
 const REQUIRER_META: &str =
     "name: req\nrequires:\n  certificates:\n    interface: tls-certificates\n";
-
-/// `target/<profile>/`: the example runs from `target/<profile>/examples/`.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/examples/<exe>")
-        .to_path_buf()
-}
-
-/// The charm dir as `make charm` packs it, with the release binary as `dispatch`.
-fn pack_charm(binary: &Path, dir: &Path) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("python3")
-        .arg(root.join("scripts/pack-charm.py"))
-        .arg("--binary")
-        .arg(binary)
-        .arg("--unpacked")
-        .arg(dir)
-        .output()
-        .expect("run python3 scripts/pack-charm.py");
-    assert!(
-        out.status.success(),
-        "pack-charm.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn count(run: &HookRun, tool: &str) -> usize {
-    run.tool_calls.iter().filter(|c| c.tool == tool).count()
-}
 
 fn published(m: &Model, rel: u32) -> usize {
     m.relation_data(rel, PROVIDER)
