@@ -9,7 +9,7 @@
 //!   and time (scoped: at most 3 calls, flat).
 //!
 //! Run: `cargo build --release --workspace --bins && cargo run --release --example bench_settle`
-//! (`-- quick` for the small sizes only).
+//! (`-- quick` for the small sizes only; or pick: `-- 100x1 20x50:on update-status=100`).
 
 use std::time::{Duration, Instant};
 
@@ -104,7 +104,26 @@ fn published(m: &Model, rels: &[u32]) -> usize {
         .sum()
 }
 
-fn settle_bench(charm: &std::path::Path, sizes: &[(usize, usize)]) {
+/// A size and which scoping modes to run it with.
+type Size = (usize, usize, &'static [bool]);
+
+const BOTH: &[bool] = &[true, false];
+const ON: &[bool] = &[true];
+const OFF: &[bool] = &[false];
+
+/// `RxU` (both modes), `RxU:on` or `RxU:off` from the command line.
+fn parse_size(arg: &str) -> Option<Size> {
+    let (size, modes) = match arg.split_once(':') {
+        Some((s, "on")) => (s, ON),
+        Some((s, "off")) => (s, OFF),
+        Some(_) => return None,
+        None => (arg, BOTH),
+    };
+    let (r, u) = size.split_once('x')?;
+    Some((r.parse().ok()?, u.parse().ok()?, modes))
+}
+
+fn settle_bench(charm: &std::path::Path, sizes: &[Size]) {
     println!(
         "\nsettle from scratch (R relations x U units, one CSR per unit; provider hooks only)"
     );
@@ -112,8 +131,8 @@ fn settle_bench(charm: &std::path::Path, sizes: &[(usize, usize)]) {
         "{:>4} x {:<3} {:<7} {:>6} {:>9} {:>10} {:>10} {:>10}  published",
         "R", "U", "scoping", "hooks", "calls", "calls/unit", "hook time", "wall"
     );
-    for &(r, u) in sizes {
-        for scoped in [true, false] {
+    for &(r, u, modes) in sizes {
+        for &scoped in modes {
             let mut m = new_model(charm, scoped);
             let rels = add_requirers(&mut m, r, u);
             let wall = Instant::now();
@@ -171,7 +190,16 @@ fn update_status_bench(charm: &std::path::Path, relations: &[usize]) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "quick");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "quick");
+    let chosen: Vec<Size> = args.iter().filter_map(|a| parse_size(a)).collect();
+    let statuses: Vec<usize> = args
+        .iter()
+        .filter_map(|a| {
+            a.strip_prefix("update-status=")
+                .and_then(|n| n.parse().ok())
+        })
+        .collect();
     let dir = profile_dir();
     let binary = dir.join("tls-provider");
     if !binary.is_file() || !dir.join("jujusim").is_file() {
@@ -185,11 +213,26 @@ fn main() {
     let tmp = tempfile::TempDir::new().unwrap();
     let charm = tmp.path().join(PROVIDER);
     pack_charm(&binary, &charm);
-    let sizes: &[(usize, usize)] = if quick {
-        &[(1, 10), (10, 10)]
+    let sizes: Vec<Size> = if !chosen.is_empty() || !statuses.is_empty() {
+        chosen
+    } else if quick {
+        vec![(1, 10, BOTH), (10, 10, BOTH)]
     } else {
-        &[(1, 10), (10, 10), (50, 10), (100, 1), (20, 50)]
+        vec![
+            (1, 10, BOTH),
+            (10, 10, BOTH),
+            (50, 10, BOTH),
+            (100, 1, BOTH),
+            (20, 50, BOTH),
+        ]
     };
-    settle_bench(&charm, sizes);
-    update_status_bench(&charm, if quick { &[1, 10] } else { &[1, 10, 100] });
+    settle_bench(&charm, &sizes);
+    let relations: Vec<usize> = if !statuses.is_empty() {
+        statuses
+    } else if quick {
+        vec![1, 10]
+    } else {
+        vec![1, 10, 100]
+    };
+    update_status_bench(&charm, &relations);
 }
