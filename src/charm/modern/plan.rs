@@ -162,7 +162,7 @@ impl Planner<'_, '_> {
         let Ok(cert) = X509::from_pem(entry.certificate.as_bytes()) else {
             return Verdict::Replace;
         };
-        if !verify::public_key_matches(&cert, &csr.req)
+        if !verify::public_key_matches(&cert, csr)
             || verify::is_ca(&cert) != req.is_ca
             || !verify::valid_at(&cert, now)
         {
