@@ -65,6 +65,9 @@ pub struct ParsedCsr {
     subject: X509Name,
     /// The CSR's public key.
     public_key: PKey<Public>,
+    /// The subjectPublicKey bits as the certificate will hold them, when known without encoding
+    /// the key (the fast path).
+    spki_bits: Option<Vec<u8>>,
     /// The canonical DER (for comparing CSRs regardless of whitespace / line endings).
     pub der: Vec<u8>,
     pub common_name: Option<String>,
@@ -110,9 +113,18 @@ impl ParsedCsr {
             .ok_or_else(|| CsrError::NotPem("the base64 does not hold one DER structure".into()))?;
         // Nearly every request takes the fast path (see `csr_fast`); anything it does not
         // accept goes through OpenSSL's parser, which gives the verdict and the message.
-        let (subject, public_key, key_algorithm, key_bits) = match csr_fast::check(top) {
-            Some(c) => (c.subject, c.public_key, c.key_algorithm, c.key_bits),
-            None => parse_with_openssl(der_bytes)?,
+        let (subject, public_key, key_algorithm, key_bits, spki_bits) = match csr_fast::check(top) {
+            Some(c) => (
+                c.subject,
+                c.public_key,
+                c.key_algorithm,
+                c.key_bits,
+                c.spki_bits,
+            ),
+            None => {
+                let (subject, key, alg, bits) = parse_with_openssl(der_bytes)?;
+                (subject, key, alg, bits, None)
+            }
         };
 
         let sans = read_extensions(top)?;
@@ -138,6 +150,7 @@ impl ParsedCsr {
         Ok(ParsedCsr {
             subject,
             public_key,
+            spki_bits,
             der: der_bytes.to_vec(),
             common_name,
             sans,
@@ -154,6 +167,12 @@ impl ParsedCsr {
     /// The CSR's public key.
     pub fn public_key(&self) -> &PKeyRef<Public> {
         &self.public_key
+    }
+
+    /// The subjectPublicKey bits a certificate for this key holds, when known without encoding
+    /// the key.
+    pub(crate) fn spki_bits(&self) -> Option<&[u8]> {
+        self.spki_bits.as_deref()
     }
 
     /// Whether `cert` certifies this CSR's public key.

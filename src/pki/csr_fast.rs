@@ -54,6 +54,9 @@ pub(crate) struct Checked {
     pub public_key: PKey<Public>,
     pub key_algorithm: KeyAlgorithm,
     pub key_bits: u32,
+    /// The subjectPublicKey bits, when they are what OpenSSL encodes for the key (so the key
+    /// identifier is their hash without encoding the key again).
+    pub spki_bits: Option<Vec<u8>>,
 }
 
 /// Reads and verifies `top` (the whole request) when it has the plain shape of the module
@@ -81,6 +84,7 @@ pub(crate) fn check(top: Tlv<'_>) -> Option<Checked> {
         only_extension_requests(attrs)?;
     }
     let (key, key_algorithm, key_bits) = public_key(spki)?;
+    let spki_bits = canonical_key_bits(spki);
     let digest = signature_digest(alg, key_algorithm)?;
     if sig.tag != der::TAG_BIT_STRING || sig.content.first() != Some(&0) {
         return None;
@@ -104,7 +108,31 @@ pub(crate) fn check(top: Tlv<'_>) -> Option<Checked> {
         public_key,
         key_algorithm,
         key_bits,
+        spki_bits,
     })
+}
+
+/// The subjectPublicKey bits of a SubjectPublicKeyInfo the fast path accepted, when OpenSSL
+/// encodes the key to the same bytes: always for the uncompressed EC point; for RSA when the
+/// `RSAPublicKey` is DER (its INTEGERs are minimal already; its length must be too).
+fn canonical_key_bits(spki: Tlv<'_>) -> Option<Vec<u8>> {
+    let [alg, bits] = der::children(spki, der::TAG_SEQUENCE)?[..] else {
+        return None;
+    };
+    let key = bits.content.get(1..)?;
+    if algorithm(alg)?.0 == OID_RSA {
+        let [n, e] = der::children(der::read_single(key)?, der::TAG_SEQUENCE)?[..] else {
+            return None;
+        };
+        let der_form = [
+            der::tlv(TAG_INTEGER, n.content),
+            der::tlv(TAG_INTEGER, e.content),
+        ];
+        if der::tlv(der::TAG_SEQUENCE, &der_form.concat()) != key {
+            return None;
+        }
+    }
+    Some(key.to_vec())
 }
 
 /// The TLVs that make up `input`, each with its whole encoding (tag and length included).
@@ -314,6 +342,7 @@ mod tests {
             public_key,
             key_algorithm: alg,
             key_bits: bits,
+            spki_bits: None,
         });
         (fast, full)
     }
@@ -456,6 +485,37 @@ mod tests {
             assert!(fast.is_none());
             assert_eq!(full.is_ok(), accepted);
         }
+    }
+
+    /// The key bits are reused for the key identifier only when OpenSSL would encode the key to
+    /// the same bytes.
+    #[test]
+    fn key_bits_are_reused_only_in_der_form() {
+        let rsa = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let spki_der = rsa.public_key_to_der().unwrap();
+        let spki = der::read_single(&spki_der).unwrap();
+        let [alg, bits] = der::children(spki, der::TAG_SEQUENCE).unwrap()[..] else {
+            panic!("SubjectPublicKeyInfo");
+        };
+        assert_eq!(
+            canonical_key_bits(spki).as_deref(),
+            Some(&bits.content[1..])
+        );
+        // The same RSAPublicKey with a length in more octets than needed (BER, not DER).
+        let key = der::read_single(&bits.content[1..]).unwrap();
+        let len = key.content.len();
+        let mut ber = vec![der::TAG_SEQUENCE, 0x84];
+        ber.extend_from_slice(&(len as u32).to_be_bytes());
+        ber.extend_from_slice(key.content);
+        let bit_string = der::tlv(der::TAG_BIT_STRING, &[&[0u8][..], &ber].concat());
+        let alg_raw = der::tlv(alg.tag, alg.content);
+        let odd = der::tlv(der::TAG_SEQUENCE, &[alg_raw, bit_string].concat());
+        let odd_spki = der::read_single(&odd).unwrap();
+        assert!(public_key(odd_spki).is_some(), "still a key we accept");
+        assert_eq!(canonical_key_bits(odd_spki), None);
+        let ec = KeyAlgorithm::EcdsaP256.generate().unwrap();
+        let ec_der = ec.public_key_to_der().unwrap();
+        assert!(canonical_key_bits(der::read_single(&ec_der).unwrap()).is_some());
     }
 
     /// Every single-byte change of a few requests: whenever the fast path still accepts, the

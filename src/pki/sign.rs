@@ -92,7 +92,11 @@ pub fn issue(ca: &Ca, req: &IssueRequest<'_>) -> Result<X509, PkiError> {
                 .build()?,
         )?;
     }
-    b.append_extension(subject_key_id_ext(&subject_key_id(public)?)?)?;
+    let ski = match csr.spki_bits() {
+        Some(bits) => hash(MessageDigest::sha1(), bits)?.to_vec(),
+        None => subject_key_id(public)?,
+    };
+    b.append_extension(subject_key_id_ext(&ski)?)?;
     let aki = match ca.cert.subject_key_id() {
         Some(id) => id.as_slice().to_vec(),
         None => {
