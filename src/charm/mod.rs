@@ -8,7 +8,8 @@
 //! - The `upstream-ca` requirer side that asks for our intermediate CA, [`upstream`].
 //! - The action table and one module per action family, [`actions`].
 //! - What the leader tells the other units, [`peers`].
-//! - Shared pieces and the edge: [`config`], [`status`], [`renewal`], [`clock`], [`dispatch`].
+//! - Shared pieces and the edge: [`config`], [`status`], [`renewal`], [`clock`], [`dispatch`],
+//!   [`parallel`] (CPU-bound work over the cores, results in order).
 
 pub mod actions;
 pub mod ca;
@@ -19,6 +20,7 @@ pub mod dispatch;
 pub mod hook;
 pub mod legacy;
 pub mod modern;
+pub mod parallel;
 pub mod peers;
 pub mod reconcile;
 pub mod renewal;

@@ -16,10 +16,11 @@
 //! - The subject is kept as is (e.g. the requirer's x500UniqueIdentifier as a UTF8String).
 
 use openssl::nid::Nid;
-use openssl::pkey::{Id, PKeyRef, Private};
+use openssl::pkey::{Id, PKey, PKeyRef, Private, Public};
 use openssl::stack::Stack;
-use openssl::x509::{X509NameBuilder, X509Req};
+use openssl::x509::{X509Name, X509NameBuilder, X509NameRef, X509Ref, X509Req};
 
+use super::csr_fast;
 use super::der;
 use super::keys::digest_for_key;
 use super::san::{self, San};
@@ -60,7 +61,13 @@ pub enum CsrError {
 
 /// A CSR that parsed, whose signature verified, and whose key we accept.
 pub struct ParsedCsr {
-    pub req: X509Req,
+    /// The subject, exactly as the CSR encodes it.
+    subject: X509Name,
+    /// The CSR's public key.
+    public_key: PKey<Public>,
+    /// The subjectPublicKey bits as the certificate will hold them, when known without encoding
+    /// the key (the fast path).
+    spki_bits: Option<Vec<u8>>,
     /// The canonical DER (for comparing CSRs regardless of whitespace / line endings).
     pub der: Vec<u8>,
     pub common_name: Option<String>,
@@ -104,20 +111,25 @@ impl ParsedCsr {
         // One DER structure, nothing after it (d2i would silently ignore trailing bytes).
         let top = der::read_single(der_bytes)
             .ok_or_else(|| CsrError::NotPem("the base64 does not hold one DER structure".into()))?;
-        let req = X509Req::from_der(der_bytes)
-            .map_err(|_| CsrError::NotPem("the DER does not parse as a PKCS#10 request".into()))?;
-
-        let (key_algorithm, key_bits) = check_key(&req)?;
-        let public = req
-            .public_key()
-            .map_err(|_| CsrError::UnsupportedKey("the public key does not parse".into()))?;
-        if !req.verify(&public).unwrap_or(false) {
-            return Err(CsrError::BadSignature);
-        }
+        // Nearly every request takes the fast path (see `csr_fast`); anything it does not
+        // accept goes through OpenSSL's parser, which gives the verdict and the message.
+        let (subject, public_key, key_algorithm, key_bits, spki_bits) = match csr_fast::check(top) {
+            Some(c) => (
+                c.subject,
+                c.public_key,
+                c.key_algorithm,
+                c.key_bits,
+                c.spki_bits,
+            ),
+            None => {
+                let (subject, key, alg, bits) = parse_with_openssl(der_bytes)?;
+                (subject, key, alg, bits, None)
+            }
+        };
 
         let sans = read_extensions(top)?;
 
-        let common_name = match req.subject_name().entries_by_nid(Nid::COMMONNAME).next() {
+        let common_name = match subject.entries_by_nid(Nid::COMMONNAME).next() {
             None => None,
             Some(e) => {
                 let cn = e.data().to_string().map_err(|_| {
@@ -136,13 +148,37 @@ impl ParsedCsr {
             return Err(CsrError::NoNames);
         }
         Ok(ParsedCsr {
-            req,
+            subject,
+            public_key,
+            spki_bits,
             der: der_bytes.to_vec(),
             common_name,
             sans,
             key_algorithm,
             key_bits,
         })
+    }
+
+    /// The subject, exactly as the CSR encodes it.
+    pub fn subject(&self) -> &X509NameRef {
+        &self.subject
+    }
+
+    /// The CSR's public key.
+    pub fn public_key(&self) -> &PKeyRef<Public> {
+        &self.public_key
+    }
+
+    /// The subjectPublicKey bits a certificate for this key holds, when known without encoding
+    /// the key.
+    pub(crate) fn spki_bits(&self) -> Option<&[u8]> {
+        self.spki_bits.as_deref()
+    }
+
+    /// Whether `cert` certifies this CSR's public key.
+    pub fn key_matches(&self, cert: &X509Ref) -> bool {
+        cert.public_key()
+            .is_ok_and(|k| k.public_eq(&self.public_key))
     }
 
     /// The canonical PEM (64-column base64, `\n`, no trailing newline): what the requirer library
@@ -158,8 +194,7 @@ impl ParsedCsr {
 
     /// Every common name of the subject (normally zero or one), as text.
     pub fn common_names(&self) -> Vec<String> {
-        self.req
-            .subject_name()
+        self.subject
             .entries_by_nid(Nid::COMMONNAME)
             .filter_map(|e| e.data().to_string().ok())
             .collect()
@@ -174,6 +209,27 @@ pub fn csr_der(pem: &str) -> Option<Vec<u8>> {
         .ok()?
         .to_der()
         .ok()
+}
+
+/// The full OpenSSL path: parse, check the key, verify the signature. Returns the subject, the
+/// key and its class and size.
+pub(crate) fn parse_with_openssl(
+    der_bytes: &[u8],
+) -> Result<(X509Name, PKey<Public>, KeyAlgorithm, u32), CsrError> {
+    let req = X509Req::from_der(der_bytes)
+        .map_err(|_| CsrError::NotPem("the DER does not parse as a PKCS#10 request".into()))?;
+    let (key_algorithm, key_bits) = check_key(&req)?;
+    let public = req
+        .public_key()
+        .map_err(|_| CsrError::UnsupportedKey("the public key does not parse".into()))?;
+    if !req.verify(&public).unwrap_or(false) {
+        return Err(CsrError::BadSignature);
+    }
+    let subject = req
+        .subject_name()
+        .to_owned()
+        .map_err(|_| CsrError::BadSubject("the subject cannot be copied".into()))?;
+    Ok((subject, public, key_algorithm, key_bits))
 }
 
 /// Finds the request block and decodes its base64.

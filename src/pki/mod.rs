@@ -3,6 +3,7 @@
 pub mod ca;
 pub mod chain;
 pub mod csr;
+mod csr_fast;
 mod der;
 mod error;
 pub mod intermediate;

@@ -44,14 +44,14 @@ pub fn issue(ca: &Ca, req: &IssueRequest<'_>) -> Result<X509, PkiError> {
         return Err(PkiError::ValidityZero);
     }
     let csr = req.csr;
-    let public = csr.req.public_key()?;
+    let public = csr.public_key();
     let mut b = X509::builder()?;
     b.set_version(2)?;
     let serial = random_serial()?;
     b.set_serial_number(&serial)?;
-    b.set_subject_name(csr.req.subject_name())?;
+    b.set_subject_name(csr.subject())?;
     b.set_issuer_name(ca.cert.subject_name())?;
-    b.set_pubkey(&public)?;
+    b.set_pubkey(public)?;
 
     let ca_not_after = ca.not_after();
     if ca_not_after <= req.now {
@@ -92,7 +92,11 @@ pub fn issue(ca: &Ca, req: &IssueRequest<'_>) -> Result<X509, PkiError> {
                 .build()?,
         )?;
     }
-    b.append_extension(subject_key_id_ext(&subject_key_id(&public)?)?)?;
+    let ski = match csr.spki_bits() {
+        Some(bits) => hash(MessageDigest::sha1(), bits)?.to_vec(),
+        None => subject_key_id(public)?,
+    };
+    b.append_extension(subject_key_id_ext(&ski)?)?;
     let aki = match ca.cert.subject_key_id() {
         Some(id) => id.as_slice().to_vec(),
         None => {
@@ -104,7 +108,7 @@ pub fn issue(ca: &Ca, req: &IssueRequest<'_>) -> Result<X509, PkiError> {
 
     if !csr.sans.is_empty() {
         let value = der::build_sans(&csr.sans)?;
-        let critical = csr.req.subject_name().entries().next().is_none();
+        let critical = csr.subject().entries().next().is_none();
         b.append_extension(raw_extension(der::OID_SAN, critical, &value)?)?;
     }
 

@@ -421,7 +421,7 @@ fn python_csr_variants_parse() {
     assert_eq!(c.common_name, None);
     assert_eq!(dns_of(&c.sans), ["nocn.example.com"]);
     // the subject still holds the unique id
-    assert_eq!(c.req.subject_name().entries().count(), 1);
+    assert_eq!(c.subject().entries().count(), 1);
 
     let c = parse_fixture("ec_ip_only_no_uid.pem");
     assert_eq!(c.common_name, None);
@@ -546,7 +546,7 @@ fn rcgen_ec_csrs_parse() {
     let c = ParsedCsr::parse(&pem).unwrap();
     assert_eq!(c.common_name, None);
     assert_eq!(c.key_algorithm, KeyAlgorithm::EcdsaP384);
-    assert_eq!(c.req.subject_name().entries().count(), 0);
+    assert_eq!(c.subject().entries().count(), 0);
 
     // No names at all.
     let pem = rcgen_csr(&rcgen::PKCS_ECDSA_P256_SHA256, None, vec![], vec![]);
@@ -746,7 +746,7 @@ fn generate_csr_helper_round_trips() {
             c.san_strings(),
             ["legacy.example.com", "10.0.0.5", "fe80::1"]
         );
-        assert!(c.req.public_key().unwrap().public_eq(&key));
+        assert!(c.public_key().public_eq(&key));
         // openssl agrees it is well formed
         let tmp = Tmp::new();
         let p = tmp.write("r.csr", &pem);
@@ -951,13 +951,13 @@ fn issued_leaf_for_python_csr_verifies_and_has_the_specified_extensions() {
     // Subject copied byte for byte, issuer = CA subject, key = CSR key.
     assert_eq!(
         cert.subject_name().to_der().unwrap(),
-        csr.req.subject_name().to_der().unwrap()
+        csr.subject().to_der().unwrap()
     );
     assert_eq!(
         cert.issuer_name().to_der().unwrap(),
         ca.cert.subject_name().to_der().unwrap()
     );
-    assert!(public_key_matches(&cert, &csr.req));
+    assert!(public_key_matches(&cert, &csr));
     assert!(issued_by(&cert, &ca.cert));
     assert!(!is_ca(&cert));
 
@@ -989,7 +989,7 @@ fn issued_leaf_for_python_csr_verifies_and_has_the_specified_extensions() {
         "X509v3 Extended Key Usage: | TLS Web Server Authentication, TLS Web Client Authentication"
     );
     let ski = ext_block(&text, "X509v3 Subject Key Identifier").unwrap();
-    let csr_ski = sign::subject_key_id(&csr.req.public_key().unwrap()).unwrap();
+    let csr_ski = sign::subject_key_id(csr.public_key()).unwrap();
     assert_eq!(
         cert.subject_key_id().unwrap().as_slice(),
         csr_ski.as_slice()
@@ -1056,7 +1056,7 @@ fn every_python_fixture_is_signed_and_verifies_under_every_ca_kind() {
             }
             assert_eq!(
                 cert.subject_name().to_der().unwrap(),
-                csr.req.subject_name().to_der().unwrap()
+                csr.subject().to_der().unwrap()
             );
             let info = cert_info(&cert);
             // Copied grouped by kind (DNS, IP, OID), each kind in the CSR's order.
@@ -1390,11 +1390,8 @@ fn issued_by_public_key_matches_and_is_ca() {
     assert!(!issued_by(&leaf, &ca2.cert), "same subject, other key");
     assert!(!issued_by(&ca1.cert, &leaf));
     assert!(issued_by(&ca1.cert, &ca1.cert));
-    assert!(public_key_matches(&leaf, &csr.req));
-    assert!(!public_key_matches(
-        &leaf,
-        &parse_fixture("ec_no_cn.pem").req
-    ));
+    assert!(public_key_matches(&leaf, &csr));
+    assert!(!public_key_matches(&leaf, &parse_fixture("ec_no_cn.pem")));
     assert!(is_ca(&ca1.cert));
     assert!(!is_ca(&leaf));
     let err = chain::check_order(&[leaf.clone(), ca2.cert.clone()])
@@ -1625,4 +1622,60 @@ fn wildcards_directly_under_a_public_suffix_are_refused_with_103() {
     // In a CSR's common name too.
     let d = denial(p.check_names("*.co.uk", &[], false));
     assert_eq!(d.code, DenialCode::WildcardNotAllowed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fast CSR path and the certificate: the same bytes as through OpenSSL's request parser
+
+/// The TLV at `index` of the SEQUENCE `der_bytes`, with its header.
+fn nth_raw(der_bytes: &[u8], index: usize) -> Vec<u8> {
+    let top = der::read_single(der_bytes).unwrap();
+    let mut rest = top.content;
+    for _ in 0..index {
+        rest = der::read_tlv(rest).unwrap().1;
+    }
+    let after = der::read_tlv(rest).unwrap().1;
+    rest[..rest.len() - after.len()].to_vec()
+}
+
+/// The certificate holds the CSR's SubjectPublicKeyInfo and subject byte for byte, and the key
+/// identifier of that key, as when the key came from OpenSSL's request parser (the keys the
+/// fast path builds from their components encode the same).
+#[test]
+fn issued_certificates_carry_the_csr_key_and_subject_byte_for_byte() {
+    let ca = Ca::generate(&subject(), KeyAlgorithm::EcdsaP256, 365 * DAY).unwrap();
+    let keys = [
+        KeyAlgorithm::EcdsaP256.generate().unwrap(),
+        KeyAlgorithm::EcdsaP384.generate().unwrap(),
+        KeyAlgorithm::Rsa2048.generate().unwrap(),
+    ];
+    for key in &keys {
+        let req = generate_csr(key, "bytes.example.com", &["bytes.example.com".into()]).unwrap();
+        let csr_der = req.to_der().unwrap();
+        let csr = ParsedCsr::from_der(&csr_der).unwrap();
+        let cert = issue(
+            &ca,
+            &IssueRequest {
+                csr: &csr,
+                is_ca: false,
+                validity_secs: DAY,
+                now: SystemTime::now(),
+            },
+        )
+        .unwrap();
+        let cert_der = cert.to_der().unwrap();
+        let tbs = nth_raw(&cert_der, 0);
+        let info = nth_raw(&csr_der, 0);
+        // TBSCertificate: [0] version, serial, signature, issuer, validity, subject, spki.
+        let (cert_subject, cert_spki) = (nth_raw(&tbs, 5), nth_raw(&tbs, 6));
+        // CertificationRequestInfo: version, subject, spki.
+        assert_eq!(cert_subject, nth_raw(&info, 1));
+        assert_eq!(cert_spki, nth_raw(&info, 2));
+        let openssl_key = X509Req::from_der(&csr_der).unwrap().public_key().unwrap();
+        assert_eq!(cert_spki, openssl_key.public_key_to_der().unwrap());
+        assert_eq!(
+            cert.subject_key_id().unwrap().as_slice(),
+            sign::subject_key_id(&openssl_key).unwrap().as_slice()
+        );
+    }
 }

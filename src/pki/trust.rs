@@ -70,10 +70,11 @@ pub fn parse_trusted(text: &str) -> Result<Vec<String>, String> {
             certs.len()
         ));
     }
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<String> = Vec::new();
     for c in &certs {
         let p = pem_of(c);
-        if !out.contains(&p) {
+        if seen.insert(p.clone()) {
             out.push(p);
         }
     }

@@ -4,10 +4,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
 use openssl::nid::Nid;
-use openssl::x509::{X509NameRef, X509Ref, X509ReqRef, X509};
+use openssl::x509::{X509NameRef, X509Ref, X509};
 
 use super::der;
 use super::san::San;
+use super::ParsedCsr;
 
 /// Hard cap on the text given to [`parse_certs`] (a long chain is a few tens of KiB).
 pub const MAX_CERTS_PEM_BYTES: usize = 1024 * 1024;
@@ -124,11 +125,8 @@ pub(crate) fn is_ca_ref(cert: &X509Ref) -> bool {
 }
 
 /// Whether the certificate's public key is the CSR's public key.
-pub fn public_key_matches(cert: &X509Ref, csr: &X509ReqRef) -> bool {
-    match (cert.public_key(), csr.public_key()) {
-        (Ok(a), Ok(b)) => a.public_eq(&b),
-        _ => false,
-    }
+pub fn public_key_matches(cert: &X509Ref, csr: &ParsedCsr) -> bool {
+    csr.key_matches(cert)
 }
 
 /// A one-line rendering of a name, e.g. `CN=app.example.com, O=Example`.

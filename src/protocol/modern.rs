@@ -362,22 +362,42 @@ impl ProviderAppData {
 
     /// Puts `entry` in place of any certificate or error for the same CSR (exclusivity rule).
     pub fn upsert_certificate(&mut self, entry: ProviderCertificate) {
-        let csr = entry.certificate_signing_request.clone();
-        self.request_errors.retain(|e| e.csr != csr);
-        self.certificates
-            .retain(|c| c.certificate_signing_request != csr);
-        self.certificates.push(entry);
-        self.sort();
+        self.upsert_certificates([entry]);
     }
 
     /// Puts `error` in place of any certificate or error for the same CSR.
     pub fn upsert_error(&mut self, error: RequestError) {
-        let csr = error.csr.clone();
-        self.certificates
-            .retain(|c| c.certificate_signing_request != csr);
-        self.request_errors.retain(|e| e.csr != csr);
-        self.request_errors.push(error);
+        self.upsert_errors([error]);
+    }
+
+    /// [`ProviderAppData::upsert_certificate`] for each entry in turn (a later entry for the same
+    /// CSR wins), in one pass over the lists and one sort: O((n + k) log(n + k)) rather than
+    /// k passes and sorts.
+    pub fn upsert_certificates(&mut self, entries: impl IntoIterator<Item = ProviderCertificate>) {
+        let new: BTreeMap<String, ProviderCertificate> = entries
+            .into_iter()
+            .map(|e| (e.certificate_signing_request.clone(), e))
+            .collect();
+        self.remove_csrs(|csr| new.contains_key(csr));
+        self.certificates.extend(new.into_values());
         self.sort();
+    }
+
+    /// [`ProviderAppData::upsert_error`] for each error in turn (a later one for the same CSR
+    /// wins), in one pass and one sort.
+    pub fn upsert_errors(&mut self, errors: impl IntoIterator<Item = RequestError>) {
+        let new: BTreeMap<String, RequestError> =
+            errors.into_iter().map(|e| (e.csr.clone(), e)).collect();
+        self.remove_csrs(|csr| new.contains_key(csr));
+        self.request_errors.extend(new.into_values());
+        self.sort();
+    }
+
+    /// Drops every certificate and error whose CSR `gone` selects.
+    fn remove_csrs(&mut self, gone: impl Fn(&str) -> bool) {
+        self.request_errors.retain(|e| !gone(&e.csr));
+        self.certificates
+            .retain(|c| !gone(&c.certificate_signing_request));
     }
 }
 

@@ -135,7 +135,7 @@ fn live_certificate(
         return None;
     }
     if let Some(csr) = csr {
-        if !verify::public_key_matches(&cert, &csr.req) {
+        if !verify::public_key_matches(&cert, csr) {
             return None;
         }
     }

@@ -431,25 +431,35 @@ fn answers(
     }
     data.client = store.doc.client.as_ref().and_then(Entry::cert_key);
     let app = new.get(APP_ENTRY_ID).and_then(Entry::cert_key);
+    let by_unit = entries_by_unit(new);
     for u in parsed {
+        let mine = by_unit
+            .get(u.unit_key.as_str())
+            .map_or(&[][..], Vec::as_slice);
         data.units
-            .insert(u.unit_key.clone(), unit_answer(u, new, app.clone()));
+            .insert(u.unit_key.clone(), unit_answer(mine, app.clone()));
     }
     data
 }
 
-fn unit_answer(
-    u: &proto::UnitRequests,
-    new: &BTreeMap<String, Entry>,
-    application: Option<proto::CertKey>,
-) -> proto::UnitAnswer {
+/// The entries of each requirer unit, in store order: one pass over the entries, instead of one
+/// per unit (which made a relation with many units quadratic).
+fn entries_by_unit(new: &BTreeMap<String, Entry>) -> BTreeMap<&str, Vec<&Entry>> {
+    let mut by_unit: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
+    for e in new.values() {
+        if let Some(unit) = e.unit.as_deref() {
+            by_unit.entry(unit).or_default().push(e);
+        }
+    }
+    by_unit
+}
+
+/// A unit's answer from its entries (`mine`, in store order).
+fn unit_answer(mine: &[&Entry], application: Option<proto::CertKey>) -> proto::UnitAnswer {
     let mut a = proto::UnitAnswer {
         application,
         ..Default::default()
     };
-    let mine = new
-        .values()
-        .filter(|e| e.unit.as_deref() == Some(u.unit_key.as_str()));
     for e in mine {
         let Some(ck) = e.cert_key() else { continue };
         match e.kind {
@@ -467,4 +477,98 @@ fn unit_answer(
         }
     }
     a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(unit: Option<&str>, kind: RequestKind, cn: &str) -> Entry {
+        Entry {
+            kind: Some(kind),
+            unit: unit.map(str::to_string),
+            cn: cn.into(),
+            sans: vec![],
+            key: format!("key of {cn}"),
+            csr: String::new(),
+            cert: Some(format!("cert of {cn}")),
+            ca: None,
+            chain: None,
+        }
+    }
+
+    fn store_of(entries: Vec<Entry>) -> BTreeMap<String, Entry> {
+        entries
+            .into_iter()
+            .map(|e| {
+                let id = match e.unit.as_deref() {
+                    Some(u) => entry_id(u, e.kind.unwrap(), &e.cn),
+                    None => APP_ENTRY_ID.to_string(),
+                };
+                (id, e)
+            })
+            .collect()
+    }
+
+    /// Each unit's answer from the index is the answer from scanning every entry (what this did
+    /// before, once per unit).
+    #[test]
+    fn unit_answers_from_the_index_equal_a_scan_of_every_entry() {
+        let new = store_of(vec![
+            entry(Some("a_0"), RequestKind::TopLevelServer, "a0.example.com"),
+            entry(Some("a_0"), RequestKind::Server, "s1.example.com"),
+            entry(Some("a_0"), RequestKind::Server, "s2.example.com"),
+            entry(Some("a_0"), RequestKind::Client, "c1"),
+            entry(Some("a_1"), RequestKind::Intermediate, "int"),
+            entry(Some("a_1"), RequestKind::Server, "s1.example.com"),
+            entry(Some("a_2"), RequestKind::TopLevelServer, "a2.example.com"),
+            entry(None, RequestKind::Application, "app.example.com"),
+        ]);
+        let app = new.get(APP_ENTRY_ID).and_then(Entry::cert_key);
+        let by_unit = entries_by_unit(&new);
+        for unit in ["a_0", "a_1", "a_2", "a_3"] {
+            let scanned: Vec<&Entry> = new
+                .values()
+                .filter(|e| e.unit.as_deref() == Some(unit))
+                .collect();
+            let indexed = by_unit.get(unit).map_or(&[][..], Vec::as_slice);
+            assert_eq!(indexed, scanned.as_slice(), "{unit}");
+            let a = unit_answer(indexed, app.clone());
+            assert_eq!(a, unit_answer(&scanned, app.clone()), "{unit}");
+            assert_eq!(a.application, app);
+        }
+        let a0 = unit_answer(&by_unit["a_0"], None);
+        assert_eq!(a0.server.unwrap().cert, "cert of a0.example.com");
+        assert_eq!(a0.processed.len(), 2);
+        assert_eq!(a0.client.len(), 1);
+        assert_eq!(by_unit["a_1"].len(), 2);
+    }
+
+    /// A relation with thousands of units: one pass over the entries, not one per unit.
+    #[test]
+    fn thousands_of_units_are_answered_in_one_pass() {
+        let units: Vec<String> = (0..5000).map(|i| format!("u_{i}")).collect();
+        let new = store_of(
+            units
+                .iter()
+                .flat_map(|u| {
+                    [
+                        entry(
+                            Some(u),
+                            RequestKind::TopLevelServer,
+                            &format!("{u}.example"),
+                        ),
+                        entry(Some(u), RequestKind::Client, "client"),
+                    ]
+                })
+                .collect(),
+        );
+        let by_unit = entries_by_unit(&new);
+        assert_eq!(by_unit.len(), 5000);
+        for u in &units {
+            let a = unit_answer(&by_unit[u.as_str()], None);
+            assert_eq!(a.server.unwrap().cert, format!("cert of {u}.example"));
+            assert_eq!(a.client.len(), 1);
+        }
+    }
 }

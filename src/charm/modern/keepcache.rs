@@ -38,6 +38,30 @@ pub struct KeepCache {
     partial: bool,
 }
 
+/// Computes verdict keys for one context (see [`KeepCache::keyer`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Keyer {
+    context: [u8; 32],
+}
+
+impl Keyer {
+    /// The key of the verdict for `entry` answering the request (`csr`, `is_ca`).
+    pub fn key(&self, csr: &str, is_ca: bool, entry: &ProviderCertificate) -> String {
+        let mut h = Sha256::new();
+        h.update(&self.context);
+        feed(&mut h, csr);
+        feed(&mut h, if is_ca { "ca" } else { "leaf" });
+        feed(&mut h, &entry.ca);
+        feed(&mut h, &entry.certificate_signing_request);
+        feed(&mut h, &entry.certificate);
+        for c in &entry.chain {
+            feed(&mut h, c);
+        }
+        feed(&mut h, if entry.revoked { "revoked" } else { "" });
+        h.finish().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
@@ -82,18 +106,15 @@ impl KeepCache {
 
     /// The key of the verdict for `entry` answering the request (`csr`, `is_ca`).
     pub fn key(&self, csr: &str, is_ca: bool, entry: &ProviderCertificate) -> String {
-        let mut h = Sha256::new();
-        h.update(&self.context);
-        feed(&mut h, csr);
-        feed(&mut h, if is_ca { "ca" } else { "leaf" });
-        feed(&mut h, &entry.ca);
-        feed(&mut h, &entry.certificate_signing_request);
-        feed(&mut h, &entry.certificate);
-        for c in &entry.chain {
-            feed(&mut h, c);
+        self.keyer().key(csr, is_ca, entry)
+    }
+
+    /// What computes keys for this reconcile's context, apart from the cache (so keys can be
+    /// computed on several threads, or while the cache changes).
+    pub fn keyer(&self) -> Keyer {
+        Keyer {
+            context: self.context,
         }
-        feed(&mut h, if entry.revoked { "revoked" } else { "" });
-        h.finish().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Until when a previous reconcile decided to keep this entry, if that is after `now`; the

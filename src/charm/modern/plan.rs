@@ -1,17 +1,25 @@
 //! The modern dialect's plan for one relation: which entries are kept, refused or (re)signed.
 //! The rules are in the module documentation of [`super`].
+//!
+//! The CPU-bound work runs on several threads ([`crate::charm::parallel`]): parsing and
+//! verifying the CSRs with judging their published entries, then signing. Everything that
+//! depends on order (notes, counts, the keep-cache, `certificate-limit`) is decided afterwards,
+//! one request after the other in request order, exactly as a single thread would, so the plan
+//! does not depend on the number of threads.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::SystemTime;
 
 use openssl::x509::X509;
 
-use super::keepcache::KeepCache;
+use super::keepcache::{KeepCache, Keyer};
 use super::publish::{self, capabilities, request_error};
-use crate::charm::config::Mode;
+use crate::charm::ca::StoredCa;
+use crate::charm::config::{Config, Mode};
 use crate::charm::dialect::snapshot::{RelationSnapshot, Request};
 use crate::charm::dialect::{Counts, Plan};
 use crate::charm::hook::Leader;
+use crate::charm::parallel;
 use crate::charm::renewal::modern_renew_at;
 use crate::charm::status::plural;
 use crate::pki::sign::{cert_to_pem, IssueRequest};
@@ -19,8 +27,8 @@ use crate::pki::{verify, Ca, CsrError, Denial, DenialCode, ParsedCsr, PkiError};
 use crate::protocol::modern::{ProviderAppData, ProviderCertificate};
 
 /// How a certificate is signed (always [`crate::pki::sign::issue`]; a parameter so tests can make
-/// one fail).
-pub type SignFn<'s> = dyn Fn(&Ca, &IssueRequest<'_>) -> Result<X509, PkiError> + 's;
+/// one fail). Called from several threads.
+pub type SignFn<'s> = dyn Fn(&Ca, &IssueRequest<'_>) -> Result<X509, PkiError> + Sync + 's;
 
 /// How an existing entry fares against its (still present) request.
 enum Verdict {
@@ -30,20 +38,61 @@ enum Verdict {
     Replace,
 }
 
+/// What the parallel pass found about one request the keep-cache did not settle.
+enum Judged {
+    /// The CSR is not a request at all (not PEM, too large): skipped, never echoed.
+    Unusable(CsrError),
+    /// The CSR parsed but is refused (signature, key, extensions, names).
+    Refused(CsrError),
+    /// Its entry is kept until then.
+    Keep(SystemTime),
+    /// Its entry is no longer allowed by the policy.
+    Deny(Denial),
+    /// It needs a certificate.
+    Sign(ToIssue),
+}
+
+/// A request that needs a certificate (none yet, or one to replace).
+struct ToIssue {
+    csr: ParsedCsr,
+    had_entry: bool,
+    /// The policy's verdict (taken in self-signed mode only).
+    policy: Result<(), Denial>,
+}
+
+/// A certificate signed for a request, ready to publish.
+struct Signed {
+    entry: ProviderCertificate,
+    /// Its keep-cache key and renewal point.
+    key: String,
+    renew_at: SystemTime,
+}
+
+/// What judging and signing need: everything but the hook's tools, so threads can share it.
+struct Rules<'l> {
+    now: SystemTime,
+    config: &'l Config,
+    ca: Option<&'l StoredCa>,
+    remote_app: &'l str,
+    /// The CA was lost and this relation was not last published in manual mode, so
+    /// certificates of any other CA are reissued.
+    replace_foreign: bool,
+}
+
 /// One relation's planning state.
 struct Planner<'l, 'a> {
     leader: &'l Leader<'a>,
     snap: &'l RelationSnapshot,
     cache: &'l mut KeepCache,
     sign: &'l SignFn<'l>,
-    /// The CA was lost and this relation was not last published in manual mode, so
-    /// certificates of any other CA are reissued.
-    replace_foreign: bool,
+    rules: &'l Rules<'l>,
     desired: ProviderAppData,
+    /// PEMs this plan made or holds parsed (our CA's): known to parse, not checked again.
+    known_good: HashSet<String>,
     counts: Counts,
-    notes: Vec<String>,
     /// The earliest renewal point (or end) of the entries published.
     due: Option<SystemTime>,
+    notes: Vec<String>,
 }
 
 /// The desired provider app databag of a modern relation, as a [`Plan`].
@@ -59,18 +108,27 @@ pub fn plan_relation(
         .as_ref()
         .and_then(|c| c.provider_type.as_deref())
         == Some("manual");
+    let rules = Rules {
+        now: leader.hook.now,
+        config: &leader.config,
+        ca: leader.ca.as_ref(),
+        remote_app: &snap.remote_app,
+        replace_foreign: leader.ca_lost()
+            && leader.config.mode == Mode::SelfSigned
+            && !last_published_manual,
+    };
     let mut p = Planner {
         leader,
         snap,
         cache,
         sign,
-        replace_foreign: leader.ca_lost()
-            && leader.config.mode == Mode::SelfSigned
-            && !last_published_manual,
+        rules: &rules,
         desired: ProviderAppData {
             capabilities: Some(capabilities(&leader.config)),
             ..ProviderAppData::default()
         },
+        known_good: HashSet::new(),
+        due: None,
         counts: Counts {
             relations: 1,
             ..Counts::default()
@@ -85,98 +143,295 @@ pub fn plan_relation(
                 )
             })
             .collect(),
-        due: None,
     };
     let requests = snap.requests();
     p.notes
         .extend(requests.rejected.iter().map(|r| r.message.clone()));
     p.counts.rejected += requests.rejected.len();
+    // One index over the published entries: each request finds its entry in O(1).
     let by_csr: HashMap<&str, &ProviderCertificate> = existing
         .certificates
         .iter()
         .map(|c| (c.certificate_signing_request.as_str(), c))
         .collect();
-    let mut to_issue = Vec::new();
-    for req in &requests.requests {
-        if let Some((csr, had_entry)) = p.judge_request(req, by_csr.get(req.csr.as_str()).copied())
-        {
-            to_issue.push((req, csr, had_entry));
-        }
-    }
-    for (req, csr, had_entry) in to_issue {
-        p.issue(req, &csr, had_entry);
-    }
+    let to_issue = p.judge_all(&requests.requests, &by_csr);
+    p.issue_all(to_issue);
     p.finish()
 }
 
 impl Planner<'_, '_> {
-    /// Keeps or refuses the request's entry; returns the parsed CSR when it needs a certificate.
-    fn judge_request(
+    /// Keeps, refuses or sets aside for signing every request, in request order. The keep-cache
+    /// settles the steady state without parsing; the rest is parsed and judged in parallel,
+    /// then applied in order.
+    fn judge_all<'r>(
         &mut self,
-        req: &Request,
-        entry: Option<&ProviderCertificate>,
-    ) -> Option<(ParsedCsr, bool)> {
-        // Steady state: an entry judged good by an earlier reconcile, unchanged since, in the
-        // same context (CA, mode, policy) and before its deadline is kept without parsing.
-        let cache_key = entry.map(|e| self.cache.key(&req.csr, req.is_ca, e));
-        if let (Some(e), Some(k)) = (entry, &cache_key) {
-            if let Some(until) = self.cache.still_good(k, self.leader.hook.now) {
-                self.desired.certificates.push(e.clone());
-                self.due_by(until);
-                return None;
+        requests: &'r [Request],
+        by_csr: &HashMap<&str, &ProviderCertificate>,
+    ) -> Vec<(&'r Request, ToIssue)> {
+        let mut open: Vec<(&Request, Option<&ProviderCertificate>, Option<String>)> = Vec::new();
+        for req in requests {
+            let entry = by_csr.get(req.csr.as_str()).copied();
+            // Steady state: an entry judged good by an earlier reconcile, unchanged since, in
+            // the same context (CA, mode, policy) and before its deadline is kept unparsed.
+            let cache_key = entry.map(|e| self.cache.key(&req.csr, req.is_ca, e));
+            if let (Some(e), Some(k)) = (entry, &cache_key) {
+                if let Some(until) = self.cache.still_good(k, self.rules.now) {
+                    self.desired.certificates.push(e.clone());
+                    self.due_by(until);
+                    continue;
+                }
+            }
+            open.push((req, entry, cache_key));
+        }
+        let rules = self.rules;
+        let judged = parallel::map(&open, |(req, entry, _)| rules.judge_request(req, *entry));
+        let mut to_issue = Vec::new();
+        for ((req, entry, cache_key), judged) in open.into_iter().zip(judged) {
+            match judged {
+                Judged::Unusable(e) => {
+                    self.counts.rejected += 1;
+                    self.notes.push(format!(
+                        "relation {} {}: CSR not usable, skipped: {e}",
+                        self.snap.id,
+                        req.source.describe()
+                    ));
+                }
+                Judged::Refused(e) => {
+                    self.refuse(&req.csr, DenialCode::Other, format!("CSR refused: {e}"))
+                }
+                Judged::Keep(until) => {
+                    if let Some(e) = entry {
+                        self.desired.certificates.push(e.clone());
+                        self.due_by(until);
+                    }
+                    if let Some(k) = cache_key {
+                        self.cache.keep(k, until);
+                    }
+                }
+                Judged::Deny(d) => self.refuse(&req.csr, d.code, d.message),
+                Judged::Sign(t) => to_issue.push((req, t)),
             }
         }
-        let csr = match ParsedCsr::parse(&req.csr) {
-            Ok(p) => p,
-            Err(e @ (CsrError::NotPem(_) | CsrError::TooLarge(_))) => {
-                self.counts.rejected += 1;
+        to_issue
+    }
+
+    /// Signs a certificate for each request set aside (self-signed mode), or leaves them
+    /// outstanding (manual mode). The policy and `certificate-limit` are applied in request
+    /// order; the signatures are made in parallel beforehand for every request that passes them
+    /// if no signature fails (a failure frees a place under the limit; a request then admitted
+    /// is signed in turn).
+    fn issue_all(&mut self, to_issue: Vec<(&Request, ToIssue)>) {
+        let Some(ca) = self.leader.signer() else {
+            self.counts.outstanding += to_issue.len();
+            return;
+        };
+        let limit = self.rules.config.certificate_limit as usize;
+        let under_limit = |count: usize| limit == 0 || count < limit;
+        let mut count = self.desired.certificates.len();
+        let mut presign = Vec::new();
+        for (i, (_, t)) in to_issue.iter().enumerate() {
+            if t.policy.is_ok() && under_limit(count) {
+                presign.push(i);
+                count += 1;
+            }
+        }
+        let tail = ca.chain_pems();
+        let root = ca.root_pem();
+        self.known_good.extend(tail.iter().cloned());
+        self.known_good.insert(root.clone());
+        let signing = Signing {
+            ca,
+            tail: &tail,
+            root: &root,
+            keyer: self.cache.keyer(),
+            sign: self.sign,
+            rules: self.rules,
+        };
+        let mut signed: Vec<Option<Result<Signed, PkiError>>> = std::iter::repeat_with(|| None)
+            .take(to_issue.len())
+            .collect();
+        let made = parallel::map(&presign, |&i| {
+            signing.sign(to_issue[i].0, &to_issue[i].1.csr)
+        });
+        for (i, r) in presign.into_iter().zip(made) {
+            signed[i] = Some(r);
+        }
+        for (i, (req, t)) in to_issue.into_iter().enumerate() {
+            if let Err(d) = t.policy {
+                self.refuse(&req.csr, d.code, d.message);
+                continue;
+            }
+            let published = self.desired.certificates.len();
+            if !under_limit(published) {
+                let msg = format!(
+                    "certificate-limit reached: this relation already has {} (limit {limit}); \
+                     remove unused requests, or ask the operator to raise it: \
+                     juju config {} certificate-limit=<n> (0 = unlimited)",
+                    plural(published, "certificate"),
+                    self.leader.hook.app()
+                );
+                self.refuse(&req.csr, DenialCode::Other, msg);
+                continue;
+            }
+            let result = signed[i]
+                .take()
+                .unwrap_or_else(|| signing.sign(req, &t.csr));
+            self.publish_signed(req, result, t.had_entry);
+        }
+    }
+
+    /// A published entry must be judged again at `t` (its renewal point or end).
+    fn due_by(&mut self, t: SystemTime) {
+        self.due = Some(self.due.map_or(t, |d| d.min(t)));
+    }
+
+    /// Publishes a signed certificate, or refuses the request when signing failed.
+    fn publish_signed(&mut self, req: &Request, result: Result<Signed, PkiError>, had: bool) {
+        match result {
+            Ok(s) => {
+                // Freshly signed by us after every check: good until its renewal point.
+                self.cache.keep(s.key, s.renew_at);
+                self.due_by(s.renew_at);
+                self.known_good.insert(s.entry.certificate.clone());
+                self.desired.certificates.push(s.entry);
+                self.counts.signed += 1;
+                if had {
+                    self.counts.replaced += 1;
+                }
+            }
+            Err(e) => {
+                // One request we cannot sign (e.g. content our encoder cannot reproduce) must
+                // not fail the hook for every other request.
+                self.refuse(
+                    &req.csr,
+                    DenialCode::Other,
+                    format!("could not sign this CSR: {e}"),
+                );
                 self.notes.push(format!(
-                    "relation {} {}: CSR not usable, skipped: {e}",
+                    "relation {} {}: could not sign a CSR, refused it: {e}",
                     self.snap.id,
                     req.source.describe()
                 ));
-                return None;
             }
-            Err(e) => {
-                self.refuse(&req.csr, DenialCode::Other, format!("CSR refused: {e}"));
-                return None;
-            }
+        }
+    }
+
+    fn refuse(&mut self, csr: &str, code: DenialCode, message: String) {
+        self.desired
+            .request_errors
+            .push(request_error(csr, code, message));
+    }
+
+    fn finish(mut self) -> Plan {
+        let (app_changes, dropped) =
+            publish::changes_trusting(self.snap, &mut self.desired, &self.known_good);
+        self.notes.extend(dropped);
+        self.counts.published = self.desired.certificates.len();
+        self.counts.denied = self.desired.request_errors.len();
+        // Every published entry is valid now (kept entries are, new ones were just signed).
+        // Each CA once: the same `ca` is in nearly every entry.
+        let anchors: BTreeSet<&String> = self
+            .desired
+            .certificates
+            .iter()
+            .filter(|c| !c.revoked)
+            .flat_map(|c| {
+                std::iter::once(&c.ca).chain(c.chain.last().filter(|r| **r != c.certificate))
+            })
+            .collect();
+        Plan {
+            relation: self.snap.id,
+            app_changes,
+            notes: self.notes,
+            counts: self.counts,
+            anchors: anchors.into_iter().cloned().collect(),
+            due: self.due,
+            ..Plan::new(self.snap.id)
+        }
+    }
+}
+
+/// What signing needs, shared by the threads.
+struct Signing<'s> {
+    ca: &'s StoredCa,
+    /// The CA's chain after the leaf, and its root, as PEM: the same in every entry.
+    tail: &'s [String],
+    root: &'s String,
+    keyer: Keyer,
+    sign: &'s SignFn<'s>,
+    rules: &'s Rules<'s>,
+}
+
+impl Signing<'_> {
+    /// Signs one request and builds its entry.
+    fn sign(&self, req: &Request, csr: &ParsedCsr) -> Result<Signed, PkiError> {
+        let cert = (self.sign)(
+            &self.ca.ca,
+            &IssueRequest {
+                csr,
+                is_ca: req.is_ca,
+                validity_secs: self.rules.config.certificate_validity,
+                now: self.rules.now,
+            },
+        )?;
+        let mut chain = Vec::with_capacity(1 + self.tail.len());
+        chain.push(cert_to_pem(&cert));
+        chain.extend(self.tail.iter().cloned());
+        let entry = ProviderCertificate {
+            ca: self.root.clone(),
+            certificate_signing_request: req.csr.clone(),
+            certificate: chain[0].clone(),
+            chain,
+            revoked: false,
         };
-        match entry.map(|e| (e, self.judge(e, req, &csr))) {
-            Some((e, Verdict::Keep(until))) => {
-                self.desired.certificates.push(e.clone());
-                self.due_by(until);
-                if let Some(k) = cache_key {
-                    self.cache.keep(k, until);
-                }
-                None
-            }
-            Some((_, Verdict::Deny(d))) => {
-                self.refuse(&req.csr, d.code, d.message);
-                None
-            }
-            Some((_, Verdict::Replace)) => Some((csr, true)),
-            None => Some((csr, false)),
+        Ok(Signed {
+            key: self.keyer.key(&req.csr, req.is_ca, &entry),
+            renew_at: modern_renew_at(&cert),
+            entry,
+        })
+    }
+}
+
+impl Rules<'_> {
+    /// Parses the request's CSR and judges its published entry, if any; for a request that
+    /// needs a certificate, the policy's verdict too (self-signed mode).
+    fn judge_request(&self, req: &Request, entry: Option<&ProviderCertificate>) -> Judged {
+        let csr = match ParsedCsr::parse(&req.csr) {
+            Ok(p) => p,
+            Err(e @ (CsrError::NotPem(_) | CsrError::TooLarge(_))) => return Judged::Unusable(e),
+            Err(e) => return Judged::Refused(e),
+        };
+        match entry.map(|e| self.judge(e, req, &csr)) {
+            Some(Verdict::Keep(until)) => Judged::Keep(until),
+            Some(Verdict::Deny(d)) => Judged::Deny(d),
+            Some(Verdict::Replace) | None => Judged::Sign(ToIssue {
+                policy: match self.config.mode {
+                    Mode::SelfSigned => self.check_policy(req, &csr),
+                    Mode::Manual => Ok(()),
+                },
+                csr,
+                had_entry: entry.is_some(),
+            }),
         }
     }
 
     fn judge(&self, entry: &ProviderCertificate, req: &Request, csr: &ParsedCsr) -> Verdict {
-        let now = self.leader.hook.now;
+        let now = self.now;
         if entry.revoked || !entry.looks_publishable() {
             return Verdict::Replace;
         }
         let Ok(cert) = X509::from_pem(entry.certificate.as_bytes()) else {
             return Verdict::Replace;
         };
-        if !verify::public_key_matches(&cert, &csr.req)
+        if !verify::public_key_matches(&cert, csr)
             || verify::is_ca(&cert) != req.is_ca
             || !verify::valid_at(&cert, now)
         {
             return Verdict::Replace;
         }
         let not_after = verify::asn1_to_system(cert.not_after());
-        let self_signed = self.leader.config.mode == Mode::SelfSigned;
-        let ca = self.leader.ca.as_ref();
+        let self_signed = self.config.mode == Mode::SelfSigned;
+        let ca = self.ca;
         if ca.is_some_and(|ca| verify::issued_by(&cert, &ca.ca.cert)) {
             if !self_signed {
                 return Verdict::Keep(not_after);
@@ -201,117 +456,11 @@ impl Planner<'_, '_> {
         Verdict::Keep(not_after)
     }
 
-    /// Signs a certificate for `req` (self-signed mode), or leaves it outstanding (manual mode).
-    fn issue(&mut self, req: &Request, csr: &ParsedCsr, had_entry: bool) {
-        let Some(ca) = self.leader.signer() else {
-            self.counts.outstanding += 1;
-            return;
-        };
-        let config = &self.leader.config;
-        if let Err(d) = self.check_policy(req, csr) {
-            return self.refuse(&req.csr, d.code, d.message);
-        }
-        let limit = config.certificate_limit as usize;
-        if limit > 0 && self.desired.certificates.len() >= limit {
-            let msg = format!(
-                "certificate-limit reached: this relation already has {} (limit {limit}); \
-                 remove unused requests, or ask the operator to raise it: \
-                 juju config {} certificate-limit=<n> (0 = unlimited)",
-                plural(self.desired.certificates.len(), "certificate"),
-                self.leader.hook.app()
-            );
-            return self.refuse(&req.csr, DenialCode::Other, msg);
-        }
-        let signed = (self.sign)(
-            &ca.ca,
-            &IssueRequest {
-                csr,
-                is_ca: req.is_ca,
-                validity_secs: config.certificate_validity,
-                now: self.leader.hook.now,
-            },
-        );
-        let cert = match signed {
-            Ok(c) => c,
-            Err(e) => {
-                // One request we cannot sign (e.g. content our encoder cannot reproduce) must
-                // not fail the hook for every other request.
-                self.refuse(
-                    &req.csr,
-                    DenialCode::Other,
-                    format!("could not sign this CSR: {e}"),
-                );
-                self.notes.push(format!(
-                    "relation {} {}: could not sign a CSR, refused it: {e}",
-                    self.snap.id,
-                    req.source.describe()
-                ));
-                return;
-            }
-        };
-        let mut chain = vec![cert_to_pem(&cert)];
-        chain.extend(ca.chain_pems());
-        let entry = ProviderCertificate {
-            ca: ca.root_pem(),
-            certificate_signing_request: req.csr.clone(),
-            certificate: chain[0].clone(),
-            chain,
-            revoked: false,
-        };
-        // Freshly signed by us after every check: good until its renewal point.
-        let key = self.cache.key(&req.csr, req.is_ca, &entry);
-        let renew_at = modern_renew_at(&cert);
-        self.cache.keep(key, renew_at);
-        self.due_by(renew_at);
-        self.desired.certificates.push(entry);
-        self.counts.signed += 1;
-        if had_entry {
-            self.counts.replaced += 1;
-        }
-    }
-
-    /// A published entry must be judged again at `t` (its renewal point or end).
-    fn due_by(&mut self, t: SystemTime) {
-        self.due = Some(self.due.map_or(t, |d| d.min(t)));
-    }
-
     /// The policy for this relation's application.
     fn check_policy(&self, req: &Request, csr: &ParsedCsr) -> Result<(), Denial> {
-        let policy = &self.leader.config.policy;
-        policy.check_app(&self.snap.remote_app, csr, req.is_ca)
-    }
-
-    fn refuse(&mut self, csr: &str, code: DenialCode, message: String) {
-        self.desired
-            .request_errors
-            .push(request_error(csr, code, message));
-    }
-
-    fn finish(mut self) -> Plan {
-        let (app_changes, dropped) = publish::changes(self.snap, &mut self.desired);
-        self.notes.extend(dropped);
-        self.counts.published = self.desired.certificates.len();
-        self.counts.denied = self.desired.request_errors.len();
-        // Every published entry is valid now (kept entries are, new ones were just signed).
-        let anchors = self
-            .desired
-            .certificates
-            .iter()
-            .filter(|c| !c.revoked)
-            .flat_map(|c| {
-                std::iter::once(&c.ca).chain(c.chain.last().filter(|r| **r != c.certificate))
-            })
-            .cloned()
-            .collect();
-        Plan {
-            relation: self.snap.id,
-            app_changes,
-            notes: self.notes,
-            counts: self.counts,
-            anchors,
-            due: self.due,
-            ..Plan::new(self.snap.id)
-        }
+        self.config
+            .policy
+            .check_app(self.remote_app, csr, req.is_ca)
     }
 }
 
@@ -336,40 +485,157 @@ mod tests {
         csr_to_pem(&generate_csr(&key, cn, &[cn.to_string()]).unwrap()).unwrap()
     }
 
+    /// One relation (id 1, app `req`), each unit's CSR list as given, an EC CA and `config`.
+    struct Fixture {
+        tools: FakeTools,
+        ctx: HookContext,
+        ca: Ca,
+    }
+
+    impl Fixture {
+        fn new(units: &[Vec<String>]) -> Fixture {
+            let tools = FakeTools::new("tls-provider", true);
+            tools.add_relation(1, "certificates", "req", &[]);
+            for (u, csrs) in units.iter().enumerate() {
+                let list: Vec<Value> = csrs
+                    .iter()
+                    .map(|c| json!({"certificate_signing_request": c, "ca": false}))
+                    .collect();
+                let bag = Databag::from([(
+                    "certificate_signing_requests".to_string(),
+                    Value::Array(list).to_string(),
+                )]);
+                tools.set_remote_unit_bag(1, &format!("req/{u}"), bag);
+            }
+            let ctx = HookContext::from_pairs(&[
+                ("JUJU_DISPATCH_PATH", "hooks/update-status"),
+                ("JUJU_UNIT_NAME", "tls-provider/0"),
+            ])
+            .unwrap();
+            let subject = CaSubject {
+                common_name: "Test CA".into(),
+                ..CaSubject::default()
+            };
+            let ca = Ca::generate(&subject, KeyAlgorithm::EcdsaP256, 365 * 86_400).unwrap();
+            Fixture { tools, ctx, ca }
+        }
+
+        fn plan(&self, config: &serde_json::Map<String, Value>, sign: &SignFn<'_>) -> Plan {
+            let ca = Ca::from_pem(&self.ca.cert_pem(), &self.ca.key_pem()).unwrap();
+            let leader = Leader {
+                hook: Hook::at(&self.ctx, &self.tools, SystemTime::now()),
+                config: Config::from_map(config).unwrap(),
+                ca: Some(StoredCa::bare(ca, CaSource::SelfSigned)),
+                ca_rotated: None,
+                ca_announced: None,
+                intake: None,
+            };
+            let snap = snapshot::read_relation(&leader.hook, RelationId(1))
+                .unwrap()
+                .unwrap();
+            plan_relation(&leader, &snap, &mut KeepCache::disabled(), sign)
+        }
+    }
+
+    fn certificates(plan: &Plan) -> Vec<ProviderCertificate> {
+        plan.app_changes
+            .get("certificates")
+            .map(|c| serde_json::from_str(c).unwrap())
+            .unwrap_or_default()
+    }
+
+    fn errors(plan: &Plan) -> Vec<Value> {
+        plan.app_changes
+            .get("request_errors")
+            .map(|c| serde_json::from_str(c).unwrap())
+            .unwrap_or_default()
+    }
+
+    /// With `certificate-limit`, a request whose signature fails frees its place: the next
+    /// request in order is signed, as when everything ran on one thread; nothing is signed twice.
+    #[test]
+    fn a_failed_signature_under_the_limit_lets_the_next_request_in() {
+        let names = ["bad", "a", "b", "c"];
+        let csrs: Vec<String> = names
+            .iter()
+            .map(|n| csr(&format!("{n}.example.com")))
+            .collect();
+        let f = Fixture::new(std::slice::from_ref(&csrs));
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let sign = |ca: &Ca, r: &IssueRequest<'_>| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if r.csr.common_name.as_deref() == Some("bad.example.com") {
+                Err(PkiError::BadDnsName("simulated".into()))
+            } else {
+                issue(ca, r)
+            }
+        };
+        let config = serde_json::Map::from_iter([("certificate-limit".to_string(), json!(2))]);
+        let plan = f.plan(&config, &sign);
+        assert_eq!(
+            calls.into_inner(),
+            3,
+            "bad, a, then b once a place was free"
+        );
+        let c = plan.counts;
+        assert_eq!((c.signed, c.published, c.denied), (2, 2, 2));
+        let signed: BTreeSet<String> = certificates(&plan)
+            .into_iter()
+            .map(|e| e.certificate_signing_request)
+            .collect();
+        assert_eq!(signed, BTreeSet::from([csrs[1].clone(), csrs[2].clone()]));
+        let errs = errors(&plan);
+        let message = |csr: &str| {
+            errs.iter()
+                .find(|e| e["csr"] == json!(csr))
+                .map(|e| e["error"]["message"].as_str().unwrap().to_string())
+                .unwrap()
+        };
+        assert!(message(&csrs[0]).starts_with("could not sign this CSR"));
+        assert!(message(&csrs[3]).starts_with("certificate-limit reached"));
+    }
+
+    /// Thousands of requests over several units (more than one databag may hold) in one plan:
+    /// every one signed once, in canonical order, with the same notes and counts on every run
+    /// (whatever thread signed what). A quadratic step would make this take minutes.
+    #[test]
+    fn five_thousand_requests_are_planned_in_one_pass() {
+        let units: Vec<Vec<String>> = (0..5)
+            .map(|u| {
+                (0..1000)
+                    .map(|i| csr(&format!("u{u}-{i}.example.com")))
+                    .collect()
+            })
+            .collect();
+        let f = Fixture::new(&units);
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let sign = |ca: &Ca, r: &IssueRequest<'_>| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            issue(ca, r)
+        };
+        let plan = f.plan(&serde_json::Map::new(), &sign);
+        assert_eq!(calls.into_inner(), 5000);
+        assert_eq!((plan.counts.signed, plan.counts.published), (5000, 5000));
+        let certs = certificates(&plan);
+        assert!(certs
+            .windows(2)
+            .all(|w| w[0].certificate_signing_request < w[1].certificate_signing_request));
+        let mut wanted: Vec<&String> = units.iter().flatten().collect();
+        wanted.sort();
+        let got: Vec<&String> = certs
+            .iter()
+            .map(|c| &c.certificate_signing_request)
+            .collect();
+        assert_eq!(got, wanted);
+        assert_eq!(plan.anchors.len(), 1, "one CA, once");
+    }
+
     /// A signing failure for one CSR (whatever its cause) is that request's 999 error; the plan
     /// goes on and the other request is issued.
     #[test]
     fn a_csr_that_cannot_be_signed_gets_999_and_the_others_are_issued() {
-        let tools = FakeTools::new("tls-provider", true);
-        tools.add_relation(1, "certificates", "req", &["req/0"]);
         let (good, bad) = (csr("good.example.com"), csr("bad.example.com"));
-        let list = json!([
-            {"certificate_signing_request": good, "ca": false},
-            {"certificate_signing_request": bad, "ca": false},
-        ]);
-        let bag = Databag::from([("certificate_signing_requests".to_string(), list.to_string())]);
-        tools.set_remote_unit_bag(1, "req/0", bag);
-        let ctx = HookContext::from_pairs(&[
-            ("JUJU_DISPATCH_PATH", "hooks/update-status"),
-            ("JUJU_UNIT_NAME", "tls-provider/0"),
-        ])
-        .unwrap();
-        let subject = CaSubject {
-            common_name: "Test CA".into(),
-            ..CaSubject::default()
-        };
-        let ca = Ca::generate(&subject, KeyAlgorithm::EcdsaP256, 365 * 86_400).unwrap();
-        let leader = Leader {
-            hook: Hook::at(&ctx, &tools, SystemTime::now()),
-            config: Config::from_map(&serde_json::Map::new()).unwrap(),
-            ca: Some(StoredCa::bare(ca, CaSource::SelfSigned)),
-            ca_rotated: None,
-            ca_announced: None,
-            intake: None,
-        };
-        let snap = snapshot::read_relation(&leader.hook, RelationId(1))
-            .unwrap()
-            .unwrap();
+        let f = Fixture::new(&[vec![good.clone(), bad.clone()]]);
         let sign = |ca: &Ca, r: &IssueRequest<'_>| {
             if r.csr.common_name.as_deref() == Some("bad.example.com") {
                 Err(PkiError::BadDnsName("simulated encoder failure".into()))
@@ -377,7 +643,7 @@ mod tests {
                 issue(ca, r)
             }
         };
-        let plan = plan_relation(&leader, &snap, &mut KeepCache::disabled(), &sign);
+        let plan = f.plan(&serde_json::Map::new(), &sign);
         let c = plan.counts;
         assert_eq!((c.published, c.denied, c.signed), (1, 1, 1));
         assert!(

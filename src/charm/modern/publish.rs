@@ -60,7 +60,11 @@ pub fn entry_is_valid(entry: &ProviderCertificate) -> bool {
         && entry.chain.iter().all(|c| cert_ok(c))
 }
 
-fn entry_is_valid_memo(entry: &ProviderCertificate, good: &mut HashSet<String>) -> bool {
+fn entry_is_valid_memo(
+    entry: &ProviderCertificate,
+    known_good: &HashSet<String>,
+    good: &mut HashSet<String>,
+) -> bool {
     if !entry.looks_publishable() {
         return false;
     }
@@ -68,7 +72,7 @@ fn entry_is_valid_memo(entry: &ProviderCertificate, good: &mut HashSet<String>) 
         .chain(std::iter::once(&entry.ca))
         .chain(entry.chain.iter());
     for pem in pems {
-        if good.contains(pem.as_str()) {
+        if known_good.contains(pem.as_str()) || good.contains(pem.as_str()) {
             continue;
         }
         if X509::from_pem(pem.as_bytes()).is_err() {
@@ -87,6 +91,16 @@ pub fn changes(
     snapshot: &RelationSnapshot,
     desired: &mut ProviderAppData,
 ) -> (Databag, Vec<String>) {
+    changes_trusting(snapshot, desired, &HashSet::new())
+}
+
+/// [`changes`], where `known_good` are PEMs known to parse (the certificates this hook just
+/// signed, our CA's): they are not parsed again.
+pub fn changes_trusting(
+    snapshot: &RelationSnapshot,
+    desired: &mut ProviderAppData,
+    known_good: &HashSet<String>,
+) -> (Databag, Vec<String>) {
     let mut dropped = Vec::new();
     desired.sort();
     let changes = desired.changes_from(&snapshot.own_app_bag);
@@ -99,7 +113,7 @@ pub fn changes(
     let mut good: HashSet<String> = HashSet::new();
     desired
         .certificates
-        .retain(|e| entry_is_valid_memo(e, &mut good));
+        .retain(|e| entry_is_valid_memo(e, known_good, &mut good));
     if desired.certificates.len() == before {
         return (changes, dropped);
     }

@@ -214,3 +214,93 @@ fn own_bag_junk_is_dropped_with_notes() {
     assert_eq!(back, ProviderAppData::default());
     assert_eq!(notes.notes.len(), 4, "{notes:?}");
 }
+
+fn error_for(csr: &str, message: &str) -> RequestError {
+    RequestError {
+        csr: csr.into(),
+        error: RequestErrorDetail {
+            code: 999,
+            name: "OTHER".into(),
+            message: message.into(),
+            reason: None,
+            provider: None,
+            endpoint: None,
+        },
+    }
+}
+
+fn cert_with(csr: &str, leaf: &str) -> ProviderCertificate {
+    ProviderCertificate {
+        certificate: leaf.into(),
+        ..cert(csr)
+    }
+}
+
+/// The batch upserts do what the one-at-a-time ones did, one after the other: existing entries
+/// and errors for the CSRs replaced, a later entry for the same CSR winning, canonical order,
+/// duplicates already in the data (not upserted) kept in their order.
+#[test]
+fn batch_upserts_equal_one_upsert_after_the_other() {
+    let start = ProviderAppData {
+        certificates: vec![
+            cert_with("d", "d1"),
+            cert_with("b", "b1"),
+            cert_with("z", "z1"),
+            cert_with("z", "z2"),
+        ],
+        request_errors: vec![error_for("c", "c refused"), error_for("a", "a refused")],
+        capabilities: None,
+    };
+    let batch = vec![
+        cert_with("c", "c-new"),
+        cert_with("b", "b-new"),
+        cert_with("c", "c-newer"),
+        cert_with("e", "e-new"),
+    ];
+    let mut one_by_one = start.clone();
+    for e in batch.clone() {
+        one_by_one.upsert_certificate(e);
+    }
+    let mut at_once = start.clone();
+    at_once.upsert_certificates(batch);
+    assert_eq!(at_once, one_by_one);
+    let leaves: Vec<&str> = at_once
+        .certificates
+        .iter()
+        .map(|c| c.certificate.as_str())
+        .collect();
+    assert_eq!(leaves, ["b-new", "c-newer", "d1", "e-new", "z1", "z2"]);
+    assert_eq!(at_once.request_errors, vec![error_for("a", "a refused")]);
+
+    let errors = vec![error_for("d", "d now refused"), error_for("a", "a again")];
+    let mut one_by_one = start.clone();
+    for e in errors.clone() {
+        one_by_one.upsert_error(e);
+    }
+    let mut at_once = start;
+    at_once.upsert_errors(errors);
+    assert_eq!(at_once, one_by_one);
+    assert_eq!(at_once.certificates.len(), 3);
+}
+
+/// Many entries upserted into many: one pass (it used to be a pass and a sort per entry).
+#[test]
+fn batch_upserts_scale_to_thousands() {
+    let mut data = ProviderAppData {
+        certificates: (0..5000).map(|i| cert(&format!("csr-{i:05}"))).collect(),
+        ..ProviderAppData::default()
+    };
+    data.upsert_certificates((2500..7500).map(|i| cert_with(&format!("csr-{i:05}"), "new")));
+    assert_eq!(data.certificates.len(), 7500);
+    assert_eq!(
+        data.certificates
+            .iter()
+            .filter(|c| c.certificate == "new")
+            .count(),
+        5000
+    );
+    assert!(data
+        .certificates
+        .windows(2)
+        .all(|w| w[0].certificate_signing_request < w[1].certificate_signing_request));
+}

@@ -71,7 +71,7 @@ impl Input {
     /// chain), and every certificate is valid now. Returns the chain, leaf first (rules in
     /// [`crate::pki::chain`]).
     pub fn checked_chain(&self, now: SystemTime) -> Result<Vec<X509>, ProvideError> {
-        if !verify::public_key_matches(&self.leaf, &self.csr.req) {
+        if !verify::public_key_matches(&self.leaf, &self.csr) {
             let subject = verify::subject_string(&self.leaf);
             return Err(ProvideError::KeyMismatch(subject));
         }

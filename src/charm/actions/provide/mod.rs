@@ -33,7 +33,7 @@ pub mod input;
 pub mod locate;
 
 use crate::charm::actions::ActionError;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use juju_hook::{LogLevel, Member, RelationId};
 use openssl::x509::X509;
@@ -131,15 +131,15 @@ fn publish_modern(
         .filter(|l| l.relation_id == Some(id) && !l.legacy)
         .map(|l| l.csr_exact.as_str())
         .collect();
-    for csr_exact in &exact {
-        data.upsert_certificate(ProviderCertificate {
-            ca: cert_to_pem(&input.ca),
-            certificate_signing_request: csr_exact.to_string(),
-            certificate: leaf_pem.clone(),
-            chain: chain.iter().map(cert_to_pem).collect(),
-            revoked: false,
-        });
-    }
+    let ca_pem = cert_to_pem(&input.ca);
+    let chain_pems: Vec<String> = chain.iter().map(cert_to_pem).collect();
+    data.upsert_certificates(exact.iter().map(|csr_exact| ProviderCertificate {
+        ca: ca_pem.clone(),
+        certificate_signing_request: csr_exact.to_string(),
+        certificate: leaf_pem.clone(),
+        chain: chain_pems.clone(),
+        revoked: false,
+    }));
     let (app_changes, _) = publish::changes(snap, &mut data);
     let plan = Plan {
         app_changes,
@@ -151,11 +151,13 @@ fn publish_modern(
         .tools
         .relation_get(id, &Member::App(hook.app().to_string()))?;
     let (back, _) = ProviderAppData::from_databag(&bag);
-    let present = exact.iter().all(|c| {
-        back.certificates
-            .iter()
-            .any(|e| e.certificate_signing_request == *c && e.certificate == leaf_pem && !e.revoked)
-    });
+    let answered: HashSet<&str> = back
+        .certificates
+        .iter()
+        .filter(|e| e.certificate == leaf_pem && !e.revoked)
+        .map(|e| e.certificate_signing_request.as_str())
+        .collect();
+    let present = exact.iter().all(|c| answered.contains(c));
     if !present {
         return Err(ProvideError::NotPublished(id).into());
     }
