@@ -108,16 +108,7 @@ fn read_relation_inner(hook: &Hook<'_>, id: RelationId) -> Result<RelationSnapsh
         let bag = tools.relation_get(id, &Member::Unit(u.clone()))?;
         units.push((u, bag));
     }
-    let hook_remote_app = ctx
-        .relation
-        .as_ref()
-        .filter(|r| r.id == id)
-        .and_then(|r| r.remote_app.clone());
-    let remote_app = match (units.first(), hook_remote_app) {
-        (Some((u, _)), _) => app_of_unit(u).to_string(),
-        (None, Some(app)) => app,
-        (None, None) => tools.relation_remote_app(id)?,
-    };
+    let remote_app = remote_app_of(hook, id, units.first().map(|(u, _)| u.as_str()))?;
     let remote_app_bag = if remote_app.is_empty() {
         Databag::new()
     } else {
@@ -132,6 +123,28 @@ fn read_relation_inner(hook: &Hook<'_>, id: RelationId) -> Result<RelationSnapsh
         own_app_bag,
         own_unit_bag: None,
     })
+}
+
+/// The remote application of relation `id`: from a remote unit's name when one is in scope,
+/// else from `JUJU_REMOTE_APP` when the hook is for this relation, else `relation-list --app`.
+pub fn remote_app_of(
+    hook: &Hook<'_>,
+    id: RelationId,
+    first_unit: Option<&str>,
+) -> Result<String, ToolError> {
+    if let Some(u) = first_unit {
+        return Ok(app_of_unit(u).to_string());
+    }
+    let from_hook = hook
+        .ctx
+        .relation
+        .as_ref()
+        .filter(|r| r.id == id)
+        .and_then(|r| r.remote_app.clone());
+    match from_hook {
+        Some(app) => Ok(app),
+        None => hook.tools.relation_remote_app(id),
+    }
 }
 
 /// Whether this hook is the `-relation-broken` of relation `id` of `endpoint` (whose data must

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::charm::ca::source::UPSTREAM_ENDPOINT;
 use crate::charm::ca::{CaSource, PendingFor, StoredCa};
-use crate::charm::dialect::snapshot::{self, app_of_unit};
+use crate::charm::dialect::snapshot;
 use crate::charm::hook::Hook;
 use crate::charm::CharmError;
 use crate::protocol::modern::{ProviderAppData, CSRS_KEY};
@@ -51,16 +51,7 @@ pub fn read(hook: &Hook<'_>) -> Result<Option<UpstreamView>, CharmError> {
 fn read_inner(hook: &Hook<'_>, id: RelationId) -> Result<UpstreamView, ToolError> {
     let (ctx, tools) = (hook.ctx, hook.tools);
     let units = tools.relation_list(id)?;
-    let hook_app = ctx
-        .relation
-        .as_ref()
-        .filter(|r| r.id == id)
-        .and_then(|r| r.remote_app.clone());
-    let app = match (units.first(), hook_app) {
-        (Some(u), _) => app_of_unit(u).to_string(),
-        (None, Some(app)) => app,
-        (None, None) => tools.relation_remote_app(id)?,
-    };
+    let app = snapshot::remote_app_of(hook, id, units.first().map(String::as_str))?;
     let mut notes = Vec::new();
     let mut remote = if app.is_empty() {
         Databag::new()
