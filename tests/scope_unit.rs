@@ -116,7 +116,7 @@ fn a_certificates_hook_makes_the_same_calls_with_1_or_20_other_relations() {
         let c = crafted_with_dns("x-1-new.example.com");
         w.request(X, "x/1", &[(&c.pem, false)]);
         w.tools.reset_calls();
-        let s = w.relation_changed(X, "x");
+        let s = w.unit_changed(X, "x/1");
         assert_eq!(s.pass, scoped("certificates", X));
         assert_eq!(s.totals.signed, 1);
         assert_eq!(
@@ -132,9 +132,9 @@ fn a_certificates_hook_makes_the_same_calls_with_1_or_20_other_relations() {
         assert_status_as_full_pass(&w, &s);
         // Unchanged: no write at all.
         w.tools.reset_calls();
-        w.relation_changed(X, "x");
+        w.unit_changed(X, "x/1");
         assert_eq!(w.relation_sets() + w.tools.count("status-set"), 0);
-        assert_eq!(w.calls().len(), 11, "{:#?}", w.calls());
+        assert_eq!(w.calls().len(), 9, "{:#?}", w.calls());
     }
     assert_eq!(
         runs[0], runs[1],
@@ -152,17 +152,74 @@ fn a_certificates_hook_makes_the_same_calls_with_1_or_20_other_relations() {
         "relation-ids certificates".into(),
         "relation-ids send-ca-cert".into(),
         format!("relation-list -r {X}"),
-        format!("relation-get -r {X} - x/0"),
+        // Only the unit whose data changed: x/0's bag and the app bag are the cached ones.
         format!("relation-get -r {X} - x/1"),
-        format!("relation-get -r {X} --app - x"),
         format!("relation-get -r {X} --app - {APP}"),
         set.clone(),
         // "issued 1 certificate(s) ...".
         "juju-log".into(),
     ];
     assert_eq!(runs[0], expected);
-    // 6 + (3 + units), the write and the log line, whatever the number of relations.
-    assert_eq!(runs[0].len(), 6 + 3 + 2 + 2);
+    // 6 + 3 (the list, the changed bag, our app bag), the write and the log line, whatever the
+    // number of relations and of units.
+    assert_eq!(runs[0].len(), 6 + 3 + 2);
+}
+
+#[test]
+fn a_unit_hook_reads_only_that_unit_with_2_or_40_units_and_an_app_hook_only_the_app() {
+    let mut runs = Vec::new();
+    for units in [2usize, 40] {
+        let w = World::new(true);
+        let names: Vec<String> = (0..units).map(|u| format!("big/{u}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        w.relate(7, "big", &refs);
+        let mut first = String::new();
+        for u in &names {
+            let c = crafted_with_dns(&format!("{}.example.com", u.replace('/', "-")));
+            w.request(7, u, &[(&c.pem, false)]);
+            first = c.pem;
+        }
+        assert_eq!(w.reconcile().totals.published, units);
+        // The last unit asks for a second certificate.
+        let last = &names[units - 1];
+        let again = crafted_with_dns("again.example.com");
+        w.request(7, last, &[(&first, false), (&again.pem, false)]);
+        w.tools.reset_calls();
+        let s = w.unit_changed(7, last);
+        assert_eq!((s.totals.signed, s.totals.published), (1, units + 1));
+        let reads: Vec<String> = w
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("relation-get"))
+            .collect();
+        assert_eq!(
+            reads,
+            [
+                format!("relation-get -r 7 - {last}"),
+                format!("relation-get -r 7 --app - {APP}")
+            ]
+        );
+        runs.push(w.calls().len());
+        // An application-level change reads the app bag, not the units.
+        w.tools.reset_calls();
+        let s = w.relation_changed(7, "big");
+        assert_eq!((s.totals.signed, s.totals.published), (0, units + 1));
+        assert_eq!(w.relation_sets(), 0);
+        let reads = w.calls().into_iter().filter(|c| c.starts_with("relation-get"));
+        assert_eq!(
+            reads.collect::<Vec<_>>(),
+            [
+                "relation-get -r 7 --app - big".to_string(),
+                format!("relation-get -r 7 --app - {APP}")
+            ]
+        );
+        // A full pass agrees: nothing to write.
+        w.tools.reset_calls();
+        assert_eq!(w.reconcile().totals.published, units + 1);
+        assert_eq!(w.relation_sets(), 0);
+        assert_eq!(w.tools.count("relation-get"), units + 2);
+    }
+    assert_eq!(runs[0], runs[1], "the calls do not depend on the units");
 }
 
 #[test]
@@ -323,7 +380,7 @@ fn a_failed_hook_leaves_no_cache_so_the_next_update_status_is_full() {
         "x/0",
         &[(&crafted_with_dns("x-0-new.example.com").pem, false)],
     );
-    let ctx = w.relation_ctx("certificates", "changed", X, "x");
+    let ctx = w.unit_ctx("changed", X, "x/0");
     let tools = ProcessTools::with_runner(FailingWrites(&w.tools));
     let hook = Hook::at(&ctx, &tools, SystemTime::now());
     assert!(reconcile(&hook, ReconcileOptions::default()).is_err());
@@ -483,7 +540,7 @@ fn a_legacy_relation_hook_leaves_the_other_legacy_relations_alone() {
         let other = w.own_unit_bag(7);
         w.set_unit_keys(8, "kafka/0", &[("sans", r#"["k.example.com"]"#)]);
         w.tools.reset_calls();
-        let s = w.relation_changed(8, "kafka");
+        let s = w.unit_changed(8, "kafka/0");
         assert_eq!(s.pass, scoped("certificates", 8), "{mode}");
         assert_eq!(w.own_unit_bag(7), other, "{mode}");
         assert!(!w.calls().iter().any(|c| c.contains("-r 7")), "{mode}");

@@ -194,6 +194,23 @@ impl World {
         self.run_ctx(&ctx, SystemTime::now(), ReconcileOptions::default())
     }
 
+    /// `certificates-relation-changed` for a change of remote `unit`'s databag on relation `id`
+    /// (`JUJU_REMOTE_UNIT` set, as Juju runs it).
+    pub fn unit_changed(&self, id: u32, unit: &str) -> Summary {
+        let ctx = self.unit_ctx("changed", id, unit);
+        self.run_ctx(&ctx, SystemTime::now(), ReconcileOptions::default())
+    }
+
+    /// The context of `certificates-relation-<kind>` about remote `unit` on relation `id`.
+    pub fn unit_ctx(&self, kind: &str, id: u32, unit: &str) -> HookContext {
+        let app = unit.rsplit_once('/').map_or(unit, |(a, _)| a);
+        let mut ctx = self.relation_ctx("certificates", kind, id, app);
+        if let Some(r) = ctx.relation.as_mut() {
+            r.remote_unit = Some(unit.to_string());
+        }
+        ctx
+    }
+
     /// Runs action `name` with `params` at `now` as dispatch does (leadership check, then
     /// `action-fail` for operator errors). Operator errors must exit 0.
     pub fn action_at(&self, name: &str, params: Value, now: SystemTime) -> Outcome {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod snapshot;
 
-use self::snapshot::RelationSnapshot;
+use self::snapshot::{KnownBags, RelationSnapshot};
 use crate::charm::hook::{Hook, Leader};
 use crate::charm::CharmError;
 
@@ -146,15 +146,17 @@ pub trait Dialect {
     /// Whether this dialect serves the relation.
     fn claims(&self, snap: &RelationSnapshot) -> Claim;
 
-    /// Reads relation `id` for planning (`Ok(None)`: it is gone). The dialects of one endpoint
-    /// share the first one's way of reading; the default reads everything
-    /// ([`snapshot::read_relation`]).
+    /// Reads relation `id` for planning (`Ok(None)`: it is gone), taking from `known` (the
+    /// bags the last hook read, in a hook scoped to this relation) what the event did not
+    /// change. The dialects of one endpoint share the first one's way of reading; the default
+    /// reads every remote bag ([`snapshot::read_relation_knowing`]).
     fn read(
         &mut self,
         hook: &Hook<'_>,
         id: RelationId,
+        known: Option<&KnownBags>,
     ) -> Result<Option<RelationSnapshot>, CharmError> {
-        snapshot::read_relation(hook, id)
+        snapshot::read_relation_knowing(hook, id, known)
     }
 
     /// Sees every plan recorded before this dialect's endpoint is served (endpoints are served in

@@ -5,9 +5,17 @@
 //! `JUJU_REMOTE_APP`, so no extra `relation-list --app` unless the relation has no units and the
 //! hook is not for it).
 //!
+//! In a hook scoped to one relation, the remote databags the last hook read ([`KnownBags`]) stand
+//! in for those this hook's event did not change: only the hook's remote unit (or, for a change
+//! of the remote application's data, the remote app) and units the cache does not hold are read.
+//! Juju runs a `-relation-changed` for every change of a remote bag, so a cached bag is at most
+//! one queued hook behind, the same view a hook that read it would have had a moment earlier.
+//!
 //! Used by reconcile and by the actions.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
 
 use juju_hook::{Databag, HookContext, Member, RelationId, ToolError};
 
@@ -88,31 +96,103 @@ pub fn app_of_unit(unit: &str) -> &str {
     unit.rsplit_once('/').map(|(a, _)| a).unwrap_or(unit)
 }
 
+/// The remote databags of one relation as a hook read them, kept in the local cache so that a
+/// later hook scoped to this relation reads only what its event changed. Bags over
+/// [`KnownBags::MAX_BAG`] bytes are not kept (they are read every time).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownBags {
+    /// Remote unit → its databag.
+    pub units: BTreeMap<String, Databag>,
+    /// The remote application's databag.
+    pub app: Option<Databag>,
+}
+
+impl KnownBags {
+    /// The largest bag kept (keys and values, bytes).
+    pub const MAX_BAG: usize = 64 * 1024;
+
+    /// What of `snap` may be kept.
+    pub fn of(snap: &RelationSnapshot) -> KnownBags {
+        let small = |bag: &Databag| size(bag) <= Self::MAX_BAG;
+        KnownBags {
+            units: snap
+                .units
+                .iter()
+                .filter(|(_, b)| small(b))
+                .map(|(u, b)| (u.clone(), b.clone()))
+                .collect(),
+            app: Some(snap.remote_app_bag.clone()).filter(small),
+        }
+    }
+
+    /// Bytes of keys and values held.
+    pub fn size(&self) -> usize {
+        self.units.values().chain(&self.app).map(size).sum()
+    }
+}
+
+fn size(bag: &Databag) -> usize {
+    bag.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
+
 /// Reads one relation. `Ok(None)` when the relation is gone (broken, or removed under us).
 pub fn read_relation(
     hook: &Hook<'_>,
     id: RelationId,
 ) -> Result<Option<RelationSnapshot>, CharmError> {
-    match read_relation_inner(hook, id) {
+    read_relation_knowing(hook, id, None)
+}
+
+/// [`read_relation`], taking from `known` the remote bags this hook's event did not change.
+pub fn read_relation_knowing(
+    hook: &Hook<'_>,
+    id: RelationId,
+    known: Option<&KnownBags>,
+) -> Result<Option<RelationSnapshot>, CharmError> {
+    match read_relation_inner(hook, id, known) {
         Ok(s) => Ok(Some(s)),
         Err(ToolError::RelationNotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
-fn read_relation_inner(hook: &Hook<'_>, id: RelationId) -> Result<RelationSnapshot, ToolError> {
+/// The remote unit whose data this hook is about, on relation `id` (`Some(None)`: the remote
+/// application's data; `None`: the hook is not about a change on `id`).
+fn changed_member<'a>(hook: &Hook<'a>, id: RelationId) -> Option<Option<&'a str>> {
+    let r = hook.ctx.relation.as_ref().filter(|r| r.id == id)?;
+    Some(r.remote_unit.as_deref())
+}
+
+fn read_relation_inner(
+    hook: &Hook<'_>,
+    id: RelationId,
+    known: Option<&KnownBags>,
+) -> Result<RelationSnapshot, ToolError> {
     let (ctx, tools) = (hook.ctx, hook.tools);
+    // Without a hook about this relation, nothing tells what changed: read everything.
+    let changed = changed_member(hook, id);
+    let known = known.filter(|_| changed.is_some());
+    let remote_unit = changed.flatten();
     let unit_names = tools.relation_list(id)?;
     let mut units = Vec::with_capacity(unit_names.len());
     for u in unit_names {
-        let bag = tools.relation_get(id, &Member::Unit(u.clone()))?;
+        let cached = known
+            .filter(|_| remote_unit != Some(u.as_str()))
+            .and_then(|k| k.units.get(&u));
+        let bag = match cached {
+            Some(b) => b.clone(),
+            None => tools.relation_get(id, &Member::Unit(u.clone()))?,
+        };
         units.push((u, bag));
     }
     let remote_app = remote_app_of(hook, id, units.first().map(|(u, _)| u.as_str()))?;
-    let remote_app_bag = if remote_app.is_empty() {
-        Databag::new()
-    } else {
-        tools.relation_get(id, &Member::App(remote_app.clone()))?
+    let cached_app = known
+        .filter(|_| remote_unit.is_some())
+        .and_then(|k| k.app.as_ref());
+    let remote_app_bag = match cached_app {
+        _ if remote_app.is_empty() => Databag::new(),
+        Some(b) => b.clone(),
+        None => tools.relation_get(id, &Member::App(remote_app.clone()))?,
     };
     let own_app_bag = tools.relation_get(id, &Member::App(ctx.app_name.clone()))?;
     Ok(RelationSnapshot {

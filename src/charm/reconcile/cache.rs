@@ -20,6 +20,7 @@ use juju_hook::{HookContext, RelationId};
 use openssl::sha::sha256;
 use serde::{Deserialize, Serialize};
 
+use crate::charm::dialect::snapshot::KnownBags;
 use crate::charm::dialect::{Counts, Plan};
 use crate::pki::trust::parse_one;
 use crate::pki::verify::asn1_to_system;
@@ -27,7 +28,10 @@ use crate::pki::verify::asn1_to_system;
 pub const CACHE_FILE: &str = ".tls-provider-scope";
 
 /// Changes whenever the format does; another version reads as no cache.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+
+/// The most bytes of remote databags the cache keeps; relations past it are read every time.
+pub const MAX_BAGS: usize = 16 * 1024 * 1024;
 
 /// The whole file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +65,11 @@ pub struct LeaderCache {
     pub shared: BTreeMap<usize, Counts>,
     /// Fingerprint → anchor.
     pub anchors: BTreeMap<String, Anchor>,
+    /// Relation id → its remote databags as last read.
+    pub bags: BTreeMap<u32, KnownBags>,
+    /// Bytes held in `bags` (not saved).
+    #[serde(skip)]
+    pub bag_bytes: usize,
 }
 
 /// One relation's last plan, as far as later hooks need it.
@@ -223,17 +232,34 @@ impl LeaderCache {
             .insert(plan.relation.0, entry);
     }
 
-    /// Keeps `entry` (from the last cache) for relation `id`, with the anchors it names.
+    /// Keeps `entry` (from the last cache) for relation `id`, with the anchors it names and
+    /// the remote bags last read.
     pub fn keep(&mut self, endpoint: &str, id: RelationId, entry: &Entry, last: &LeaderCache) {
         for fp in &entry.anchors {
             if let Some(a) = last.anchors.get(fp) {
                 self.anchors.insert(fp.clone(), a.clone());
             }
         }
+        if let Some(bags) = last.bags.get(&id.0) {
+            self.keep_bags(id, bags.clone());
+        }
         self.relations
             .entry(endpoint.to_string())
             .or_default()
             .insert(id.0, entry.clone());
+    }
+
+    /// Keeps the remote bags of relation `id` while the cache holds fewer than [`MAX_BAGS`]
+    /// bytes of them.
+    pub fn keep_bags(&mut self, id: RelationId, bags: KnownBags) {
+        if let Some(old) = self.bags.remove(&id.0) {
+            self.bag_bytes -= old.size();
+        }
+        let size = bags.size();
+        if self.bag_bytes + size <= MAX_BAGS {
+            self.bag_bytes += size;
+            self.bags.insert(id.0, bags);
+        }
     }
 
     /// Drops anchors no relation names any more.

@@ -17,7 +17,7 @@ use super::leaving;
 use super::scope::Pass;
 use super::Summary;
 use crate::charm::clock::parse_rfc3339;
-use crate::charm::dialect::snapshot::{self, own_unit_bag};
+use crate::charm::dialect::snapshot::{self, own_unit_bag, KnownBags};
 use crate::charm::dialect::{publish, Claim, Dialect, Plan};
 use crate::charm::hook::Leader;
 use crate::charm::CharmError;
@@ -57,6 +57,13 @@ impl<'c> Run<'c> {
             next,
             other_notes: Vec::new(),
         }
+    }
+
+    /// The remote bags the last hook read of relation `id` of `endpoint`, when this pass is
+    /// scoped to it (they stand in for the bags its event did not change).
+    fn known(&self, endpoint: &str, id: RelationId) -> Option<&'c KnownBags> {
+        let scoped = matches!(&self.pass, Pass::Scoped { .. }) && self.pass.serves(endpoint, id);
+        self.last.filter(|_| scoped)?.bags.get(&id.0)
     }
 
     /// The digest standing for every note of this hook (see `status::set_noting`).
@@ -151,9 +158,11 @@ fn serve_one(
     endpoint: &str,
     id: RelationId,
 ) -> Result<(), CharmError> {
-    if let Some((i, plan)) = plan_one(leader, dialects, endpoint, id)? {
+    let known = run.known(endpoint, id);
+    if let Some((i, plan, bags)) = plan_one(leader, dialects, endpoint, id, known)? {
         record(leader, dialects, summary, i, &plan)?;
         run.next.record(endpoint, i, &plan, leader.hook.now);
+        run.next.keep_bags(id, bags);
     }
     Ok(())
 }
@@ -225,19 +234,21 @@ fn live_relations(
     Ok(out)
 }
 
-/// Reads relation `id` and lets the dialect that claims it most strongly plan it: that dialect's
-/// index and the plan.
+/// Reads relation `id` (taking what `known` holds and the event did not change) and lets the
+/// dialect that claims it most strongly plan it: that dialect's index, the plan and the remote
+/// bags read.
 fn plan_one(
     leader: &Leader<'_>,
     dialects: &mut [Box<dyn Dialect + '_>],
     endpoint: &str,
     id: RelationId,
-) -> Result<Option<(usize, Plan)>, CharmError> {
+    known: Option<&KnownBags>,
+) -> Result<Option<(usize, Plan, KnownBags)>, CharmError> {
     let hook = &leader.hook;
     let Some(reader) = dialects.iter_mut().find(|d| d.endpoint() == endpoint) else {
         return Ok(None);
     };
-    let Some(mut snap) = reader.read(hook, id)? else {
+    let Some(mut snap) = reader.read(hook, id, known)? else {
         return Ok(None);
     };
     let claims = dialects
@@ -259,7 +270,8 @@ fn plan_one(
             None => return Ok(None),
         }
     }
-    Ok(Some((i, dialects[i].plan(leader, &snap)?)))
+    let plan = dialects[i].plan(leader, &snap)?;
+    Ok(Some((i, plan, KnownBags::of(&snap))))
 }
 
 /// Publishes `plan` (made by dialect `dialect`) and adds it up.

@@ -24,7 +24,7 @@ use juju_hook::{Databag, Member, RelationId, ToolError};
 
 use self::bundle::Bundle;
 use self::shared::{digest, Record, Shared};
-use super::dialect::snapshot::{bag_of, own_unit_bag, RelationSnapshot};
+use super::dialect::snapshot::{bag_of, own_unit_bag, KnownBags, RelationSnapshot};
 use super::dialect::{changes_over, Claim, Counts, Dialect, Plan};
 use super::hook::{Hook, Leader};
 use super::status::plural;
@@ -125,6 +125,7 @@ impl Dialect for TransferDialect {
         &mut self,
         hook: &Hook<'_>,
         id: RelationId,
+        _known: Option<&KnownBags>,
     ) -> Result<Option<RelationSnapshot>, CharmError> {
         self.load_peer(hook)?;
         let Some(app) = self.remote_app(hook, id)? else {
