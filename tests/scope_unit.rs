@@ -134,7 +134,7 @@ fn a_certificates_hook_makes_the_same_calls_with_1_or_20_other_relations() {
         w.tools.reset_calls();
         w.unit_changed(X, "x/1");
         assert_eq!(w.relation_sets() + w.tools.count("status-set"), 0);
-        assert_eq!(w.calls().len(), 9, "{:#?}", w.calls());
+        assert_eq!(w.calls().len(), 10, "{:#?}", w.calls());
     }
     assert_eq!(
         runs[0], runs[1],
@@ -152,17 +152,18 @@ fn a_certificates_hook_makes_the_same_calls_with_1_or_20_other_relations() {
         "relation-ids certificates".into(),
         "relation-ids send-ca-cert".into(),
         format!("relation-list -r {X}"),
-        // Only the unit whose data changed: x/0's bag and the app bag are the cached ones.
+        // Only the unit whose data changed (x/0's bag is the cached one) and the app bags.
         format!("relation-get -r {X} - x/1"),
+        format!("relation-get -r {X} --app - x"),
         format!("relation-get -r {X} --app - {APP}"),
         set.clone(),
         // "issued 1 certificate(s) ...".
         "juju-log".into(),
     ];
     assert_eq!(runs[0], expected);
-    // 6 + 3 (the list, the changed bag, our app bag), the write and the log line, whatever the
-    // number of relations and of units.
-    assert_eq!(runs[0].len(), 6 + 3 + 2);
+    // 6 + 4 (the list, the changed bag, the two app bags), the write and the log line,
+    // whatever the number of relations and of units.
+    assert_eq!(runs[0].len(), 6 + 4 + 2);
 }
 
 #[test]
@@ -196,6 +197,7 @@ fn a_unit_hook_reads_only_that_unit_with_2_or_40_units_and_an_app_hook_only_the_
             reads,
             [
                 format!("relation-get -r 7 - {last}"),
+                "relation-get -r 7 --app - big".to_string(),
                 format!("relation-get -r 7 --app - {APP}")
             ]
         );

@@ -5,11 +5,13 @@
 //! `JUJU_REMOTE_APP`, so no extra `relation-list --app` unless the relation has no units and the
 //! hook is not for it).
 //!
-//! In a hook scoped to one relation, the remote databags the last hook read ([`KnownBags`]) stand
-//! in for those this hook's event did not change: only the hook's remote unit (or, for a change
-//! of the remote application's data, the remote app) and units the cache does not hold are read.
-//! Juju runs a `-relation-changed` for every change of a remote bag, so a cached bag is at most
-//! one queued hook behind, the same view a hook that read it would have had a moment earlier.
+//! In a hook scoped to one relation, the remote unit databags the last hook read ([`KnownBags`])
+//! stand in for those this hook's event did not change: only the hook's remote unit and units
+//! the cache does not hold are read (the remote application's bag is always read: one call, and
+//! no doubt about which change an application-level hook is for). Juju runs a
+//! `-relation-changed` for every change of a remote unit's bag, with `JUJU_REMOTE_UNIT` naming
+//! it, so a cached bag is at most one queued hook behind: the same view a hook that read it
+//! would have had a moment earlier.
 //!
 //! Used by reconcile and by the actions.
 
@@ -96,15 +98,13 @@ pub fn app_of_unit(unit: &str) -> &str {
     unit.rsplit_once('/').map(|(a, _)| a).unwrap_or(unit)
 }
 
-/// The remote databags of one relation as a hook read them, kept in the local cache so that a
-/// later hook scoped to this relation reads only what its event changed. Bags over
+/// The remote unit databags of one relation as a hook read them, kept in the local cache so
+/// that a later hook scoped to this relation reads only the one its event changed. Bags over
 /// [`KnownBags::MAX_BAG`] bytes are not kept (they are read every time).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KnownBags {
     /// Remote unit → its databag.
     pub units: BTreeMap<String, Databag>,
-    /// The remote application's databag.
-    pub app: Option<Databag>,
 }
 
 impl KnownBags {
@@ -121,13 +121,12 @@ impl KnownBags {
                 .filter(|(_, b)| small(b))
                 .map(|(u, b)| (u.clone(), b.clone()))
                 .collect(),
-            app: Some(snap.remote_app_bag.clone()).filter(small),
         }
     }
 
     /// Bytes of keys and values held.
     pub fn size(&self) -> usize {
-        self.units.values().chain(&self.app).map(size).sum()
+        self.units.values().map(size).sum()
     }
 }
 
@@ -186,13 +185,10 @@ fn read_relation_inner(
         units.push((u, bag));
     }
     let remote_app = remote_app_of(hook, id, units.first().map(|(u, _)| u.as_str()))?;
-    let cached_app = known
-        .filter(|_| remote_unit.is_some())
-        .and_then(|k| k.app.as_ref());
-    let remote_app_bag = match cached_app {
-        _ if remote_app.is_empty() => Databag::new(),
-        Some(b) => b.clone(),
-        None => tools.relation_get(id, &Member::App(remote_app.clone()))?,
+    let remote_app_bag = if remote_app.is_empty() {
+        Databag::new()
+    } else {
+        tools.relation_get(id, &Member::App(remote_app.clone()))?
     };
     let own_app_bag = tools.relation_get(id, &Member::App(ctx.app_name.clone()))?;
     Ok(RelationSnapshot {
