@@ -113,19 +113,34 @@ impl ParsedCsr {
             .ok_or_else(|| CsrError::NotPem("the base64 does not hold one DER structure".into()))?;
         // Nearly every request takes the fast path (see `csr_fast`); anything it does not
         // accept goes through OpenSSL's parser, which gives the verdict and the message.
-        let (subject, public_key, key_algorithm, key_bits, spki_bits) = match csr_fast::check(top) {
-            Some(c) => (
-                c.subject,
-                c.public_key,
-                c.key_algorithm,
-                c.key_bits,
-                c.spki_bits,
-            ),
-            None => {
-                let (subject, key, alg, bits) = parse_with_openssl(der_bytes)?;
-                (subject, key, alg, bits, None)
-            }
-        };
+        let (subject, public_key, key_algorithm, key_bits, spki_bits) =
+            match csr_fast::check(der_bytes) {
+                Some(c) => (
+                    c.subject,
+                    c.public_key,
+                    c.key_algorithm,
+                    c.key_bits,
+                    c.spki_bits,
+                ),
+                None => {
+                    let (subject, key, alg, bits) = parse_with_openssl(der_bytes)?;
+                    (subject, key, alg, bits, None)
+                }
+            };
+
+        // The certificate is written with the subject's bytes as they came (OpenSSL keeps them),
+        // so a subject in BER (long-form or indefinite lengths, constructed strings, unsorted
+        // SETs), which OpenSSL reads, would make the certificate not DER.
+        let subject_der = subject
+            .to_der()
+            .map_err(|_| CsrError::BadSubject("the subject cannot be encoded".into()))?;
+        if !der::is_der_framed(&subject_der) {
+            return Err(CsrError::BadSubject(
+                "the subject is not DER-encoded (BER lengths, constructed strings or an \
+                 unsorted multi-valued name)"
+                    .into(),
+            ));
+        }
 
         let sans = read_extensions(top)?;
 
@@ -291,6 +306,16 @@ fn check_key(req: &X509Req) -> Result<(KeyAlgorithm, u32), CsrError> {
             let bits = key.bits();
             if !(2048..=8192).contains(&bits) {
                 return Err(CsrError::UnsupportedKey(format!("RSA {bits} bits")));
+            }
+            // e = 1 makes any padded digest a valid signature (no proof of possession); an even
+            // e is no RSA key.
+            let rsa = key
+                .rsa()
+                .map_err(|_| CsrError::UnsupportedKey("RSA key does not parse".into()))?;
+            let e = rsa.e();
+            if e.num_bits() < 2 || !e.is_bit_set(0) {
+                let e = e.to_dec_str().map(|s| s.to_string()).unwrap_or_default();
+                return Err(CsrError::UnsupportedKey(format!("RSA public exponent {e}")));
             }
             let alg = match bits {
                 0..=3071 => KeyAlgorithm::Rsa2048,
