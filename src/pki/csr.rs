@@ -247,6 +247,28 @@ pub(crate) fn parse_with_openssl(
     Ok((subject, public, key_algorithm, key_bits))
 }
 
+/// What the fast path (`csr_fast`) read from a request it accepted, as bytes: the subject's DER,
+/// the key's SubjectPublicKeyInfo as OpenSSL encodes it, and the key bits kept for the key
+/// identifier. For the differential fuzz target (`fuzz/src/targets.rs`); not an API.
+#[doc(hidden)]
+pub struct FastReading {
+    pub subject_der: Vec<u8>,
+    pub spki_der: Vec<u8>,
+    pub spki_bits: Option<Vec<u8>>,
+}
+
+/// The fast path's reading of `der_bytes`, `None` when it leaves the request to OpenSSL's
+/// parser. For the differential fuzz target; not an API.
+#[doc(hidden)]
+pub fn fast_path_reading(der_bytes: &[u8]) -> Option<FastReading> {
+    let c = csr_fast::check(der_bytes)?;
+    Some(FastReading {
+        subject_der: c.subject.to_der().ok()?,
+        spki_der: c.public_key.public_key_to_der().ok()?,
+        spki_bits: c.spki_bits,
+    })
+}
+
 /// Finds the request block and decodes its base64.
 fn extract_der(pem: &str) -> Result<Vec<u8>, CsrError> {
     let found: Vec<(usize, &str)> = BEGIN_MARKERS
