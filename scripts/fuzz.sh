@@ -10,7 +10,7 @@
 set -euo pipefail
 
 CARGO_AFL_VERSION=0.18.2
-TARGETS=(modern_requirer provider_app_data legacy_relation csr certs action_params config upstream_answer)
+TARGETS=(modern_requirer provider_app_data legacy_relation csr csr_fast_differential certs action_params config upstream_answer)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FUZZ="$ROOT/fuzz"

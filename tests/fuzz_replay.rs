@@ -40,6 +40,7 @@ fn every_target_has_a_replay() {
             "provider_app_data",
             "legacy_relation",
             "csr",
+            "csr_fast_differential",
             "certs",
             "action_params",
             "config",
@@ -66,6 +67,11 @@ fn legacy_relation() {
 #[test]
 fn csr() {
     replay("csr");
+}
+
+#[test]
+fn csr_fast_differential() {
+    replay("csr_fast_differential");
 }
 
 #[test]

@@ -143,6 +143,12 @@ def main():
     write(c, "bad-base64", ec.replace("M", "*", 3))
     write(c, "trailing-der", pem_to_der(ec) + b"\x00\x00")
 
+    # csr_fast_differential: DER requests (those of the fixture keys are re-signed by the target).
+    f = "csr_fast_differential"
+    for name in ["ec_p256_ip", "rsa2048_full", "ec_critical_ext", "ec_ca_request", "ec_p384",
+                 "rsa4096"]:
+        write(f, name + ".der", pem_to_der(csr[name]))
+
     # certs: chains as PEM text, and concatenated DER.
     k = "certs"
     write(k, "chain", leaf + inter + root)

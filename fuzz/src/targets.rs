@@ -15,11 +15,12 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
+use openssl::pkey::{PKey, Private};
 use openssl::x509::{X509Req, X509};
 use serde_json::{Map, Value};
 
@@ -42,6 +43,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("provider_app_data", provider_app_data),
     ("legacy_relation", legacy_relation),
     ("csr", csr),
+    ("csr_fast_differential", csr_fast_differential),
     ("certs", certs),
     ("action_params", action_params),
     ("config", config),
@@ -338,6 +340,172 @@ fn check_csr(parsed: Result<ParsedCsr, pki::CsrError>) {
             if let Err(d) = p.check_app("app", &parsed, is_ca) {
                 render(&d.message);
             }
+        }
+    }
+}
+
+/// The fixed keys that re-sign requests for `csr_fast_differential` (the fixtures' P-256 and
+/// RSA 2048 keys, whose requests are the seeds), and the first 32 octets of the RSA modulus
+/// (to tell a request for that key), made once.
+fn differential_keys() -> &'static (PKey<Private>, PKey<Private>, Vec<u8>) {
+    static KEYS: OnceLock<(PKey<Private>, PKey<Private>, Vec<u8>)> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let rsa = include_bytes!("../../tests/fixtures/csr/rsa2048_full.key");
+        let rsa = PKey::private_key_from_pem(rsa).expect("fixture key");
+        let modulus = rsa.rsa().expect("RSA key").n().to_vec()[..32].to_vec();
+        (resign_key(), rsa, modulus)
+    })
+}
+
+/// The DER TLVs that make up `data` (raw, header included); `None` unless they cover it.
+fn der_elements(mut data: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    while !data.is_empty() {
+        let n = tlv_len(data).filter(|&n| n <= data.len())?;
+        out.push(&data[..n]);
+        data = &data[n..];
+    }
+    Some(out)
+}
+
+/// The contents of one DER TLV (`raw`, from [`der_elements`]).
+fn der_content(raw: &[u8]) -> &[u8] {
+    let header = match raw[1] {
+        l if l < 0x80 => 2,
+        l => 2 + (l & 0x7f) as usize,
+    };
+    &raw[header..]
+}
+
+/// The digest a signatureAlgorithm (raw TLV) names, for RSA (`true`) or ECDSA keys, if it names
+/// SHA-256/384/512.
+fn sig_alg_digest(alg: &[u8]) -> Option<(bool, MessageDigest)> {
+    const RSA: &[u8] = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01";
+    const ECDSA: &[u8] = b"\x06\x08\x2a\x86\x48\xce\x3d\x04\x03";
+    let find = |prefix: &[u8]| {
+        alg.windows(prefix.len() + 1)
+            .find(|w| w.starts_with(prefix))
+            .map(|w| w[prefix.len()])
+    };
+    let digest = |n: u8, base: u8| match n.wrapping_sub(base) {
+        0 => Some(MessageDigest::sha256()),
+        1 => Some(MessageDigest::sha384()),
+        2 => Some(MessageDigest::sha512()),
+        _ => None,
+    };
+    if let Some(d) = find(RSA).and_then(|n| digest(n, 0x0b)) {
+        return Some((true, d));
+    }
+    find(ECDSA).and_then(|n| digest(n, 2)).map(|d| (false, d))
+}
+
+/// `data` (a request, its signature usually broken by the mutation) re-signed with `key`: the
+/// same request info, the same signatureAlgorithm when it names a digest (else the usual one
+/// for the key), a fresh signature, then whatever followed it.
+fn resigned(data: &[u8], key: &PKey<Private>) -> Option<Vec<u8>> {
+    let [top] = der_elements(data)?[..] else {
+        return None;
+    };
+    let parts = der_elements(der_content(top))?;
+    let info = *parts.first()?;
+    let is_rsa = key.id() == openssl::pkey::Id::RSA;
+    let given = parts.get(1).filter(|alg| sig_alg_digest(alg).is_some());
+    let (alg, digest) = match given {
+        Some(alg) => (alg.to_vec(), sig_alg_digest(alg)?.1),
+        None if is_rsa => (
+            b"\x30\x0d\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b\x05\x00".to_vec(),
+            MessageDigest::sha256(),
+        ),
+        None => (
+            b"\x30\x0a\x06\x08\x2a\x86\x48\xce\x3d\x04\x03\x02".to_vec(),
+            MessageDigest::sha256(),
+        ),
+    };
+    let mut signer = openssl::sign::Signer::new(digest, key).ok()?;
+    let sig = signer.sign_oneshot_to_vec(info).ok()?;
+    let mut content = [info, &alg].concat();
+    content.extend(der_tlv(0x03, &[&[0u8][..], &sig].concat()));
+    parts.iter().skip(3).for_each(|p| content.extend(*p));
+    Some(der_tlv(0x30, &content))
+}
+
+/// A DER TLV with a minimal length.
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let n = content.len();
+    let mut out = vec![tag];
+    match n {
+        0..=0x7f => out.push(n as u8),
+        0x80..=0xff => out.extend([0x81, n as u8]),
+        _ => out.extend([0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend(content);
+    out
+}
+
+/// The subjectPublicKey bits of a DER SubjectPublicKeyInfo (after the unused-bits octet).
+fn spki_key_bits(spki: &[u8]) -> Option<&[u8]> {
+    let [top] = der_elements(spki)?[..] else {
+        return None;
+    };
+    let [_, bits] = der_elements(der_content(top))?[..] else {
+        return None;
+    };
+    der_content(bits).get(1..)
+}
+
+/// What OpenSSL's own request parser reads from `der`, having verified it: the subject's DER and
+/// the key's SubjectPublicKeyInfo DER. Panics (with `what`) when OpenSSL refuses it.
+fn openssl_reading(der: &[u8], what: &str) -> (Vec<u8>, Vec<u8>) {
+    let req = X509Req::from_der(der).unwrap_or_else(|e| panic!("{what}, OpenSSL: {e}"));
+    let key = req
+        .public_key()
+        .unwrap_or_else(|e| panic!("{what}, OpenSSL's key: {e}"));
+    assert!(
+        req.verify(&key).unwrap_or(false),
+        "{what}, OpenSSL's verify fails"
+    );
+    let subject = req.subject_name().to_der().expect("subject encodes");
+    (subject, key.public_key_to_der().expect("key encodes"))
+}
+
+/// The fast CSR path (`pki::csr::fast_path_reading`: reading and verifying a request without
+/// OpenSSL's `X509_REQ` parser) against OpenSSL: raw DER, tried as it is and re-signed with the
+/// fixed keys (P-256 always, RSA 2048 when the input holds that key), so the parsing after the
+/// signature is reached. Whatever the fast path accepts, OpenSSL parses and verifies, with the
+/// same subject and key, byte for byte, and the key bits kept for the key identifier are those
+/// of OpenSSL's encoding of the key; and whatever `ParsedCsr::from_der` accepts (either path),
+/// OpenSSL reads the same way too.
+pub fn csr_fast_differential(data: &[u8]) {
+    if data.len() > pki::MAX_CSR_PEM_BYTES {
+        return;
+    }
+    let (ec, rsa, rsa_modulus) = differential_keys();
+    let mut candidates = vec![data.to_vec()];
+    candidates.extend(resigned(data, ec));
+    if data.windows(32).any(|w| w == &rsa_modulus[..]) {
+        candidates.extend(resigned(data, rsa));
+    }
+    for der in &candidates {
+        if let Some(fast) = pki::csr::fast_path_reading(der) {
+            let (subject, spki) = openssl_reading(der, "fast path accepted");
+            assert_eq!(fast.subject_der, subject, "fast path: another subject");
+            assert_eq!(fast.spki_der, spki, "fast path: another key");
+            if let Some(bits) = &fast.spki_bits {
+                assert_eq!(
+                    Some(&bits[..]),
+                    spki_key_bits(&spki),
+                    "fast path: key identifier bits"
+                );
+            }
+        }
+        match ParsedCsr::from_der(der) {
+            Ok(parsed) => {
+                let (subject, spki) = openssl_reading(der, "from_der accepted");
+                assert_eq!(parsed.subject().to_der().expect("subject"), subject);
+                let key = parsed.public_key().public_key_to_der().expect("key");
+                assert_eq!(key, spki, "from_der: another key");
+            }
+            Err(e) => render(&e),
         }
     }
 }

@@ -113,19 +113,34 @@ impl ParsedCsr {
             .ok_or_else(|| CsrError::NotPem("the base64 does not hold one DER structure".into()))?;
         // Nearly every request takes the fast path (see `csr_fast`); anything it does not
         // accept goes through OpenSSL's parser, which gives the verdict and the message.
-        let (subject, public_key, key_algorithm, key_bits, spki_bits) = match csr_fast::check(top) {
-            Some(c) => (
-                c.subject,
-                c.public_key,
-                c.key_algorithm,
-                c.key_bits,
-                c.spki_bits,
-            ),
-            None => {
-                let (subject, key, alg, bits) = parse_with_openssl(der_bytes)?;
-                (subject, key, alg, bits, None)
-            }
-        };
+        let (subject, public_key, key_algorithm, key_bits, spki_bits) =
+            match csr_fast::check(der_bytes) {
+                Some(c) => (
+                    c.subject,
+                    c.public_key,
+                    c.key_algorithm,
+                    c.key_bits,
+                    c.spki_bits,
+                ),
+                None => {
+                    let (subject, key, alg, bits) = parse_with_openssl(der_bytes)?;
+                    (subject, key, alg, bits, None)
+                }
+            };
+
+        // The certificate is written with the subject's bytes as they came (OpenSSL keeps them),
+        // so a subject in BER (long-form or indefinite lengths, constructed strings, unsorted
+        // SETs), which OpenSSL reads, would make the certificate not DER.
+        let subject_der = subject
+            .to_der()
+            .map_err(|_| CsrError::BadSubject("the subject cannot be encoded".into()))?;
+        if !der::is_der_framed(&subject_der) {
+            return Err(CsrError::BadSubject(
+                "the subject is not DER-encoded (BER lengths, constructed strings or an \
+                 unsorted multi-valued name)"
+                    .into(),
+            ));
+        }
 
         let sans = read_extensions(top)?;
 
@@ -232,6 +247,28 @@ pub(crate) fn parse_with_openssl(
     Ok((subject, public, key_algorithm, key_bits))
 }
 
+/// What the fast path (`csr_fast`) read from a request it accepted, as bytes: the subject's DER,
+/// the key's SubjectPublicKeyInfo as OpenSSL encodes it, and the key bits kept for the key
+/// identifier. For the differential fuzz target (`fuzz/src/targets.rs`); not an API.
+#[doc(hidden)]
+pub struct FastReading {
+    pub subject_der: Vec<u8>,
+    pub spki_der: Vec<u8>,
+    pub spki_bits: Option<Vec<u8>>,
+}
+
+/// The fast path's reading of `der_bytes`, `None` when it leaves the request to OpenSSL's
+/// parser. For the differential fuzz target; not an API.
+#[doc(hidden)]
+pub fn fast_path_reading(der_bytes: &[u8]) -> Option<FastReading> {
+    let c = csr_fast::check(der_bytes)?;
+    Some(FastReading {
+        subject_der: c.subject.to_der().ok()?,
+        spki_der: c.public_key.public_key_to_der().ok()?,
+        spki_bits: c.spki_bits,
+    })
+}
+
 /// Finds the request block and decodes its base64.
 fn extract_der(pem: &str) -> Result<Vec<u8>, CsrError> {
     let found: Vec<(usize, &str)> = BEGIN_MARKERS
@@ -291,6 +328,16 @@ fn check_key(req: &X509Req) -> Result<(KeyAlgorithm, u32), CsrError> {
             let bits = key.bits();
             if !(2048..=8192).contains(&bits) {
                 return Err(CsrError::UnsupportedKey(format!("RSA {bits} bits")));
+            }
+            // e = 1 makes any padded digest a valid signature (no proof of possession); an even
+            // e is no RSA key.
+            let rsa = key
+                .rsa()
+                .map_err(|_| CsrError::UnsupportedKey("RSA key does not parse".into()))?;
+            let e = rsa.e();
+            if e.num_bits() < 2 || !e.is_bit_set(0) {
+                let e = e.to_dec_str().map(|s| s.to_string()).unwrap_or_default();
+                return Err(CsrError::UnsupportedKey(format!("RSA public exponent {e}")));
             }
             let alg = match bits {
                 0..=3071 => KeyAlgorithm::Rsa2048,

@@ -77,6 +77,79 @@ pub(crate) fn read_all(mut input: &[u8]) -> Option<Vec<Tlv<'_>>> {
     Some(out)
 }
 
+/// Whether `input` is a run of TLVs (usually one) framed as DER requires: every length definite
+/// and in the fewest octets, no constructed encoding of a universal type other than SEQUENCE and
+/// SET, the elements of each SET in ascending order of their encodings; recursively through
+/// every constructed value, at most [`MAX_DER_DEPTH`] deep. Primitive contents (a key inside a
+/// BIT STRING, an extension value) are not looked into.
+pub(crate) fn is_der_framed(input: &[u8]) -> bool {
+    der_framed(input, 0)
+}
+
+/// How deep [`is_der_framed`] follows constructed values (a CSR needs about 8).
+pub(crate) const MAX_DER_DEPTH: usize = 32;
+
+fn der_framed(mut input: &[u8], depth: usize) -> bool {
+    if depth > MAX_DER_DEPTH {
+        return false;
+    }
+    while !input.is_empty() {
+        let Some((tlv, rest)) = read_tlv(input) else {
+            return false;
+        };
+        let raw = &input[..input.len() - rest.len()];
+        let n = tlv.content.len();
+        let minimal_header = if n < 0x80 {
+            2
+        } else {
+            2 + (usize::BITS - n.leading_zeros()).div_ceil(8) as usize
+        };
+        if raw.len() - n != minimal_header {
+            return false;
+        }
+        if tlv.tag & 0x20 != 0 {
+            let universal = tlv.tag & 0xc0 == 0;
+            if universal && tlv.tag != TAG_SEQUENCE && tlv.tag != TAG_SET {
+                return false; // a constructed (BER) string
+            }
+            if !der_framed(tlv.content, depth + 1) {
+                return false;
+            }
+            if tlv.tag == TAG_SET && !set_of_sorted(tlv.content) {
+                return false;
+            }
+        }
+        input = rest;
+    }
+    true
+}
+
+/// Whether the elements of a SET's contents are in the DER order of X.690 11.6 (encodings
+/// compared as octet strings, the shorter padded with zero octets at the end).
+fn set_of_sorted(mut content: &[u8]) -> bool {
+    let mut previous: Option<&[u8]> = None;
+    // Called on contents `der_framed` has read, so every element is a TLV.
+    while let Some((_, rest)) = read_tlv(content) {
+        let raw = &content[..content.len() - rest.len()];
+        if previous.is_some_and(|p| padded_cmp(p, raw).is_gt()) {
+            return false;
+        }
+        previous = Some(raw);
+        content = rest;
+    }
+    true
+}
+
+/// `a` and `b` compared as octet strings, the shorter padded with zero octets at the end.
+fn padded_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let width = a.len().max(b.len());
+    let at = |s: &[u8], i: usize| s.get(i).copied().unwrap_or(0);
+    (0..width)
+        .map(|i| at(a, i).cmp(&at(b, i)))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
 /// Contents of a constructed TLV with the expected tag, as its elements.
 pub(crate) fn children(tlv: Tlv<'_>, tag: u8) -> Option<Vec<Tlv<'_>>> {
     if tlv.tag != tag {
@@ -420,6 +493,39 @@ mod tests {
         assert!(read_tlv(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_none());
         assert!(read_tlv(&[0x30, 0x03, 1]).is_none());
         assert!(read_tlv(&[0x1f, 0x01, 0x00]).is_none());
+    }
+
+    #[test]
+    fn der_framing() {
+        for n in [0usize, 1, 127, 128, 255, 256, 70000] {
+            let octets = tlv(TAG_OCTET_STRING, &vec![7u8; n]);
+            assert!(is_der_framed(&octets), "{n}");
+            assert!(is_der_framed(&tlv(TAG_SEQUENCE, &octets)), "{n}");
+        }
+        let cn = |s: &[u8]| {
+            tlv(
+                TAG_SEQUENCE,
+                &[tlv(TAG_OID, &[0x55, 4, 3]), tlv(0x0c, s)].concat(),
+            )
+        };
+        let sorted = tlv(TAG_SET, &[cn(b"a"), cn(b"b")].concat());
+        assert!(is_der_framed(&tlv(TAG_SEQUENCE, &sorted)));
+        for bad in [
+            vec![0x04, 0x81, 0x01, 0x00],             // long form for a short length
+            vec![0x04, 0x82, 0x00, 0x80],             // a leading zero length octet
+            vec![0x30, 0x80, 0x05, 0x00, 0x00, 0x00], // indefinite
+            vec![0x30, 0x04, 0x04, 0x81, 0x01, 0x00], // nested long form
+            tlv(0x2c, &tlv(0x0c, b"a")),              // constructed UTF8String
+            tlv(TAG_SET, &[cn(b"b"), cn(b"a")].concat()), // unsorted SET OF
+            vec![0x30, 0x01],                         // truncated
+        ] {
+            assert!(!is_der_framed(&bad), "{bad:02x?}");
+        }
+        let mut deep = tlv(0x05, &[]);
+        for _ in 0..=MAX_DER_DEPTH {
+            deep = tlv(TAG_SEQUENCE, &deep);
+        }
+        assert!(!is_der_framed(&deep));
     }
 
     #[test]
