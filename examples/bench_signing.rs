@@ -29,14 +29,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use juju_hook::fake::FakeTools;
 use juju_hook::{Databag, HookContext};
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::PKey;
-use openssl::stack::Stack;
-use openssl::x509::extension::SubjectAlternativeName;
-use openssl::x509::{X509NameBuilder, X509ReqBuilder};
 use serde_json::{json, Value};
+
+#[path = "bench/requests.rs"]
+mod requests;
+use requests::csr;
 
 use tls_provider::charm::ca::{self, Loaded};
 use tls_provider::charm::hook::Hook;
@@ -47,27 +44,6 @@ use tls_provider::protocol::modern::ProviderCertificate;
 
 const UNITS: usize = 10;
 const VALIDITY_SECS: u64 = 90 * 86_400;
-
-fn csr(cn: &str) -> String {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
-    let mut b = X509ReqBuilder::new().unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_nid(Nid::COMMONNAME, cn).unwrap();
-    b.set_subject_name(&name.build()).unwrap();
-    b.set_pubkey(&key).unwrap();
-    let mut san = SubjectAlternativeName::new();
-    san.dns(cn);
-    let ext = san.build(&b.x509v3_context(None)).unwrap();
-    let mut stack = Stack::new().unwrap();
-    stack.push(ext).unwrap();
-    b.add_extensions(&stack).unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    String::from_utf8(b.build().to_pem().unwrap())
-        .unwrap()
-        .trim_end()
-        .to_string()
-}
 
 /// `n` CSRs spread over [`UNITS`] units (unit `u` gets every `UNITS`-th one).
 fn csrs(n: usize) -> Vec<Vec<String>> {

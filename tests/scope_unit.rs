@@ -207,7 +207,10 @@ fn a_unit_hook_reads_only_that_unit_with_2_or_40_units_and_an_app_hook_only_the_
         let s = w.relation_changed(7, "big");
         assert_eq!((s.totals.signed, s.totals.published), (0, units + 1));
         assert_eq!(w.relation_sets(), 0);
-        let reads = w.calls().into_iter().filter(|c| c.starts_with("relation-get"));
+        let reads = w
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("relation-get"));
         assert_eq!(
             reads.collect::<Vec<_>>(),
             [
