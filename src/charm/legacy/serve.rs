@@ -343,6 +343,7 @@ fn sign_entry(
     let cert = issue(
         ca,
         &IssueRequest {
+            crl_url: None,
             csr: &parsed,
             is_ca: entry.kind.is_some_and(RequestKind::is_ca),
             validity_secs,
