@@ -368,7 +368,7 @@ impl Signing<'_> {
         let cert = (self.sign)(
             &self.ca.ca,
             &IssueRequest {
-                crl_url: None,
+                crl_url: self.rules.config.crl_distribution_url.as_deref(),
                 csr,
                 is_ca: req.is_ca,
                 validity_secs: self.rules.config.certificate_validity,
