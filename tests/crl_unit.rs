@@ -89,3 +89,206 @@ fn a_bad_url_blocks_naming_the_option() {
         "{message}"
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// revoke-certificate and get-crl
+
+const PEER: u32 = 99;
+
+/// The leader with a peer relation, `web` (two units, one CSR each) on relation 3 and `api`
+/// (one unit) on relation 4, all issued.
+fn issued(dir: &Path) -> (World, [String; 3]) {
+    let w = World::leader_in("self-signed");
+    w.tools
+        .add_relation(PEER, "cluster", common::world::APP, &[]);
+    w.relate(3, "web", &["web/0", "web/1"]);
+    w.relate(4, "api", &["api/0"]);
+    let csrs = [
+        csr(dir, "web0.example.com"),
+        csr(dir, "web1.example.com"),
+        csr(dir, "api0.example.com"),
+    ];
+    w.request(3, "web/0", &[(&csrs[0], false)]);
+    w.request(3, "web/1", &[(&csrs[1], false)]);
+    w.request(4, "api/0", &[(&csrs[2], false)]);
+    w.reconcile();
+    assert_eq!(w.certificates(3).len() + w.certificates(4).len(), 3);
+    (w, csrs)
+}
+
+fn cert_for(w: &World, id: u32, csr: &str) -> tls_provider::protocol::modern::ProviderCertificate {
+    w.certificates(id)
+        .into_iter()
+        .find(|c| c.certificate_signing_request == csr)
+        .unwrap()
+}
+
+fn serial_of(dir: &Path, pem: &str) -> String {
+    std::fs::write(dir.join("s.pem"), format!("{pem}\n")).unwrap();
+    let out = openssl_ok(dir, &["x509", "-noout", "-serial", "-in", "s.pem"]);
+    out.trim().trim_start_matches("serial=").to_string()
+}
+
+/// `openssl verify -crl_check` of `cert` against the CA and `crl`: (ok, output).
+fn crl_check(dir: &Path, ca: &str, crl: &str, cert: &str) -> (bool, String) {
+    std::fs::write(dir.join("ca.pem"), format!("{ca}\n")).unwrap();
+    std::fs::write(dir.join("crl.pem"), format!("{crl}\n")).unwrap();
+    std::fs::write(dir.join("leaf.pem"), format!("{cert}\n")).unwrap();
+    common::pki::openssl_cli(
+        dir,
+        &[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "ca.pem",
+            "-CRLfile",
+            "crl.pem",
+            "leaf.pem",
+        ],
+    )
+}
+
+#[test]
+fn revoke_by_serial_marks_the_entry_lists_the_serial_and_never_signs_that_csr_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (w, csrs) = issued(dir);
+    let target = cert_for(&w, 3, &csrs[0]);
+    let other = cert_for(&w, 3, &csrs[1]);
+    let serial = serial_of(dir, &target.certificate);
+
+    let out = w.action(
+        "revoke-certificate",
+        json!({"serial": serial.to_lowercase(), "reason": "keyCompromise"}),
+    );
+    let res = out.ok();
+    assert!(res["message"].contains("must send a new CSR"), "{res:?}");
+    let listed = out.list("revoked");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["serial"], json!(serial));
+    assert_eq!(listed[0]["unit"], json!("web/0"));
+    assert_eq!(listed[0]["application"], json!("web"));
+    assert_eq!(listed[0]["common-name"], json!("web0.example.com"));
+    assert!(cert_for(&w, 3, &csrs[0]).revoked);
+    assert!(!cert_for(&w, 3, &csrs[1]).revoked);
+
+    // The CRL: signed by the CA, lists the serial with its reason; verify -crl_check refuses the
+    // revoked certificate and accepts the other.
+    let crl = w.action("get-crl", json!({})).ok().clone();
+    assert_eq!(crl["revoked-count"], "1");
+    std::fs::write(dir.join("ca.pem"), format!("{}\n", w.ca_pem())).unwrap();
+    std::fs::write(dir.join("crl.pem"), format!("{}\n", crl["crl"])).unwrap();
+    let text = openssl_ok(
+        dir,
+        &[
+            "crl", "-in", "crl.pem", "-CAfile", "ca.pem", "-noout", "-verify", "-text",
+        ],
+    );
+    assert!(
+        text.contains("verify OK") && text.contains(&serial),
+        "{text}"
+    );
+    assert!(text.contains("Key Compromise"), "{text}");
+    let (ok, msg) = crl_check(dir, &w.ca_pem(), &crl["crl"], &target.certificate);
+    assert!(!ok && msg.contains("certificate revoked"), "{msg}");
+    let (ok, msg) = crl_check(dir, &w.ca_pem(), &crl["crl"], &other.certificate);
+    assert!(ok, "{msg}");
+    // DER in base64 is the same CRL.
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&crl["crl-der-base64"])
+        .unwrap();
+    assert_eq!(
+        openssl::x509::X509Crl::from_der(&der)
+            .unwrap()
+            .to_pem()
+            .unwrap(),
+        openssl::x509::X509Crl::from_pem(crl["crl"].as_bytes())
+            .unwrap()
+            .to_pem()
+            .unwrap()
+    );
+
+    // Later reconciles keep it revoked (not re-signed); a new CSR gets a new certificate.
+    w.reconcile();
+    let kept = cert_for(&w, 3, &csrs[0]);
+    assert!(kept.revoked && kept.certificate == target.certificate);
+    let fresh = csr(dir, "web0.example.com");
+    w.request(3, "web/0", &[(&fresh, false)]);
+    w.reconcile();
+    let new = cert_for(&w, 3, &fresh);
+    assert!(!new.revoked);
+    assert_ne!(serial_of(dir, &new.certificate), serial);
+    // A revoked serial stays listed and cannot be revoked twice.
+    w.refuses(
+        "revoke-certificate",
+        json!({"serial": serial}),
+        &["no published certificate matches serial="],
+    );
+}
+
+#[test]
+fn revoke_by_csr_fingerprint_and_by_relation_and_unit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (w, csrs) = issued(dir);
+    std::fs::write(dir.join("r.pem"), format!("{}\n", csrs[2])).unwrap();
+    let der = openssl_ok(
+        dir,
+        &["req", "-in", "r.pem", "-outform", "DER", "-out", "r.der"],
+    );
+    let _ = der;
+    let bytes = std::fs::read(dir.join("r.der")).unwrap();
+    let fp: String = openssl::sha::sha256(&bytes)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    let out = w.action("revoke-certificate", json!({"csr-fingerprint": fp}));
+    assert_eq!(out.list("revoked")[0]["relation-id"], json!(4));
+    assert!(cert_for(&w, 4, &csrs[2]).revoked);
+
+    let out = w.action(
+        "revoke-certificate",
+        json!({"relation-id": 3, "unit": "web/1", "reason": "superseded"}),
+    );
+    let listed = out.list("revoked");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["unit"], json!("web/1"));
+    assert!(cert_for(&w, 3, &csrs[1]).revoked);
+    assert!(!cert_for(&w, 3, &csrs[0]).revoked);
+
+    let out = w.action("revoke-certificate", json!({"relation-id": 3}));
+    assert_eq!(out.list("revoked").len(), 1, "only the one not revoked yet");
+    assert_eq!(w.action("get-crl", json!({})).ok()["revoked-count"], "3");
+}
+
+#[test]
+fn revoke_parameters_are_checked_before_anything_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, _) = issued(tmp.path());
+    w.refuses(
+        "revoke-certificate",
+        json!({}),
+        &["give exactly one of serial=<hex>, csr-fingerprint=<sha256> or relation-id=<id>"],
+    );
+    w.refuses(
+        "revoke-certificate",
+        json!({"serial": "01", "relation-id": 3}),
+        &["give exactly one of"],
+    );
+    w.refuses(
+        "revoke-certificate",
+        json!({"unit": "web/0"}),
+        &["unit= needs relation-id="],
+    );
+    w.refuses(
+        "revoke-certificate",
+        json!({"relation-id": 3, "reason": "certificateHold"}),
+        &["reason=\"certificateHold\" is not an RFC 5280 reason; use one of unspecified, keyCompromise"],
+    );
+    w.refuses(
+        "revoke-certificate",
+        json!({"relation-id": 3, "unit": "web/7"}),
+        &["no published certificate matches relation-id=3 unit=web/7"],
+    );
+}
