@@ -292,3 +292,42 @@ fn revoke_parameters_are_checked_before_anything_changes() {
         &["no published certificate matches relation-id=3 unit=web/7"],
     );
 }
+
+#[test]
+fn listings_name_the_application_and_unit_and_show_revoked_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, csrs) = issued(tmp.path());
+    let issued = w.action("get-issued-certificates", json!({"relation-id": 3}));
+    for c in issued.list("certificates") {
+        assert_eq!(c["application_name"], json!("web"), "{c}");
+        assert!(
+            c["unit_name"] == json!("web/0") || c["unit_name"] == json!("web/1"),
+            "{c}"
+        );
+    }
+    w.action(
+        "revoke-certificate",
+        json!({"relation-id": 3, "unit": "web/0"}),
+    )
+    .ok();
+    let out = w.action("get-outstanding-certificate-requests", json!({}));
+    let listed = out.list("requests");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let r = &listed[0];
+    assert_eq!(r["state"], json!("revoked"));
+    assert_eq!(r["application_name"], json!("web"));
+    assert_eq!(r["unit_name"], json!("web/0"));
+    assert_eq!(r["csr"], json!(csrs[0]));
+    assert!(
+        r["error"].as_str().unwrap().contains("must send a new CSR"),
+        "{r}"
+    );
+    let issued = w.action("get-issued-certificates", json!({"relation-id": 3}));
+    let revoked: Vec<_> = issued
+        .list("certificates")
+        .into_iter()
+        .filter(|c| c["revoked"] == json!(true))
+        .collect();
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0]["unit_name"], json!("web/0"));
+}
