@@ -148,6 +148,7 @@ fn one_run(algorithm: &str, units: &[Vec<String>]) -> Figures {
     let now = SystemTime::now();
     let sign_one = |p: &ParsedCsr| {
         let req = IssueRequest {
+            crl_url: None,
             csr: p,
             is_ca: false,
             validity_secs: VALIDITY_SECS,

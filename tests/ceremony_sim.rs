@@ -115,6 +115,7 @@ fn signed_by_root_at(org: &OutsideCa, csr: &str, now: SystemTime, days: u64) -> 
     let root = Ca::from_pem(&org.root_pem(), &org.root_key_pem()).expect("the outside root");
     let parsed = ParsedCsr::parse(csr).expect("CSR");
     let req = IssueRequest {
+        crl_url: None,
         csr: &parsed,
         is_ca: true,
         validity_secs: days * DAY,

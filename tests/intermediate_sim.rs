@@ -329,6 +329,7 @@ fn signed(ca: &Ca, csr: &str, is_ca: bool, now: SystemTime, days: u64) -> X509 {
     issue(
         ca,
         &IssueRequest {
+            crl_url: None,
             csr: &parsed,
             is_ca,
             validity_secs: days * 86_400,

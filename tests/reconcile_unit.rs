@@ -1066,6 +1066,7 @@ fn foreign_entry(csr_pem: &str) -> ProviderCertificate {
     let cert = issue(
         &ca,
         &IssueRequest {
+            crl_url: None,
             csr: &parsed,
             is_ca: false,
             validity_secs: 86_400,

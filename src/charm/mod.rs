@@ -24,6 +24,7 @@ pub mod parallel;
 pub mod peers;
 pub mod reconcile;
 pub mod renewal;
+pub mod revocation;
 pub mod status;
 pub mod transfer;
 pub mod upstream;

@@ -61,6 +61,14 @@ pub enum PkiError {
     CaKeyMismatch,
     #[error("the CA certificate does not have BasicConstraints CA:TRUE")]
     CaCertNotCa,
+
+    // Revocation.
+    #[error(
+        "{0:?} is not a certificate serial number (hex digits, as `openssl x509 -serial` prints)"
+    )]
+    BadSerial(String),
+    #[error("the CA key is neither RSA nor EC; cannot sign a CRL with it")]
+    CrlKeyUnsupported,
 }
 
 /// Why the configured CA subject cannot be used. `option` is the config option.

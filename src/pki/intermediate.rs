@@ -189,6 +189,7 @@ mod tests {
         let pem = String::from_utf8(csr.to_pem().unwrap()).unwrap();
         let parsed = ParsedCsr::parse(&pem).unwrap();
         let req = IssueRequest {
+            crl_url: None,
             csr: &parsed,
             is_ca: ca,
             validity_secs: days * DAY,

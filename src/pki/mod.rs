@@ -2,6 +2,7 @@
 
 pub mod ca;
 pub mod chain;
+pub mod crl;
 pub mod csr;
 mod csr_fast;
 mod der;
@@ -15,10 +16,13 @@ pub mod trust;
 pub mod verify;
 
 #[cfg(test)]
+mod crl_tests;
+#[cfg(test)]
 mod tests;
 
 pub use ca::{Ca, CaSubject};
 pub use chain::{CertRole, ChainError};
+pub use crl::{build_crl, Crl, CrlRequest, RevocationReason, RevokedEntry};
 pub use csr::{csr_der, csr_to_pem, generate_csr, CsrError, ParsedCsr, MAX_CSR_PEM_BYTES};
 pub use error::{CaSubjectError, PkiError};
 pub use keys::{key_matches, private_key_from_pem, private_key_to_pem, KeyAlgorithm};

@@ -24,12 +24,14 @@ pub struct IssueRequest<'a> {
     pub validity_secs: u64,
     /// "Now" (injectable for tests).
     pub now: SystemTime,
+    /// When set, a non-critical CRL Distribution Points extension with this URI.
+    pub crl_url: Option<&'a str>,
 }
 
 /// Signs: subject and SANs copied from the CSR, the CSR's public key, random 64+ bit serial,
 /// notBefore = now − 60 s, BasicConstraints critical (CA:TRUE pathlen:0 only when `is_ca`),
 /// KeyUsage (digitalSignature+keyEncipherment for RSA leaves, digitalSignature for EC leaves,
-/// keyCertSign+cRLSign for CA), EKU serverAuth+clientAuth for leaves, SKI, AKI. Other CSR
+/// keyCertSign+cRLSign for CA), EKU serverAuth+clientAuth for leaves, SKI, AKI, CRL DP (with `crl_url`). Other CSR
 /// extensions: non-critical ones are dropped; critical ones are refused earlier by ParsedCsr.
 ///
 /// Details: the subject is copied verbatim (same RDNs, order and string types, so the
@@ -110,6 +112,15 @@ pub fn issue(ca: &Ca, req: &IssueRequest<'_>) -> Result<X509, PkiError> {
         let value = der::build_sans(&csr.sans)?;
         let critical = csr.subject().entries().next().is_none();
         b.append_extension(raw_extension(der::OID_SAN, critical, &value)?)?;
+    }
+
+    if let Some(url) = req.crl_url {
+        let value = super::crl::distribution_points_value(url);
+        b.append_extension(raw_extension(
+            super::crl::OID_CRL_DISTRIBUTION_POINTS,
+            false,
+            &value,
+        )?)?;
     }
 
     b.sign(&ca.key, digest_for_key(&ca.key))?;

@@ -18,7 +18,7 @@ use super::*;
 /// The integration tests' `openssl` command line helpers.
 #[allow(dead_code)]
 #[path = "../../tests/common/pki.rs"]
-mod cli;
+pub(super) mod cli;
 
 use cli::{openssl_cli, openssl_req_p256};
 
@@ -141,6 +141,7 @@ fn issue_leaf(ca: &Ca, csr: &ParsedCsr) -> X509 {
 
 fn issue_at(ca: &Ca, csr: &ParsedCsr, is_ca: bool, validity_secs: u64, now: SystemTime) -> X509 {
     let req = IssueRequest {
+        crl_url: None,
         csr,
         is_ca,
         validity_secs,
@@ -1319,6 +1320,7 @@ fn validity_is_capped_by_the_ca_and_expired_ca_refuses() {
     let err = issue(
         &ca,
         &IssueRequest {
+            crl_url: None,
             csr: &csr,
             is_ca: false,
             validity_secs: DAY,
@@ -1330,6 +1332,7 @@ fn validity_is_capped_by_the_ca_and_expired_ca_refuses() {
     assert!(issue(
         &ca,
         &IssueRequest {
+            crl_url: None,
             csr: &csr,
             is_ca: false,
             validity_secs: 0,
@@ -1656,6 +1659,7 @@ fn issued_certificates_carry_the_csr_key_and_subject_byte_for_byte() {
         let cert = issue(
             &ca,
             &IssueRequest {
+                crl_url: None,
                 csr: &csr,
                 is_ca: false,
                 validity_secs: DAY,

@@ -24,6 +24,7 @@ pub fn sign_with(ca: &Ca, csr: &ParsedCsr, is_ca: bool, now: SystemTime) -> X509
     issue(
         ca,
         &IssueRequest {
+            crl_url: None,
             csr,
             is_ca,
             validity_secs: 30 * 86_400,

@@ -65,6 +65,8 @@ pub struct ListedRequest {
     pub not_after: Option<SystemTime>,
     /// Why the request is refused (bad CSR, policy denial in self-signed mode).
     pub error: Option<String>,
+    /// Its certificate was revoked (`revoke-certificate`): it is never signed again.
+    pub revoked: bool,
 }
 
 impl ListedRequest {
@@ -80,6 +82,11 @@ impl ListedRequest {
             m.insert("unit".into(), json!(u));
         }
         m.insert("app-level".into(), json!(self.unit.is_none()));
+        // The names the manual how-to's scripts read.
+        m.insert("application_name".into(), json!(self.application));
+        if let Some(u) = &self.unit {
+            m.insert("unit_name".into(), json!(u));
+        }
         m.insert("common-name".into(), json!(self.common_name));
         let ips: Vec<String> = san::ip_addrs(&self.sans).map(|i| i.to_string()).collect();
         m.insert(
@@ -104,6 +111,9 @@ impl ListedRequest {
         }
         if let Some(e) = &self.error {
             m.insert("error".into(), json!(e));
+        }
+        if self.revoked {
+            m.insert("state".into(), json!("revoked"));
         }
         m.insert("csr".into(), json!(self.csr));
         Value::Object(m)
@@ -180,6 +190,7 @@ fn modern_requests(snap: &RelationSnapshot, now: SystemTime, out: &mut Listing) 
             has_certificate: false,
             not_after: None,
             error: None,
+            revoked: false,
         };
         match &parsed {
             Ok(p) => {
@@ -191,6 +202,14 @@ fn modern_requests(snap: &RelationSnapshot, now: SystemTime, out: &mut Listing) 
         if let Some(entry) = certs.get(req.csr.as_str()) {
             item.not_after = live_certificate(entry, parsed.as_ref().ok(), now);
             item.has_certificate = item.not_after.is_some();
+            if entry.revoked {
+                item.revoked = true;
+                item.error = Some(
+                    "revoked: its certificate was revoked (revoke-certificate) and this CSR is \
+                     never signed again; the requirer must send a new CSR"
+                        .into(),
+                );
+            }
         }
         if !item.has_certificate && item.error.is_none() {
             if let Some(msg) = errors.get(req.csr.as_str()) {
@@ -233,6 +252,7 @@ pub fn list_requests(hook: &Hook<'_>, only: Option<RelationId>) -> Result<Listin
                 has_certificate: c.has_certificate,
                 not_after: None,
                 error: None,
+                revoked: false,
             });
         }
     }
@@ -402,6 +422,10 @@ fn describe_certificate(
         "is-ca": info.is_ca,
         "issuer": info.issuer,
     });
+    v["application_name"] = json!(remote_app);
+    if let Some(RequestSource::Unit(u)) = source {
+        v["unit_name"] = json!(u);
+    }
     if revoked {
         v["revoked"] = Value::Bool(true);
     }

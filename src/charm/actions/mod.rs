@@ -11,6 +11,7 @@
 //! - `provide-certificate`: in [`provide`].
 //! - `get-trust-bundle`: in [`trust`].
 //! - `get-ca-signing-request`, `set-ca-certificate`, `import-ca`: in [`ceremony`].
+//! - `revoke-certificate`, `get-crl`: in [`revoke`].
 //!
 //! Shared pieces: [`params`] (decoding parameters) and [`results`] (large list results).
 
@@ -20,6 +21,7 @@ pub mod listing;
 pub mod params;
 pub mod provide;
 pub mod results;
+pub mod revoke;
 pub mod trust;
 
 use juju_hook::ToolError;
@@ -79,6 +81,8 @@ const TABLE: &[(&str, Handler)] = &[
     ("get-ca-signing-request", ceremony::get_ca_signing_request),
     ("set-ca-certificate", ceremony::set_ca_certificate),
     ("import-ca", ceremony::import_ca),
+    ("revoke-certificate", revoke::revoke_certificate),
+    ("get-crl", revoke::get_crl),
 ];
 
 /// The names of the actions this charm implements (must match actions.yaml).
@@ -93,6 +97,8 @@ pub const ACTIONS: &[&str] = &[
     "get-ca-signing-request",
     "set-ca-certificate",
     "import-ca",
+    "revoke-certificate",
+    "get-crl",
 ];
 
 /// The failure message of an action run on a non-leader unit.

@@ -70,6 +70,7 @@ mod signed_elsewhere {
         let cert = issue(
             root,
             &IssueRequest {
+                crl_url: None,
                 csr: &parsed,
                 is_ca: true,
                 validity_secs: 365 * DAY,

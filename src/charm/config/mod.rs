@@ -19,6 +19,7 @@
 //! - `trusted-certificates`: PEM certificates (or base64 of PEM) added to the trust bundle.
 //! - `full-reconcile-interval` (`6h`): a relation hook serves only its own relation, but a full
 //!   pass over every relation runs at least this often; same format, `0` = every hook is full.
+//! - `crl-distribution-url`: when set, the CRL Distribution Point of every certificate issued.
 //!
 //! Invalid values are collected, all of them, as (option, why) pairs for the blocked status.
 
@@ -26,6 +27,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+mod operate;
 mod values;
 
 use self::values::parse_application_entry;
@@ -54,6 +56,7 @@ pub const OPTIONS: &[&str] = &[
     "ca-rotation-overlap",
     "trusted-certificates",
     "full-reconcile-interval",
+    "crl-distribution-url",
 ];
 
 pub const DEFAULT_CA_COMMON_NAME: &str = "tls-provider";
@@ -99,6 +102,8 @@ pub struct Config {
     pub trusted_certificates: Vec<String>,
     /// Seconds between full reconciles at most (0: every hook is a full reconcile).
     pub full_reconcile_interval: u64,
+    /// Put in every certificate issued as its CRL Distribution Point.
+    pub crl_distribution_url: Option<String>,
 }
 
 /// One invalid option and why.
@@ -443,6 +448,7 @@ impl Config {
         let ca_rotation_overlap = r.overlap(root_ca_validity, certificate_validity);
         let trusted_certificates = r.trusted_certificates();
         let full_reconcile_interval = r.full_reconcile_interval();
+        let crl_distribution_url = r.crl_distribution_url();
         if !r.issues.is_empty() {
             return Err(ConfigErrors(r.issues));
         }
@@ -457,6 +463,7 @@ impl Config {
             ca_rotation_overlap,
             trusted_certificates,
             full_reconcile_interval,
+            crl_distribution_url,
         })
     }
 }

@@ -151,6 +151,7 @@ impl Dialect for LegacyDialect {
                 Some(ca) => Signer::BuiltIn {
                     stored: ca,
                     validity_secs: leader.config.certificate_validity,
+                    crl_url: leader.config.crl_distribution_url.as_deref(),
                 },
                 None => Signer::Manual,
             },

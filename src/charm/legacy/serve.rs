@@ -27,6 +27,8 @@ pub enum Signer<'a> {
     BuiltIn {
         stored: &'a StoredCa,
         validity_secs: u64,
+        /// `crl-distribution-url`.
+        crl_url: Option<&'a str>,
     },
     /// Manual mode: nothing is signed here; certificates come from `provide-certificate`.
     Manual,
@@ -271,12 +273,13 @@ impl Serving<'_> {
         if let Signer::BuiltIn {
             stored,
             validity_secs,
+            crl_url,
         } = self.signer
         {
             let mut renew_at = renewal_point(&entry, &stored.ca, validity_secs);
             if renew_at.is_none_or(|t| self.now >= t) {
                 let had_cert = entry.cert.is_some();
-                sign_entry(&mut entry, stored, validity_secs, self.now)?;
+                sign_entry(&mut entry, stored, (validity_secs, crl_url), self.now)?;
                 counts.signed += 1;
                 if had_cert {
                     counts.replaced += 1;
@@ -335,7 +338,7 @@ fn refuse(plan: &mut Plan, job: &Job<'_>, why: &str) {
 fn sign_entry(
     entry: &mut Entry,
     stored: &StoredCa,
-    validity_secs: u64,
+    (validity_secs, crl_url): (u64, Option<&str>),
     now: SystemTime,
 ) -> Result<(), String> {
     let ca = &stored.ca;
@@ -343,6 +346,7 @@ fn sign_entry(
     let cert = issue(
         ca,
         &IssueRequest {
+            crl_url,
             csr: &parsed,
             is_ca: entry.kind.is_some_and(RequestKind::is_ca),
             validity_secs,

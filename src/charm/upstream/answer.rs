@@ -189,6 +189,7 @@ mod tests {
         let ours = crate::pki::sign::issue(
             &root,
             &crate::pki::sign::IssueRequest {
+                crl_url: None,
                 csr: &parsed,
                 is_ca: true,
                 validity_secs: 86_400,

@@ -368,6 +368,7 @@ impl Signing<'_> {
         let cert = (self.sign)(
             &self.ca.ca,
             &IssueRequest {
+                crl_url: self.rules.config.crl_distribution_url.as_deref(),
                 csr,
                 is_ca: req.is_ca,
                 validity_secs: self.rules.config.certificate_validity,
@@ -417,7 +418,14 @@ impl Rules<'_> {
 
     fn judge(&self, entry: &ProviderCertificate, req: &Request, csr: &ParsedCsr) -> Verdict {
         let now = self.now;
-        if entry.revoked || !entry.looks_publishable() {
+        if entry.revoked {
+            // Revoked by an operator (revoke-certificate): stays published as revoked, and
+            // this CSR is never signed again; the requirer must send a new one.
+            return Verdict::Keep(
+                SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(253_402_300_799),
+            );
+        }
+        if !entry.looks_publishable() {
             return Verdict::Replace;
         }
         let Ok(cert) = X509::from_pem(entry.certificate.as_bytes()) else {
