@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod dialect;
 pub mod dispatch;
+pub mod expiry;
 pub mod hook;
 pub mod legacy;
 pub mod modern;

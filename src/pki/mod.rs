@@ -5,7 +5,7 @@ pub mod chain;
 pub mod crl;
 pub mod csr;
 mod csr_fast;
-mod der;
+pub(crate) mod der;
 mod error;
 pub mod intermediate;
 pub mod keys;

@@ -156,7 +156,7 @@ pub fn rotation_reason(
 
 /// When a rotation of `ca` is announced: notAfter − certificate-validity − overlap (not before
 /// the CA's own start).
-fn announce_at(ca: &Ca, config: &Config) -> SystemTime {
+pub(crate) fn announce_at(ca: &Ca, config: &Config) -> SystemTime {
     let lead = Duration::from_secs(config.certificate_validity + config.ca_rotation_overlap);
     ca.not_after()
         .checked_sub(lead)

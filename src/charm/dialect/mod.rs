@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub mod snapshot;
 
 use self::snapshot::{KnownBags, RelationSnapshot};
+use crate::charm::expiry::Watched;
 use crate::charm::hook::{Hook, Leader};
 use crate::charm::CharmError;
 
@@ -67,6 +68,9 @@ pub struct Plan {
     /// When this relation must be planned again at the latest: the earliest renewal point (or,
     /// for a certificate we do not renew, the end) of what it publishes. `None`: not for time.
     pub due: Option<SystemTime>,
+    /// The certificates published on this relation, for the expiry watch
+    /// ([`crate::charm::expiry`]).
+    pub watched: Vec<Watched>,
 }
 
 impl Plan {
@@ -79,6 +83,7 @@ impl Plan {
             counts: Counts::default(),
             anchors: BTreeSet::new(),
             due: None,
+            watched: Vec::new(),
         }
     }
 

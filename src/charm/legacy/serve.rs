@@ -11,6 +11,7 @@ use super::{LEGACY_KEY_ALGORITHM, MAX_NEW_KEYS_PER_RUN, SHARED_CLIENT_CN};
 use crate::charm::ca::StoredCa;
 use crate::charm::dialect::changes_over;
 use crate::charm::dialect::{Counts, Plan};
+use crate::charm::expiry;
 use crate::charm::renewal::legacy_renew_at;
 use crate::pki::csr::{csr_to_pem, generate_csr};
 use crate::pki::keys::{private_key_from_pem, private_key_to_pem};
@@ -176,6 +177,8 @@ impl Serving<'_> {
         }
         plan.counts.published += new.values().filter(|e| e.cert.is_some()).count();
         plan.anchors = anchors(&data, store.doc.client.iter().chain(new.values()));
+        let certs = new.values().map(|e| (e.unit.as_deref(), e.cert.as_deref()));
+        plan.watched = expiry::of_legacy(self.app, certs);
         store.doc.relations.insert(id.0, new);
         plan.unit_changes = changes_over(own, &data.to_databag(), proto::is_provider_key);
         plan.due = self.due;

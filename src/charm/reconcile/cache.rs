@@ -22,13 +22,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::charm::dialect::snapshot::KnownBags;
 use crate::charm::dialect::{Counts, Plan};
+use crate::charm::expiry::Outlook;
 use crate::pki::trust::parse_one;
 use crate::pki::verify::asn1_to_system;
 
 pub const CACHE_FILE: &str = ".tls-provider-scope";
 
 /// Changes whenever the format does; another version reads as no cache.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 /// The most bytes of remote databags the cache keeps; relations past it are read every time.
 pub const MAX_BAGS: usize = 16 * 1024 * 1024;
@@ -67,6 +68,10 @@ pub struct LeaderCache {
     pub anchors: BTreeMap<String, Anchor>,
     /// Relation id → its remote databags as last read.
     pub bags: BTreeMap<u32, KnownBags>,
+    /// Expiry watch: when the next WARNING line is due, or the CA enters its renewal window
+    /// (unix seconds; `crate::charm::expiry`).
+    #[serde(default)]
+    pub expiry_due: Option<u64>,
     /// Bytes held in `bags` (not saved).
     #[serde(skip)]
     pub bag_bytes: usize,
@@ -84,6 +89,9 @@ pub struct Entry {
     pub due: Option<u64>,
     /// Digest of its notes ("" when none).
     pub notes: String,
+    /// Expiry watch: nearest end, certificates at risk, next window start.
+    #[serde(default)]
+    pub expiry: Outlook,
 }
 
 /// A CA certificate some published certificate chains to.
@@ -150,13 +158,16 @@ impl LeaderCache {
         self.relations.get(endpoint)?.get(&id.0)
     }
 
-    /// The earliest deadline: a relation's, the CA's, an anchor's end.
+    /// The earliest deadline: a relation's, the CA's, an anchor's end, the expiry watch's (a
+    /// certificate entering its warning window, the next WARNING line).
     pub fn due(&self) -> Option<u64> {
         let relations = self.relations.values().flat_map(|m| m.values());
         relations
-            .filter_map(|e| e.due)
+            .flat_map(|e| [e.due, e.expiry.next_window])
+            .flatten()
             .chain(self.ca_due)
             .chain(self.anchors.values().filter_map(|a| a.not_after))
+            .chain(self.expiry_due)
             .min()
     }
 
@@ -225,11 +236,23 @@ impl LeaderCache {
             anchors,
             due,
             notes: notes_digest(&plan.notes),
+            expiry: Outlook::default(),
         };
         self.relations
             .entry(endpoint.to_string())
             .or_default()
             .insert(plan.relation.0, entry);
+    }
+
+    /// Sets the expiry outlook of relation `id` (recorded just before).
+    pub fn note_expiry(&mut self, endpoint: &str, id: RelationId, outlook: Outlook) {
+        let entry = self
+            .relations
+            .get_mut(endpoint)
+            .and_then(|m| m.get_mut(&id.0));
+        if let Some(e) = entry {
+            e.expiry = outlook;
+        }
     }
 
     /// Keeps `entry` (from the last cache) for relation `id`, with the anchors it names and

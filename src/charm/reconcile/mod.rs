@@ -31,6 +31,7 @@ use super::ca::{Phase, RotateReason};
 use super::config::ConfigErrors;
 use super::dialect::snapshot::own_unit_bag;
 use super::dialect::{publish, Counts, Dialect};
+use super::expiry::{self, Outlook};
 use super::hook::{Hook, Leader, NotReady};
 use super::status::plural;
 use super::transfer::bundle::Bundle;
@@ -84,6 +85,8 @@ pub struct Summary {
     pub pass: Option<Pass>,
     /// The CSR of a request for a new intermediate that is out for signing.
     pub ca_pending_csr: Option<String>,
+    /// Expiry watch over every published certificate and the CA (leader, not idle).
+    pub expiry: Outlook,
 }
 
 /// The dialects, in the order their parts of the status are shown.
@@ -182,6 +185,7 @@ fn reconcile_full(
     let mut run = Run::new(&leader, pass, last);
     pass::serve_endpoints(&leader, &mut dialects, &mut run, &mut summary)?;
     log_signed(hook, &summary);
+    run.next.expiry_due = watch_expiry(&leader, &mut summary);
     if opts.want_bundle {
         summary.trust_bundle = Some(transfer::bundle::compute(&leader, &summary.anchors));
     }
@@ -192,6 +196,23 @@ fn reconcile_full(
         cache::save(hook.ctx, Cache::Leader(run.next));
     }
     Ok(summary)
+}
+
+/// Adds the CA to the expiry outlook when it is at risk, logs the WARNING lines due
+/// ([`expiry::state::warn`]); returns the expiry watch's next deadline for the cache: the next
+/// line, or the CA entering its renewal window.
+fn watch_expiry(leader: &Leader<'_>, summary: &mut Summary) -> Option<u64> {
+    let now = leader.hook.now;
+    let mut ca_window = None;
+    if let Some(ca) = leader.signer() {
+        if let Some(w) = expiry::ca_at_risk(ca, &leader.config, leader.hook.app(), now) {
+            summary.expiry.at_risk.insert(format!("ca:{}", w.serial), w);
+        }
+        ca_window = Some(expiry::ca_window_start(ca, &leader.config))
+            .filter(|t| *t > expiry::unix(now) && ca.next.is_none());
+    }
+    let next_line = expiry::state::warn(&leader.hook, &summary.expiry.at_risk);
+    [next_line, ca_window].into_iter().flatten().min()
 }
 
 /// What the reconcile found of the CA.
@@ -330,6 +351,7 @@ fn status_text(
             .zip(&summary.by_dialect)
             .filter_map(|(d, c)| d.status(leader, c, summary.totals.relations)),
     );
+    parts.extend(summary.expiry.status(leader.hook.now));
     parts.extend(summary.ca_phase.as_ref().and_then(Phase::describe));
     let st = match source {
         Some(s) if s.blocked => StatusName::Blocked,

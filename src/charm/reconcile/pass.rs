@@ -19,6 +19,7 @@ use super::Summary;
 use crate::charm::clock::parse_rfc3339;
 use crate::charm::dialect::snapshot::{self, own_unit_bag, KnownBags};
 use crate::charm::dialect::{publish, Claim, Dialect, Plan};
+use crate::charm::expiry::Outlook;
 use crate::charm::hook::Leader;
 use crate::charm::CharmError;
 
@@ -146,6 +147,7 @@ fn replay(
         d.leave_alone(id);
     }
     add(dialects, summary, entry.dialect, &plan);
+    summary.expiry.add(&entry.expiry);
     run.next.keep(endpoint, id, entry, last);
     true
 }
@@ -163,6 +165,9 @@ fn serve_one(
         record(leader, dialects, summary, i, &plan)?;
         run.next.record(endpoint, i, &plan, leader.hook.now);
         run.next.keep_bags(id, bags);
+        let outlook = Outlook::of(&plan.watched, leader.config.expiry_warning, leader.hook.now);
+        summary.expiry.add(&outlook);
+        run.next.note_expiry(endpoint, id, outlook);
     }
     Ok(())
 }

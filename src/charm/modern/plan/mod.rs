@@ -16,8 +16,9 @@ use super::keepcache::{KeepCache, Keyer};
 use super::publish::{self, capabilities, request_error};
 use crate::charm::ca::StoredCa;
 use crate::charm::config::{Config, Mode};
-use crate::charm::dialect::snapshot::{RelationSnapshot, Request};
+use crate::charm::dialect::snapshot::{RelationSnapshot, Request, RequestSource};
 use crate::charm::dialect::{Counts, Plan};
+use crate::charm::expiry::Watched;
 use crate::charm::hook::Leader;
 use crate::charm::parallel;
 use crate::charm::renewal::modern_renew_at;
@@ -156,7 +157,20 @@ pub fn plan_relation(
         .collect();
     let to_issue = p.judge_all(&requests.requests, &by_csr);
     p.issue_all(to_issue);
-    p.finish()
+    let owners: HashMap<&str, Option<&str>> = requests
+        .requests
+        .iter()
+        .map(|r| (r.csr.as_str(), unit_of(&r.source)))
+        .collect();
+    p.finish(&owners)
+}
+
+/// The requirer unit a request comes from (`None`: its application's request).
+fn unit_of(source: &RequestSource) -> Option<&str> {
+    match source {
+        RequestSource::Unit(u) => Some(u),
+        RequestSource::App(_) => None,
+    }
 }
 
 impl Planner<'_, '_> {
@@ -322,12 +336,31 @@ impl Planner<'_, '_> {
             .push(request_error(csr, code, message));
     }
 
-    fn finish(mut self) -> Plan {
+    /// The certificates published (not revoked), for the expiry watch; `owners` maps each
+    /// request's CSR to its unit.
+    fn watched(&self, owners: &HashMap<&str, Option<&str>>) -> Vec<Watched> {
+        let app = &self.snap.remote_app;
+        self.desired
+            .certificates
+            .iter()
+            .filter(|c| !c.revoked)
+            .filter_map(|c| {
+                let unit = owners
+                    .get(c.certificate_signing_request.as_str())
+                    .copied()
+                    .flatten();
+                Watched::of_pem(&c.certificate, app, unit)
+            })
+            .collect()
+    }
+
+    fn finish(mut self, owners: &HashMap<&str, Option<&str>>) -> Plan {
         let (app_changes, dropped) =
             publish::changes_trusting(self.snap, &mut self.desired, &self.known_good);
         self.notes.extend(dropped);
         self.counts.published = self.desired.certificates.len();
         self.counts.denied = self.desired.request_errors.len();
+        let watched = self.watched(owners);
         // Every published entry is valid now (kept entries are, new ones were just signed).
         // Each CA once: the same `ca` is in nearly every entry.
         let anchors: BTreeSet<&String> = self
@@ -346,6 +379,7 @@ impl Planner<'_, '_> {
             counts: self.counts,
             anchors: anchors.into_iter().cloned().collect(),
             due: self.due,
+            watched,
             ..Plan::new(self.snap.id)
         }
     }
