@@ -183,7 +183,7 @@ fn issues_one_certificate_per_csr_from_units_and_app_bag() {
         w.unit_status(),
         (
             StatusName::Active,
-            "issued 4, denied 0, rejected 0 across 1 relation".into()
+            "issued 4, denied 0, rejected 0 across 1 relation; next expiry in 90 d".into()
         )
     );
     assert_eq!(s.totals.signed, 4);
@@ -492,7 +492,7 @@ fn hostile_databags_are_skipped_and_the_others_served() {
         w.unit_status(),
         (
             StatusName::Active,
-            "issued 1, denied 0, rejected 7 across 1 relation".into()
+            "issued 1, denied 0, rejected 7 across 1 relation; next expiry in 90 d".into()
         )
     );
     assert_eq!(
@@ -681,7 +681,7 @@ fn policy_denials_go_to_request_errors_with_codes() {
     assert_eq!(caps["supports_ip_sans"], json!(false));
     assert_eq!(
         w.unit_status().1,
-        "issued 1, denied 3, rejected 0 across 1 relation"
+        "issued 1, denied 3, rejected 0 across 1 relation; next expiry in 90 d"
     );
 
     // Relaxing the policy turns the errors into certificates (and removes the errors).

@@ -15,7 +15,7 @@
 //! relation adds up the same status as a full pass. [`log`] writes the WARNING lines, once a
 //! day per serial while at risk; [`state`] remembers when each serial was last logged.
 //!
-//! Status: `next expiry in N d` (whole days, floor; `N h` under a day) and, when any, `N at
+//! Status: `next expiry in N d` (to the nearest day; `N h` under a day) and, when any, `N at
 //! risk of expiry`.
 
 pub mod facts;
@@ -171,11 +171,13 @@ impl Outlook {
     }
 }
 
-/// `N d` (floor), or `N h` under a day.
+/// `N d` (to the nearest day), or `N h` (floor) under a day. Rounding rather than flooring
+/// keeps the text of a certificate issued in this hook (`90 d`) for half a day: with a floor
+/// it would read `89 d` one second later, and the next hook would set the status again.
 fn left(t: u64, now: SystemTime) -> String {
     let secs = t.saturating_sub(unix(now));
     if secs >= DAY {
-        format!("{} d", secs / DAY)
+        format!("{} d", (secs + DAY / 2) / DAY)
     } else {
         format!("{} h", secs / 3_600)
     }

@@ -62,6 +62,11 @@ fn relations_add_up_and_the_status_counts_each_serial_once() {
         Some("next expiry in 5 d, 2 at risk of expiry")
     );
     assert_eq!(
+        all.status(t(85 * DAY + DAY / 2 + 1)).as_deref(),
+        Some("next expiry in 4 d, 2 at risk of expiry"),
+        "to the nearest day"
+    );
+    assert_eq!(
         all.status(t(90 * DAY - 7_199)).as_deref(),
         Some("next expiry in 1 h, 2 at risk of expiry"),
         "hours under a day"
