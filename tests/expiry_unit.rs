@@ -1,0 +1,170 @@
+//! Expiry you can see coming (issue 14, item 4), against the in-memory model with a settable
+//! clock: a certificate entering its `expiry-warning` window is logged once a day with the
+//! fixed prefix and its fields, counted in the leader's status (scoped hooks and full passes
+//! alike), and forgotten once its requirer renews; an `update-status` with nothing due stays
+//! one call, one that finds the window or the next daily line due is a full pass.
+
+mod common;
+
+use std::time::{Duration, SystemTime};
+
+use common::interop::crafted_with_dns;
+use common::world::World;
+use juju_hook::LogLevel;
+use serde_json::json;
+use tls_provider::charm::clock::rfc3339;
+use tls_provider::charm::expiry::state::STATE_FILE;
+use tls_provider::charm::reconcile::scope::{Pass, Why};
+use tls_provider::charm::reconcile::{ReconcileOptions, Summary};
+use tls_provider::protocol::modern::ProviderCertificate;
+
+const HOUR: u64 = 3_600;
+const DAY: u64 = 86_400;
+const REL: u32 = 1;
+const PREFIX: &str = "tls-provider expiry-warning:";
+
+fn at(t0: SystemTime, secs: u64) -> SystemTime {
+    t0 + Duration::from_secs(secs)
+}
+
+/// The leader with the peer relation and relation [`REL`] (`web`, one unit asking for
+/// `web-0.example.com`), 30-day certificates, after a full pass at `t0`.
+fn world(t0: SystemTime, config: &[(&str, &str)]) -> World {
+    let w = World::new(true);
+    w.config("certificate-validity", json!("30d"));
+    w.config("full-reconcile-interval", json!("60d"));
+    for (k, v) in config {
+        w.config(k, json!(v));
+    }
+    w.tools.add_relation(90, "cluster", common::world::APP, &[]);
+    w.relate(REL, "web", &["web/0"]);
+    let c = crafted_with_dns("web-0.example.com");
+    w.request(REL, "web/0", &[(&c.pem, false)]);
+    let s = w.reconcile_at(t0);
+    assert_eq!(s.totals.published, 1);
+    w
+}
+
+fn warnings(w: &World) -> Vec<String> {
+    let st = w.tools.state.borrow();
+    st.logs
+        .iter()
+        .filter(|(l, m)| *l == LogLevel::Warning && m.starts_with(PREFIX))
+        .map(|(_, m)| m.clone())
+        .collect()
+}
+
+fn status(s: &Summary) -> String {
+    s.status.clone().expect("a status").1
+}
+
+fn published(w: &World) -> ProviderCertificate {
+    let mut certs = w.certificates(REL);
+    assert_eq!(certs.len(), 1);
+    certs.remove(0)
+}
+
+fn facts(pem: &str) -> (String, SystemTime) {
+    let x = openssl::x509::X509::from_pem(pem.as_bytes()).unwrap();
+    let serial = x.serial_number().to_bn().unwrap().to_hex_str().unwrap();
+    let na = tls_provider::pki::verify::asn1_to_system(x.not_after());
+    (serial.to_string(), na)
+}
+
+fn scoped_hook(w: &World, now: SystemTime) -> Summary {
+    let ctx = w.unit_ctx("changed", REL, "web/0");
+    w.run_ctx(&ctx, now, ReconcileOptions::default())
+}
+
+#[test]
+fn a_certificate_in_its_window_is_logged_daily_counted_and_forgotten_once_renewed() {
+    let t0 = SystemTime::now();
+    let w = world(t0, &[]);
+    let (serial, not_after) = facts(&published(&w).certificate);
+    assert!(status(&w.reconcile_at(t0)).ends_with("; next expiry in 30 d"));
+
+    // Before the window (20% of 30 days: from day 24) update-status costs one call.
+    w.tools.reset_calls();
+    assert_eq!(w.update_status_at(at(t0, 23 * DAY)).pass, Some(Pass::Idle));
+    assert_eq!(w.calls(), ["is-leader"]);
+    assert!(warnings(&w).is_empty());
+
+    // Into the window: a full pass, one line with every field, the status counts it.
+    let s = w.update_status_at(at(t0, 24 * DAY + HOUR));
+    assert_eq!(s.pass, Some(Pass::Full(Why::Deadline)));
+    let expected = format!(
+        "{PREFIX} kind=certificate application=web unit=web/0 common_name=web-0.example.com \
+         serial={serial} not_after={} days_left=5",
+        rfc3339(not_after)
+    );
+    assert_eq!(warnings(&w), [expected.clone()]);
+    assert!(
+        status(&s).ends_with("; next expiry in 6 d, 1 at risk of expiry"),
+        "{}",
+        status(&s)
+    );
+    assert_eq!(s.totals.signed, 0, "not renewed by the charm yet (day 27)");
+
+    // Less than a day later: idle again, or a scoped hook with the same count; no new line.
+    assert_eq!(
+        w.update_status_at(at(t0, 24 * DAY + 10 * HOUR)).pass,
+        Some(Pass::Idle)
+    );
+    let s = scoped_hook(&w, at(t0, 24 * DAY + 12 * HOUR));
+    assert!(matches!(s.pass, Some(Pass::Scoped { .. })), "{:?}", s.pass);
+    assert!(status(&s).ends_with(", 1 at risk of expiry"), "{}", status(&s));
+    assert_eq!(warnings(&w).len(), 1);
+
+    // A day after the line: update-status wakes into a full pass and logs it again.
+    let s = w.update_status_at(at(t0, 25 * DAY + HOUR + 1));
+    assert_eq!(s.pass, Some(Pass::Full(Why::Deadline)));
+    let lines = warnings(&w);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1], expected.replace("days_left=5", "days_left=4"));
+    assert!(w.dir.path().join(STATE_FILE).exists());
+
+    // The requirer renews (a new CSR): a new certificate, nothing at risk, no more lines.
+    let renewed = crafted_with_dns("web-0.example.com");
+    w.request(REL, "web/0", &[(&renewed.pem, false)]);
+    let s = scoped_hook(&w, at(t0, 25 * DAY + 2 * HOUR));
+    assert_eq!(s.totals.signed, 1);
+    assert_ne!(facts(&published(&w).certificate).0, serial);
+    assert!(
+        status(&s).ends_with("; next expiry in 30 d"),
+        "{}",
+        status(&s)
+    );
+    assert!(!w.dir.path().join(STATE_FILE).exists(), "nothing to remember");
+    w.tools.reset_calls();
+    assert_eq!(
+        w.update_status_at(at(t0, 26 * DAY + 2 * HOUR)).pass,
+        Some(Pass::Idle)
+    );
+    assert_eq!(w.calls(), ["is-leader"]);
+    let s = w.reconcile_at(at(t0, 26 * DAY + 3 * HOUR));
+    assert!(!status(&s).contains("at risk"), "{}", status(&s));
+    assert_eq!(warnings(&w).len(), 2);
+}
+
+#[test]
+fn a_duration_window_and_warnings_off() {
+    let t0 = SystemTime::now();
+    // 3d before the end: from day 27, when the charm's own renewal (a tenth of the lifetime)
+    // also comes; with 4d the window opens a day earlier.
+    let w = world(t0, &[("expiry-warning", "4d")]);
+    assert_eq!(
+        w.update_status_at(at(t0, 25 * DAY + 23 * HOUR)).pass,
+        Some(Pass::Idle)
+    );
+    let s = w.update_status_at(at(t0, 26 * DAY + HOUR));
+    assert_eq!(s.pass, Some(Pass::Full(Why::Deadline)));
+    assert_eq!(warnings(&w).len(), 1);
+    assert!(warnings(&w)[0].contains(" days_left=3"));
+
+    let off = world(t0, &[("expiry-warning", "0")]);
+    let s = off.update_status_at(at(t0, 26 * DAY + HOUR));
+    assert_eq!(s.pass, Some(Pass::Idle), "nothing due without warnings");
+    let s = off.reconcile_at(at(t0, 26 * DAY + 2 * HOUR));
+    assert!(status(&s).ends_with("; next expiry in 4 d"), "{}", status(&s));
+    assert!(warnings(&off).is_empty());
+}
