@@ -112,7 +112,11 @@ fn a_certificate_in_its_window_is_logged_daily_counted_and_forgotten_once_renewe
     );
     let s = scoped_hook(&w, at(t0, 24 * DAY + 12 * HOUR));
     assert!(matches!(s.pass, Some(Pass::Scoped { .. })), "{:?}", s.pass);
-    assert!(status(&s).ends_with(", 1 at risk of expiry"), "{}", status(&s));
+    assert!(
+        status(&s).ends_with(", 1 at risk of expiry"),
+        "{}",
+        status(&s)
+    );
     assert_eq!(warnings(&w).len(), 1);
 
     // A day after the line: update-status wakes into a full pass and logs it again.
@@ -134,7 +138,10 @@ fn a_certificate_in_its_window_is_logged_daily_counted_and_forgotten_once_renewe
         "{}",
         status(&s)
     );
-    assert!(!w.dir.path().join(STATE_FILE).exists(), "nothing to remember");
+    assert!(
+        !w.dir.path().join(STATE_FILE).exists(),
+        "nothing to remember"
+    );
     w.tools.reset_calls();
     assert_eq!(
         w.update_status_at(at(t0, 26 * DAY + 2 * HOUR)).pass,
@@ -165,6 +172,54 @@ fn a_duration_window_and_warnings_off() {
     let s = off.update_status_at(at(t0, 26 * DAY + HOUR));
     assert_eq!(s.pass, Some(Pass::Idle), "nothing due without warnings");
     let s = off.reconcile_at(at(t0, 26 * DAY + 2 * HOUR));
-    assert!(status(&s).ends_with("; next expiry in 4 d"), "{}", status(&s));
+    assert!(
+        status(&s).ends_with("; next expiry in 4 d"),
+        "{}",
+        status(&s)
+    );
     assert!(warnings(&off).is_empty());
+}
+
+#[test]
+fn legacy_certificates_are_watched_too_and_the_charm_renewing_them_ends_the_warnings() {
+    let t0 = SystemTime::now();
+    let w = World::new(true);
+    w.config("certificate-validity", json!("30d"));
+    w.config("full-reconcile-interval", json!("60d"));
+    w.config("ca-key-algorithm", json!("ecdsa-p256"));
+    // Half the lifetime: from day 15, before the charm re-signs legacy certificates (a third
+    // of certificate-validity before their end: day 20).
+    w.config("expiry-warning", json!("50%"));
+    w.tools.add_relation(90, "cluster", common::world::APP, &[]);
+    w.relate(3, "etcd", &["etcd/0"]);
+    w.set_unit_keys(
+        3,
+        "etcd/0",
+        &[
+            ("unit_name", "etcd_0"),
+            ("common_name", "etcd.example.com"),
+            ("sans", "[]"),
+        ],
+    );
+    let s = w.reconcile_at(t0);
+    assert_eq!(s.by_dialect[1].published, 1, "{:?}", s.by_dialect);
+    assert_eq!(w.update_status_at(at(t0, 14 * DAY)).pass, Some(Pass::Idle));
+    let s = w.update_status_at(at(t0, 15 * DAY + HOUR));
+    assert_eq!(s.pass, Some(Pass::Full(Why::Deadline)));
+    let lines = warnings(&w);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{PREFIX} kind=certificate application=etcd unit=etcd/0 \
+             common_name=etcd.example.com serial="
+        )),
+        "{}",
+        lines[0]
+    );
+    assert!(status(&s).contains("1 at risk of expiry"), "{}", status(&s));
+    // Day 20: the charm re-signs it; the new certificate is not at risk.
+    let s = w.update_status_at(at(t0, 20 * DAY + HOUR));
+    assert_eq!(s.totals.signed, 2, "it and the shared client certificate");
+    assert!(!status(&s).contains("at risk"), "{}", status(&s));
+    assert_eq!(warnings(&w).len(), 1, "{:?}", warnings(&w));
 }
