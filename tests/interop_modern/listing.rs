@@ -42,7 +42,7 @@ fn get_issued_certificates_lists_every_certificate_with_its_requirer() {
         (st.as_str(), msg.as_str()),
         (
             "active",
-            "issued 11, denied 0, rejected 0 across 6 relations"
+            "issued 11, denied 0, rejected 0 across 6 relations; next expiry in 90 d"
         )
     );
 
