@@ -223,3 +223,49 @@ fn legacy_certificates_are_watched_too_and_the_charm_renewing_them_ends_the_warn
     assert!(!status(&s).contains("at risk"), "{}", status(&s));
     assert_eq!(warnings(&w).len(), 1, "{:?}", warnings(&w));
 }
+
+#[test]
+fn a_ca_signed_elsewhere_in_its_renewal_window_without_a_successor_is_logged() {
+    let t0 = SystemTime::now();
+    let w = World::new(true);
+    w.config("certificate-validity", json!("30d"));
+    w.config("root-ca-validity", json!("365d"));
+    w.config("full-reconcile-interval", json!("60d"));
+    w.reconcile_at(t0);
+    // The operator's CA (import-ca), as the secret holds it: no upstream to renew it.
+    {
+        let mut st = w.tools.state.borrow_mut();
+        let secret = st
+            .secrets
+            .values_mut()
+            .find(|s| s.label.as_deref() == Some("tls-provider-ca"))
+            .unwrap();
+        let content = secret.revisions.last_mut().unwrap();
+        content.insert("source".into(), "imported".into());
+    }
+    let s = w.reconcile_at(at(t0, 300 * DAY));
+    assert!(!status(&s).contains("at risk"), "{}", status(&s));
+    assert!(warnings(&w).is_empty());
+    // Renewal is due 30d + 1d overlap + 1d before its end (day 333).
+    let s = w.reconcile_at(at(t0, 334 * DAY));
+    let lines = warnings(&w);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{PREFIX} kind=ca application={} unit=- common_name=",
+            common::world::APP
+        )),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].ends_with(" days_left=31"), "{}", lines[0]);
+    assert!(status(&s).contains("1 at risk of expiry"), "{}", status(&s));
+    // Once a day, by update-status.
+    assert_eq!(
+        w.update_status_at(at(t0, 334 * DAY + 23 * HOUR)).pass,
+        Some(Pass::Idle)
+    );
+    let s = w.update_status_at(at(t0, 335 * DAY + 1));
+    assert_eq!(s.pass, Some(Pass::Full(Why::Deadline)));
+    assert_eq!(warnings(&w).len(), 2);
+}

@@ -28,7 +28,7 @@ use self::scope::Pass;
 use super::ca::install::{CaChange, IntakeReport};
 use super::ca::status::source_line;
 use super::ca::{Phase, RotateReason};
-use super::config::ConfigErrors;
+use super::config::{ConfigErrors, ExpiryWarning};
 use super::dialect::snapshot::own_unit_bag;
 use super::dialect::{publish, Counts, Dialect};
 use super::expiry::{self, Outlook};
@@ -208,8 +208,9 @@ fn watch_expiry(leader: &Leader<'_>, summary: &mut Summary) -> Option<u64> {
         if let Some(w) = expiry::ca_at_risk(ca, &leader.config, leader.hook.app(), now) {
             summary.expiry.at_risk.insert(format!("ca:{}", w.serial), w);
         }
+        let on = leader.config.expiry_warning != ExpiryWarning::Off && ca.next.is_none();
         ca_window = Some(expiry::ca_window_start(ca, &leader.config))
-            .filter(|t| *t > expiry::unix(now) && ca.next.is_none());
+            .filter(|t| on && *t > expiry::unix(now));
     }
     let next_line = expiry::state::warn(&leader.hook, &summary.expiry.at_risk);
     [next_line, ca_window].into_iter().flatten().min()
