@@ -97,7 +97,7 @@ fn a_certificate_in_its_window_is_logged_daily_counted_and_forgotten_once_renewe
          serial={serial} not_after={} days_left=5",
         rfc3339(not_after)
     );
-    assert_eq!(warnings(&w), [expected.clone()]);
+    assert_eq!(warnings(&w), std::slice::from_ref(&expected));
     assert!(
         status(&s).ends_with("; next expiry in 6 d, 1 at risk of expiry"),
         "{}",

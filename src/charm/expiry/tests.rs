@@ -31,11 +31,19 @@ fn a_share_of_the_lifetime_or_a_duration_opens_the_window() {
         Some(86 * DAY)
     );
     assert_eq!(c.window_start(ExpiryWarning::Off), None);
-    let before = Outlook::of(&[c.clone()], ExpiryWarning::Percent(20), t(80 * DAY - 1));
+    let before = Outlook::of(
+        std::slice::from_ref(&c),
+        ExpiryWarning::Percent(20),
+        t(80 * DAY - 1),
+    );
     assert!(before.at_risk.is_empty());
     assert_eq!(before.next_window, Some(80 * DAY));
     assert_eq!(before.nearest, Some(100 * DAY));
-    let inside = Outlook::of(&[c.clone()], ExpiryWarning::Percent(20), t(80 * DAY));
+    let inside = Outlook::of(
+        std::slice::from_ref(&c),
+        ExpiryWarning::Percent(20),
+        t(80 * DAY),
+    );
     assert_eq!(inside.at_risk.keys().collect::<Vec<_>>(), ["A"]);
     assert_eq!(inside.next_window, None);
     let off = Outlook::of(&[c], ExpiryWarning::Off, t(99 * DAY));
