@@ -4,9 +4,12 @@
 //!
 //! - the leader's: per relation of each endpoint, the [`Counts`] of its last plan (without the
 //!   per-hook `signed`/`replaced`), the CAs it chains to (`anchors`, by fingerprint into one
-//!   table of PEMs), when it must be planned again (`due`) and a digest of its notes; the counts
-//!   that belong to no relation (`shared`, per dialect); the CA secret's next deadline; the time
-//!   and interval of the last full pass; a digest of the config and CA all that was made under;
+//!   table of PEMs), when it must be planned again (`due`), a digest of its notes and its expiry
+//!   outlook (`crate::charm::expiry::Outlook`: nearest end, certificates at risk, next window
+//!   start); the counts that belong to no relation (`shared`, per dialect); the CA secret's next
+//!   deadline; the expiry watch's next deadline (`expiry_due`: the next daily line, the CA's
+//!   renewal window); the time and interval of the last full pass; a digest of the config and
+//!   CA all that was made under;
 //! - a non-leader's: only that its last standby pass completed.
 //!
 //! The file is removed when a hook starts and written when it ends well, so a hook that fails
