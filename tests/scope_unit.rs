@@ -306,6 +306,7 @@ fn a_certificate_renewal_point_brings_a_full_pass_that_renews() {
     let config = [
         ("certificate-validity", "10d"),
         ("full-reconcile-interval", "30d"),
+        ("crl-validity", "30d"),
     ];
     let w = world_with(2, &config);
     let now = SystemTime::now();
@@ -330,6 +331,7 @@ fn a_ca_deadline_brings_a_full_pass_that_rotates() {
     w.config("certificate-validity", json!("5d"));
     w.config("ca-rotation-overlap", json!("1d"));
     w.config("full-reconcile-interval", json!("30d"));
+    w.config("crl-validity", json!("30d"));
     w.reconcile();
     let now = SystemTime::now();
     assert_eq!(

@@ -22,7 +22,8 @@ use crate::charm::ca::{self, Loaded, StoredCa};
 use crate::charm::clock;
 use crate::charm::dialect::snapshot::bag_of;
 use crate::charm::hook::Hook;
-use crate::charm::revocation::{crl_of, csr_fingerprint, Revocation, Store};
+use crate::charm::revocation::crl::{self, SignedCrl};
+use crate::charm::revocation::{csr_fingerprint, Revocation, Store};
 use crate::pki::trust::fingerprint;
 use crate::pki::verify::{cert_info, issued_by};
 use crate::pki::RevocationReason;
@@ -324,15 +325,31 @@ fn report(
         message = format!("{message}; {note}");
     }
     if let Some(s) = stored {
-        let crl = crl_of(s, &store.records, hook.now)?;
-        results.insert("crl".into(), crl.pem);
+        let validity = crl_validity(hook);
+        let crls = crl::maintain_with(hook, s, validity, store)?;
+        if let Some(active) = crls.crls.first() {
+            results.insert("crl".into(), active.pem.clone());
+        }
     }
     results.insert("message".into(), message);
     hook.tools.action_set(&results)?;
     Ok(())
 }
 
-/// `get-crl`: the active CA's CRL, freshly signed, as PEM and base64 of DER.
+/// `crl-validity` of the config (the default when the config is invalid: the reconcile
+/// reports that separately).
+fn crl_validity(hook: &Hook<'_>) -> u64 {
+    match hook.config() {
+        Ok(Ok(c)) => c.crl_validity,
+        _ => crate::charm::config::parse_duration(crate::charm::config::DEFAULT_CRL_VALIDITY)
+            .unwrap_or(7 * 86_400),
+    }
+}
+
+/// `get-crl`: the CRL of the active CA (`crl`, `crl-der-base64`, `issuer`, `revoked-count`,
+/// `this-update`, `next-update`) and, while the CA before the last rotation is still trusted,
+/// the same keys prefixed `previous-` for its CRL. The stored CRLs are returned as they are
+/// while current (signed again first when due).
 pub fn get_crl(hook: &Hook<'_>) -> Result<(), ActionError> {
     let stored = match ca::load(hook.tools)? {
         Loaded::Ok(s) => s,
@@ -343,30 +360,38 @@ pub fn get_crl(hook: &Hook<'_>) -> Result<(), ActionError> {
             ))
         }
     };
-    let store = Store::load(hook)?;
-    let crl = crl_of(&stored, &store.records, hook.now)?;
-    let issuer = fingerprint(&stored.ca.cert);
-    let count = store
-        .records
-        .iter()
-        .filter(|r| r.issuer_fingerprint.as_deref() == Some(issuer.as_str()))
-        .count();
+    let crls = crl::maintain(hook, &stored, crl_validity(hook))?;
     let mut results = BTreeMap::new();
-    results.insert("crl".to_string(), crl.pem);
-    results.insert(
-        "crl-der-base64".to_string(),
-        base64::engine::general_purpose::STANDARD.encode(&crl.der),
-    );
-    results.insert("revoked-count".to_string(), count.to_string());
-    results.insert("issuer".to_string(), cert_info(&stored.ca.cert).subject);
-    results.insert(
-        "next-update".to_string(),
-        clock::rfc3339(
-            hook.now + std::time::Duration::from_secs(crate::charm::revocation::CRL_VALIDITY_SECS),
-        ),
-    );
+    let cas = [Some(&stored.ca.cert), stored.previous.as_ref()];
+    for (prefix, (signed, cert)) in ["", "previous-"].iter().zip(crls.crls.iter().zip(cas)) {
+        if let Some(cert) = cert {
+            put_crl(&mut results, prefix, signed, cert);
+        }
+    }
     hook.tools.action_set(&results)?;
     Ok(())
+}
+
+fn put_crl(results: &mut BTreeMap<String, String>, prefix: &str, crl: &SignedCrl, ca: &X509) {
+    let der = openssl::x509::X509Crl::from_pem(crl.pem.as_bytes())
+        .and_then(|c| c.to_der())
+        .unwrap_or_default();
+    let mut put = |k: &str, v: String| {
+        results.insert(format!("{prefix}{k}"), v);
+    };
+    put("crl", crl.pem.clone());
+    put(
+        "crl-der-base64",
+        base64::engine::general_purpose::STANDARD.encode(der),
+    );
+    put("revoked-count", crl.revoked.to_string());
+    put("issuer", cert_info(ca).subject);
+    put("this-update", clock::rfc3339(unix_time(crl.this_update)));
+    put("next-update", clock::rfc3339(unix_time(crl.next_update)));
+}
+
+fn unix_time(secs: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use crate::pki::verify::asn1_to_system;
 pub const CACHE_FILE: &str = ".tls-provider-scope";
 
 /// Changes whenever the format does; another version reads as no cache.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 /// The most bytes of remote databags the cache keeps; relations past it are read every time.
 pub const MAX_BAGS: usize = 16 * 1024 * 1024;
@@ -59,6 +59,9 @@ pub struct LeaderCache {
     pub interval: u64,
     /// The CA secret's next deadline (`rotate-at`), unix seconds.
     pub ca_due: Option<u64>,
+    /// When a CRL is next signed again (half of its validity), unix seconds.
+    #[serde(default)]
+    pub crl_due: Option<u64>,
     /// Endpoint → relation id → what its last plan said.
     pub relations: BTreeMap<String, BTreeMap<u32, Entry>>,
     /// Counts of each dialect (by index) that belong to no relation.
@@ -156,6 +159,7 @@ impl LeaderCache {
         relations
             .filter_map(|e| e.due)
             .chain(self.ca_due)
+            .chain(self.crl_due)
             .chain(self.anchors.values().filter_map(|a| a.not_after))
             .min()
     }
