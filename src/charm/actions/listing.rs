@@ -12,6 +12,9 @@
 //!   `has-certificate` (and `not-after` when it has one); results `requests`, `count`,
 //!   `outstanding`, `relation-id`, `application`, `message`.
 //!
+//! `list-certificates` ([`super::inventory`]) is built from the same gathering
+//! ([`list_requests`]).
+//!
 //! Large lists are split (see [`super::results`]): `requests`, `requests-2`, ...,
 //! `requests-parts=N` (likewise `certificates` and `unreadable-requests`), and the `message`
 //! says so.
