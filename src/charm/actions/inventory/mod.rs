@@ -115,14 +115,14 @@ impl Filters {
 
     /// Whether `e` passes every filter.
     pub fn matches(&self, e: &InventoryEntry) -> bool {
-        self.state.map_or(true, |s| s.selects(e.state))
+        self.state.is_none_or(|s| s.selects(e.state))
             && self
                 .relation_id
-                .map_or(true, |id| e.relation_id == Some(id.0))
+                .is_none_or(|id| e.relation_id == Some(id.0))
             && self
                 .application
                 .as_deref()
-                .map_or(true, |a| e.application.split(',').any(|x| x == a))
+                .is_none_or(|a| e.application.split(',').any(|x| x == a))
     }
 
     /// The filters as given, e.g. ` matching state=issued application=web`; empty without any.
