@@ -243,7 +243,13 @@ fn expiring_on_a_simulated_clock_and_the_filters() {
         set(&["7:\"etcd_0\"", "null:null"])
     );
     assert_eq!(only(json!({"relation-id": "7"})), set(&["7:\"etcd_0\""]));
-    assert!(only(json!({"application": "nope"})).is_empty());
+    let out = w.action_at("list-certificates", json!({"application": "nope"}), f.now);
+    assert_eq!(
+        out.ok()["message"],
+        "0 certificate requests matching application=nope \
+         (related applications: api, etcd, evil, web)"
+    );
+    assert_eq!(out.list("certificates"), Vec::<Value>::new());
     assert_eq!(only(json!({"state": "denied"})), set(&["5:\"evil/0\""]));
 
     w.refuses(
@@ -305,6 +311,13 @@ fn a_thousand_certificates_are_listed_in_parts() {
     assert!(
         message.contains(&format!("certificates-parts={parts}")),
         "{message}"
+    );
+    let empty = World::leader_in("self-signed");
+    let out = empty.action("list-certificates", json!({}));
+    assert_eq!(
+        out.ok()["message"],
+        "0 certificate requests (no application is related yet: \
+         juju integrate tls-provider:certificates <application>)"
     );
     // A filter that keeps few entries keeps one result.
     let out = w.action("list-certificates", json!({"state": "outstanding"}));

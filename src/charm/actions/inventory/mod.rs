@@ -18,7 +18,8 @@
 //!
 //! Results: `certificates` (a JSON list of entries, split into `certificates`,
 //! `certificates-2`, ..., `certificates-parts=N` when large, see [`super::results`]), `count`,
-//! and `message` (the counts per state, and the split when there is one).
+//! and `message` (the counts per state, the split when there is one, and a hint when nothing
+//! is related or no application matches `application=`).
 //!
 //! Entry keys (all always present; `null` when they do not apply):
 //! - `relation-id`: the relation (integer); `null` for the shared legacy client certificate.
@@ -47,13 +48,13 @@ pub mod entry;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use juju_hook::RelationId;
 use serde_json::Value;
 
 pub use self::entry::{build, InventoryEntry, State};
-use super::listing::list_requests;
+use super::listing::{list_requests, Listing};
 use super::params::{relation_id_param, Params};
 use super::results::{set_json_list, split_note};
 use super::{fail, ActionError};
@@ -202,14 +203,36 @@ pub fn list_certificates(hook: &Hook<'_>) -> Result<(), ActionError> {
         .collect();
     let mut results = BTreeMap::new();
     set_results(&mut results, &entries, &filters);
+    let hint = hint(hook, &listing, &entries, &filters);
+    results
+        .entry("message".to_string())
+        .or_default()
+        .push_str(&hint);
+    hook.tools.action_set(&results)?;
+    Ok(())
+}
+
+/// What to add to the message: why the list may be empty, and unreadable requirer data.
+fn hint(hook: &Hook<'_>, listing: &Listing, entries: &[InventoryEntry], f: &Filters) -> String {
+    let mut out = String::new();
+    if listing.relations.is_empty() {
+        out.push_str(&format!(
+            " (no application is related yet: juju integrate {}:certificates <application>)",
+            hook.app()
+        ));
+    } else if entries.is_empty() && f.application.is_some() {
+        let apps: BTreeSet<&str> = listing.relations.values().map(String::as_str).collect();
+        out.push_str(&format!(
+            " (related applications: {})",
+            apps.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
     if !listing.rejected.is_empty() {
-        let m = results.entry("message".to_string()).or_default();
-        m.push_str(&format!(
+        out.push_str(&format!(
             "; {} requirer entries could not be read (get-outstanding-certificate-requests \
              lists them as unreadable-requests)",
             listing.rejected.len()
         ));
     }
-    hook.tools.action_set(&results)?;
-    Ok(())
+    out
 }
