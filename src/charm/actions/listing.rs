@@ -12,6 +12,9 @@
 //!   `has-certificate` (and `not-after` when it has one); results `requests`, `count`,
 //!   `outstanding`, `relation-id`, `application`, `message`.
 //!
+//! `list-certificates` ([`super::inventory`]) is built from the same gathering
+//! ([`list_requests`]).
+//!
 //! Large lists are split (see [`super::results`]): `requests`, `requests-2`, ...,
 //! `requests-parts=N` (likewise `certificates` and `unreadable-requests`), and the `message`
 //! says so.
@@ -67,6 +70,9 @@ pub struct ListedRequest {
     pub error: Option<String>,
     /// Its certificate was revoked (`revoke-certificate`): it is never signed again.
     pub revoked: bool,
+    /// The certificate published for this CSR (PEM, leaf first), whether or not it is still
+    /// valid or revoked: what `list-certificates` describes.
+    pub certificate: Option<String>,
 }
 
 impl ListedRequest {
@@ -191,6 +197,7 @@ fn modern_requests(snap: &RelationSnapshot, now: SystemTime, out: &mut Listing) 
             not_after: None,
             error: None,
             revoked: false,
+            certificate: None,
         };
         match &parsed {
             Ok(p) => {
@@ -200,6 +207,7 @@ fn modern_requests(snap: &RelationSnapshot, now: SystemTime, out: &mut Listing) 
             Err(e) => item.error = Some(format!("this charm cannot use the CSR: {e}")),
         }
         if let Some(entry) = certs.get(req.csr.as_str()) {
+            item.certificate = Some(entry.certificate.clone());
             item.not_after = live_certificate(entry, parsed.as_ref().ok(), now);
             item.has_certificate = item.not_after.is_some();
             if entry.revoked {
@@ -253,6 +261,7 @@ pub fn list_requests(hook: &Hook<'_>, only: Option<RelationId>) -> Result<Listin
                 not_after: None,
                 error: None,
                 revoked: false,
+                certificate: c.certificate.clone(),
             });
         }
     }

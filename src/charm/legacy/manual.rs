@@ -35,6 +35,8 @@ pub struct LegacyCsr {
     pub csr_pem: String,
     /// Whether a certificate is published for it.
     pub has_certificate: bool,
+    /// The certificate text as published (leaf first), once it has one.
+    pub certificate: Option<String>,
 }
 
 fn kind_name(e: &Entry) -> &'static str {
@@ -54,6 +56,7 @@ fn listed(rel: Option<RelationId>, e: &Entry) -> LegacyCsr {
         is_ca: e.kind.is_some_and(RequestKind::is_ca),
         csr_pem: e.csr.clone(),
         has_certificate: e.cert.is_some(),
+        certificate: e.cert.clone(),
     }
 }
 
