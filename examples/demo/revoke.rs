@@ -1,14 +1,14 @@
 //! The demo's revocation section: `revoke-certificate` takes one web unit's certificate back,
 //! the requirer library drops it, `get-crl` lists its serial (checked with `openssl crl -verify`
 //! and `openssl verify -crl_check`, which refuses the revoked certificate and accepts another),
-//! and the unit's new CSR gets a new certificate.
+//! `list-certificates state=revoked` shows it, and the unit's new CSR gets a new certificate.
 
 use serde_json::json;
 
 use super::{parse, pki, result_str, str_of, Demo, Res, LEADER, PROVIDER};
 
 pub fn section(d: &mut Demo) -> Res<()> {
-    d.section("6. Revocation and the CRL");
+    d.section("6. Revocation, the CRL and the inventory");
     let victim = d
         .modern_unit("web/0")?
         .ok_or("web/0 holds no certificate")?;
@@ -77,6 +77,28 @@ pub fn section(d: &mut Demo) -> Res<()> {
         };
         d.check(ok != revoked && (ok || out.contains("revoked")), &what);
     }
+
+    println!("  juju run {PROVIDER}/leader list-certificates state=revoked");
+    let r = d.action(LEADER, "list-certificates", json!({"state": "revoked"}))?;
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&result_str(&r, "certificates")?)?;
+    for e in &listed {
+        println!(
+            "    {} {} serial {} ({})",
+            str_of(&e["application"]),
+            str_of(&e["unit"]),
+            str_of(&e["serial"]),
+            str_of(&e["reason"])
+        );
+    }
+    d.check(
+        listed.len() == 1 && listed[0]["serial"] == json!(hex.to_ascii_uppercase()),
+        "the inventory lists the revoked certificate, with its reason",
+    );
+    let r = d.action(LEADER, "list-certificates", json!({}))?;
+    println!(
+        "  juju run {PROVIDER}/leader list-certificates: {}",
+        result_str(&r, "message")?
+    );
 
     println!("  juju run web/0 regenerate-key   (a new key, a new CSR)");
     d.action("web/0", "regenerate-key", json!({}))?;
