@@ -35,6 +35,8 @@ pub struct LegacyCsr {
     pub csr_pem: String,
     /// Whether a certificate is published for it.
     pub has_certificate: bool,
+    /// Its certificate was revoked: it is never signed nor published again.
+    pub revoked: bool,
 }
 
 fn kind_name(e: &Entry) -> &'static str {
@@ -54,6 +56,7 @@ fn listed(rel: Option<RelationId>, e: &Entry) -> LegacyCsr {
         is_ca: e.kind.is_some_and(RequestKind::is_ca),
         csr_pem: e.csr.clone(),
         has_certificate: e.cert.is_some(),
+        revoked: e.revoked,
     }
 }
 
@@ -106,6 +109,12 @@ pub enum CompleteError {
          sign exactly the CSR listed by get-outstanding-certificate-requests"
     )]
     KeyMismatch,
+    #[error(
+        "the certificate of this certificate signing request was revoked (revoke-certificate), \
+         so it is never answered again; the legacy requirer gets a new key and CSR when its \
+         request changes (common name or SANs) or when the relation is made again"
+    )]
+    Revoked,
     #[error(transparent)]
     Pki(#[from] PkiError),
 }
@@ -163,6 +172,9 @@ pub fn complete_csr(
     let Some((rel, entry)) = find(store, &want, relation) else {
         return Ok(None);
     };
+    if entry.revoked {
+        return Err(CompleteError::Revoked);
+    }
     let key = private_key_from_pem(&entry.key)?;
     if !key.public_eq(&*leaf.public_key().map_err(PkiError::from)?) {
         return Err(CompleteError::KeyMismatch);
