@@ -104,11 +104,7 @@ pub fn revoke_certificate(hook: &Hook<'_>) -> Result<(), ActionError> {
             found.push(f);
         }
     }
-    let stored = match ca::load(hook.tools)? {
-        Loaded::Ok(s) => Some(s),
-        _ => None,
-    };
-    let legacy_found = legacy::find_and_revoke(hook, &selector, stored.as_ref())?;
+    let mut legacy_found = legacy::find_and_revoke(hook, &selector)?;
     if found.is_empty() && legacy_found.is_none() {
         return Err(fail(format!(
             "no published certificate matches {} (revoked ones stay listed and are not revoked \
@@ -117,15 +113,21 @@ pub fn revoke_certificate(hook: &Hook<'_>) -> Result<(), ActionError> {
             hook.app()
         )));
     }
+    let stored = match ca::load(hook.tools)? {
+        Loaded::Ok(s) => Some(s),
+        _ => None,
+    };
     let mut matches = Vec::new();
     for f in found {
         matches.extend(revoke_found(hook, f, stored.as_ref())?);
     }
-    let mut legacy_found = legacy_found;
     if let Some(lf) = &mut legacy_found {
         // Written now, so the revocation holds even if the reconcile below stops early.
         lf.store.commit(hook.tools)?;
-        matches.append(&mut lf.matches);
+        for (mut m, cert) in lf.matches.drain(..) {
+            m.issuer = issuer_of(&cert, stored.as_ref());
+            matches.push(m);
+        }
     }
     for m in &matches {
         store.records.push(Revocation {
@@ -257,6 +259,13 @@ fn find_in(
     }))
 }
 
+/// The fingerprint of our CA when it issued `cert` (so the serial goes in its CRL).
+fn issuer_of(cert: &X509, stored: Option<&StoredCa>) -> Option<String> {
+    stored
+        .filter(|s| issued_by(cert, &s.ca.cert))
+        .map(|s| fingerprint(&s.ca.cert))
+}
+
 /// Marks the found entries revoked, notes who issued each, and writes our app databag.
 fn revoke_found(
     hook: &Hook<'_>,
@@ -265,9 +274,7 @@ fn revoke_found(
 ) -> Result<Vec<Match>, ActionError> {
     let mut out = Vec::new();
     for (i, mut m, cert) in f.hits {
-        m.issuer = stored
-            .filter(|s| issued_by(&cert, &s.ca.cert))
-            .map(|s| fingerprint(&s.ca.cert));
+        m.issuer = issuer_of(&cert, stored);
         f.data.certificates[i].revoked = true;
         out.push(m);
     }

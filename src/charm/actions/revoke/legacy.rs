@@ -27,22 +27,21 @@ use openssl::x509::X509;
 
 use super::{normalise_hex, Match, Selector};
 use crate::charm::actions::ActionError;
-use crate::charm::ca::StoredCa;
 use crate::charm::dialect::snapshot::{self, RelationSnapshot};
 use crate::charm::hook::Hook;
 use crate::charm::legacy;
 use crate::charm::legacy::store::{Entry, Store};
 use crate::charm::revocation::csr_fingerprint;
 use crate::charm::ENDPOINT;
-use crate::pki::trust::fingerprint;
-use crate::pki::verify::{cert_info, issued_by, parse_certs};
+use crate::pki::verify::{cert_info, parse_certs};
 use crate::protocol::legacy as proto;
 
 /// What a legacy revocation found and changed.
 pub struct LegacyFound {
     /// The store with the matches revoked (not written yet).
     pub store: Store,
-    pub matches: Vec<Match>,
+    /// Each match with its leaf certificate (its `issuer` is set by the caller).
+    pub matches: Vec<(Match, X509)>,
     /// The certificates withdrawn, by relation (`None`: the shared client, on every legacy
     /// relation), to check they are gone after the reconcile.
     pub withdrawn: Vec<(Option<RelationId>, String)>,
@@ -55,7 +54,6 @@ pub struct LegacyFound {
 pub fn find_and_revoke(
     hook: &Hook<'_>,
     selector: &Selector,
-    stored: Option<&StoredCa>,
 ) -> Result<Option<LegacyFound>, ActionError> {
     let ids = snapshot::relation_ids(hook, ENDPOINT)?;
     let ids: Vec<RelationId> = match selector {
@@ -85,14 +83,8 @@ pub fn find_and_revoke(
                 continue;
             }
             withdrawn.push((Some(snap.id), entry.cert.clone().unwrap_or_default()));
-            matches.push(matched(
-                Some(snap.id),
-                snap.remote_app.clone(),
-                entry,
-                &cert,
-                serial,
-                stored,
-            ));
+            let m = matched(Some(snap.id), snap.remote_app.clone(), entry, serial);
+            matches.push((m, cert));
             entry.revoke();
         }
     }
@@ -105,7 +97,7 @@ pub fn find_and_revoke(
             let entry = store.doc.client.take().expect("matched above");
             let apps: Vec<&str> = snaps.iter().map(|s| s.remote_app.as_str()).collect();
             withdrawn.push((None, entry.cert.clone().unwrap_or_default()));
-            matches.push(matched(None, apps.join(","), &entry, &cert, serial, stored));
+            matches.push((matched(None, apps.join(","), &entry, serial), cert));
         }
     }
     Ok((!matches.is_empty()).then(|| LegacyFound {
@@ -158,9 +150,7 @@ fn matched(
     relation: Option<RelationId>,
     application: String,
     entry: &Entry,
-    cert: &X509,
     serial: String,
-    stored: Option<&StoredCa>,
 ) -> Match {
     Match {
         relation,
@@ -169,9 +159,7 @@ fn matched(
         serial,
         csr_fingerprint: csr_fingerprint(&entry.csr).unwrap_or_default(),
         common_name: Some(entry.cn.clone()).filter(|c| !c.is_empty()),
-        issuer: stored
-            .filter(|s| issued_by(cert, &s.ca.cert))
-            .map(|s| fingerprint(&s.ca.cert)),
+        issuer: None,
         legacy_kind: Some(
             entry
                 .kind
