@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::interop::{deploy_provider, obj, other_unit};
+use common::interop::{deploy_provider, obj, other_unit, secrets_labelled};
 use common::pki::{openssl_cli, openssl_ok, verify_cert_and_key};
 use jujusim::{ActionResult, Model};
 use openssl::x509::X509;
@@ -126,16 +126,23 @@ fn provider_bags(model: &Model, rels: &[u32]) -> Vec<jujusim::Databag> {
 /// Runs `config-changed` and `update-status` on every provider unit: the revoked request is not
 /// re-issued and no relation data changes.
 fn assert_hooks_change_nothing(model: &mut Model, rels: &[u32]) {
-    let before = provider_bags(model, rels);
+    let store_revisions = |model: &Model| -> Vec<usize> {
+        secrets_labelled(model, "tls-provider-legacy")
+            .iter()
+            .map(|s| s.revisions.len())
+            .collect()
+    };
+    let before = (provider_bags(model, rels), store_revisions(model));
+    assert!(!before.1.is_empty(), "no legacy key store");
     for u in model.units(PROV) {
         model.queue_hook(&u, "config-changed");
     }
     model.update_status(PROV);
     model.settle().unwrap();
+    let after = (provider_bags(model, rels), store_revisions(model));
     assert_eq!(
-        provider_bags(model, rels),
-        before,
-        "hooks rewrote relation data"
+        after, before,
+        "hooks rewrote relation data or the key store"
     );
 }
 

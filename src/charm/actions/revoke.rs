@@ -108,9 +108,10 @@ pub fn revoke_certificate(hook: &Hook<'_>) -> Result<(), ActionError> {
     if found.is_empty() && legacy_found.is_none() {
         return Err(fail(format!(
             "no published certificate matches {} (revoked ones stay listed and are not revoked \
-             twice); list them with `juju run {}/leader get-issued-certificates`",
+             twice); list them with `juju run {app}/leader get-issued-certificates` (legacy \
+             requirers' with `juju run {app}/leader get-certificate-request relation-id=<id>`)",
             selector.describe(),
-            hook.app()
+            app = hook.app()
         )));
     }
     let stored = match ca::load(hook.tools)? {
