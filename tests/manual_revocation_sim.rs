@@ -162,7 +162,7 @@ fn manual_mode_revocation_withdraws_and_names_the_outside_ca() {
         &mut m,
         &leader,
         "revoke-certificate",
-        json!({"relation-id": legacy_rel, "unit": "etcd/0"}),
+        json!({"relation-id": legacy_rel, "unit": "etcd_0"}),
     );
     assert_names_the_outside_ca(&r);
     assert_eq!(list(&r, "revoked")[0]["legacy-kind"], json!("server"));

@@ -170,3 +170,50 @@ fn matched(
 
 /// The kind the listings give the shared client certificate.
 const SHARED_CLIENT_KIND: &str = "shared-client";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::legacy::RequestKind;
+
+    fn entry(unit: Option<&str>) -> Entry {
+        Entry {
+            kind: Some(if unit.is_some() {
+                RequestKind::Server
+            } else {
+                RequestKind::Application
+            }),
+            unit: unit.map(str::to_string),
+            cn: "a.example".into(),
+            sans: vec![],
+            key: String::new(),
+            csr: String::new(),
+            cert: None,
+            ca: None,
+            chain: None,
+            revoked: false,
+        }
+    }
+
+    #[test]
+    fn a_unit_is_named_as_juju_or_as_the_requirer_names_itself() {
+        let keys = BTreeMap::from([("etcd/0".to_string(), "etcd_remote_7".to_string())]);
+        let mine = entry(Some("etcd_remote_7"));
+        let unit = |u: &str| Selector::Relation(RelationId(3), Some(u.to_string()));
+        assert!(hits(&unit("etcd/0"), &mine, "1", &keys));
+        assert!(hits(&unit("etcd_remote_7"), &mine, "1", &keys));
+        assert!(!hits(&unit("etcd/1"), &mine, "1", &keys));
+        assert!(!hits(&unit("etcd_0"), &mine, "1", &keys));
+        // The application certificate belongs to no unit, only to the relation.
+        let app = entry(None);
+        assert!(!hits(&unit("etcd/0"), &app, "1", &keys));
+        assert!(hits(
+            &Selector::Relation(RelationId(3), None),
+            &app,
+            "1",
+            &keys
+        ));
+        assert!(hits(&Selector::Serial("1".into()), &app, "1", &keys));
+        assert!(!hits(&Selector::Serial("2".into()), &app, "1", &keys));
+    }
+}
