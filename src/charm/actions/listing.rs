@@ -44,6 +44,12 @@ use crate::pki::san::{self, San};
 use crate::pki::{verify, ParsedCsr, MAX_CSR_PEM_BYTES};
 use crate::protocol::modern::ProviderCertificate;
 
+/// The `error` of a revoked legacy request.
+pub const LEGACY_REVOKED: &str = "revoked: its certificate was revoked (revoke-certificate) and \
+     its key and certificate withdrawn; this request is never served again: the legacy requirer \
+     gets a new key and certificate when it changes the request (common name or SANs) or the \
+     relation is made again";
+
 /// The `message` of an empty outstanding list.
 pub const NO_OUTSTANDING: &str = "no outstanding certificate requests";
 
@@ -259,8 +265,8 @@ pub fn list_requests(hook: &Hook<'_>, only: Option<RelationId>) -> Result<Listin
                 csr: c.csr_pem.clone(),
                 has_certificate: c.has_certificate,
                 not_after: None,
-                error: None,
-                revoked: false,
+                error: c.revoked.then(|| LEGACY_REVOKED.to_string()),
+                revoked: c.revoked,
                 certificate: c.certificate.clone(),
             });
         }

@@ -7,6 +7,13 @@
 //! in the peer databag ([`crate::charm::revocation`]); certificates our CA issued go into its
 //! CRL, which the result carries. A certificate signed outside the charm (manual mode) is
 //! withdrawn the same way, and the result says that its CA must revoke it.
+//!
+//! Legacy requirers ([`legacy`]): the certificate and the key we generated are withdrawn from
+//! our unit databag and dropped from the legacy key store, where the entry stays marked
+//! revoked; the requirer gets a new key and certificate only when its request changes or the
+//! relation is made again. The shared legacy client certificate is replaced by a new one.
+
+mod legacy;
 
 use std::collections::BTreeMap;
 
@@ -21,7 +28,11 @@ use super::{fail, ActionError};
 use crate::charm::ca::{self, Loaded, StoredCa};
 use crate::charm::clock;
 use crate::charm::dialect::snapshot::bag_of;
+use crate::charm::dialect::snapshot::own_unit_bag;
 use crate::charm::hook::Hook;
+use crate::charm::legacy::manual::holds_certificate;
+use crate::charm::legacy::LegacyDialect;
+use crate::charm::reconcile::{self, ReconcileOptions};
 use crate::charm::revocation::crl::{self, SignedCrl};
 use crate::charm::revocation::{csr_fingerprint, Revocation, Store};
 use crate::pki::trust::fingerprint;
@@ -49,7 +60,8 @@ impl Selector {
 
 /// One published entry that matched, with what we know about it.
 struct Match {
-    relation: RelationId,
+    /// `None`: the shared legacy client certificate (on every legacy relation).
+    relation: Option<RelationId>,
     application: String,
     unit: Option<String>,
     serial: String,
@@ -57,6 +69,8 @@ struct Match {
     common_name: Option<String>,
     /// Our CA (active or previous) issued it.
     issuer: Option<String>,
+    /// Legacy: the request kind (`server`, ..., `shared-client`).
+    legacy_kind: Option<&'static str>,
 }
 
 /// `revoke-certificate`.
@@ -91,12 +105,14 @@ pub fn revoke_certificate(hook: &Hook<'_>) -> Result<(), ActionError> {
             found.push(f);
         }
     }
-    if found.is_empty() {
+    let mut legacy_found = legacy::find_and_revoke(hook, &selector)?;
+    if found.is_empty() && legacy_found.is_none() {
         return Err(fail(format!(
             "no published certificate matches {} (revoked ones stay listed and are not revoked \
-             twice); list them with `juju run {}/leader get-issued-certificates`",
+             twice); list them with `juju run {app}/leader get-issued-certificates` (legacy \
+             requirers' with `juju run {app}/leader get-certificate-request relation-id=<id>`)",
             selector.describe(),
-            hook.app()
+            app = hook.app()
         )));
     }
     let stored = match ca::load(hook.tools)? {
@@ -107,21 +123,58 @@ pub fn revoke_certificate(hook: &Hook<'_>) -> Result<(), ActionError> {
     for f in found {
         matches.extend(revoke_found(hook, f, stored.as_ref())?);
     }
+    if let Some(lf) = &mut legacy_found {
+        // Written now, so the revocation holds even if the reconcile below stops early.
+        lf.store.commit(hook.tools)?;
+        for (mut m, cert) in lf.matches.drain(..) {
+            m.issuer = issuer_of(&cert, stored.as_ref());
+            matches.push(m);
+        }
+    }
     for m in &matches {
         store.records.push(Revocation {
             serial: m.serial.clone(),
             csr_fingerprint: m.csr_fingerprint.clone(),
-            relation_id: m.relation.0,
+            relation_id: m.relation.map_or(0, |r| r.0),
             application: m.application.clone(),
             unit: m.unit.clone(),
             common_name: m.common_name.clone(),
             issuer_fingerprint: m.issuer.clone(),
             revoked_at: now.clone(),
             reason: reason.as_str().to_string(),
+            legacy_kind: m.legacy_kind.map(str::to_string),
         });
     }
     store.save(hook)?;
-    report(hook, &matches, stored.as_ref(), &store)
+    let pending = match legacy_found {
+        Some(lf) => withdraw_legacy(hook, lf)?,
+        None => Vec::new(),
+    };
+    report(hook, &matches, stored.as_ref(), &store, &pending)
+}
+
+/// Publishes the legacy relations without the revoked certificates and keys (a reconcile with
+/// the changed store), then checks they are gone. Returns the relations still holding one.
+fn withdraw_legacy(hook: &Hook<'_>, lf: legacy::LegacyFound) -> Result<Vec<u32>, ActionError> {
+    let store = lf.store;
+    reconcile::reconcile_with(
+        hook,
+        ReconcileOptions::default(),
+        Box::new(move |leader| {
+            reconcile::dialects_with(Some(leader), LegacyDialect::with_store(store))
+        }),
+    )?;
+    let mut pending = Vec::new();
+    for (rel, cert) in &lf.withdrawn {
+        let ids = rel.map_or(lf.relations.clone(), |r| vec![r]);
+        for id in ids {
+            let held = own_unit_bag(hook, id)?.is_some_and(|bag| holds_certificate(&bag, cert));
+            if held && !pending.contains(&id.0) {
+                pending.push(id.0);
+            }
+        }
+    }
+    Ok(pending)
 }
 
 fn selector(params: &super::params::Params) -> Result<Selector, ActionError> {
@@ -150,7 +203,7 @@ fn selector(params: &super::params::Params) -> Result<Selector, ActionError> {
 }
 
 /// Uppercase hex without `0x`, colons or leading zeros: how serials compare.
-fn normalise_hex(s: &str) -> String {
+pub fn normalise_hex(s: &str) -> String {
     let t = s.trim();
     let t = t
         .strip_prefix("0x")
@@ -208,6 +261,15 @@ fn find_in(
     }))
 }
 
+/// The fingerprint of our CA when it issued `cert` (so the serial goes in its CRL): the
+/// active CA, or the previous one while it still signs its own CRL.
+fn issuer_of(cert: &X509, stored: Option<&StoredCa>) -> Option<String> {
+    crl::signing_cas(stored?)
+        .into_iter()
+        .find(|ca| issued_by(cert, &ca.cert))
+        .map(|ca| fingerprint(&ca.cert))
+}
+
 /// Marks the found entries revoked, notes who issued each, and writes our app databag.
 fn revoke_found(
     hook: &Hook<'_>,
@@ -216,9 +278,7 @@ fn revoke_found(
 ) -> Result<Vec<Match>, ActionError> {
     let mut out = Vec::new();
     for (i, mut m, cert) in f.hits {
-        m.issuer = stored
-            .filter(|s| issued_by(&cert, &s.ca.cert))
-            .map(|s| fingerprint(&s.ca.cert));
+        m.issuer = issuer_of(&cert, stored);
         f.data.certificates[i].revoked = true;
         out.push(m);
     }
@@ -275,13 +335,14 @@ fn matching(
     }
     Some((
         Match {
-            relation: id,
+            relation: Some(id),
             application: application.to_string(),
             unit,
             serial,
             csr_fingerprint: csr_fp,
             common_name: info.common_name,
             issuer: None,
+            legacy_kind: None,
         },
         cert,
     ))
@@ -292,38 +353,29 @@ fn report(
     matches: &[Match],
     stored: Option<&StoredCa>,
     store: &Store,
+    pending: &[u32],
 ) -> Result<(), ActionError> {
     let mut results = BTreeMap::new();
     let items: Vec<Value> = matches
         .iter()
         .map(|m| {
-            json!({
-                "relation-id": m.relation.0,
+            let mut v = json!({
+                "relation-id": m.relation.map(|r| r.0),
                 "application": m.application,
                 "unit": m.unit,
                 "common-name": m.common_name,
                 "serial": m.serial,
                 "csr-fingerprint": m.csr_fingerprint,
                 "in-our-crl": m.issuer.is_some(),
-            })
+            });
+            if let Some(kind) = m.legacy_kind {
+                v["legacy-kind"] = json!(kind);
+            }
+            v
         })
         .collect();
     let parts = set_json_list(&mut results, "revoked", &items);
-    let outside = matches.iter().filter(|m| m.issuer.is_none()).count();
-    let mut message = format!(
-        "revoked {} certificate(s); the requirer must send a new CSR to get a new certificate \
-         (the revoked CSR is never signed again)",
-        matches.len()
-    );
-    if outside > 0 {
-        message.push_str(&format!(
-            "; {outside} of them were signed outside this charm: they are withdrawn here, and \
-             the CA that signed them must revoke them in its own CRL"
-        ));
-    }
-    if let Some(note) = split_note("revoked", parts) {
-        message = format!("{message}; {note}");
-    }
+    results.insert("message".into(), message(matches, pending, parts));
     if let Some(s) = stored {
         let validity = crl_validity(hook);
         let crls = crl::maintain_with(hook, s, validity, store)?;
@@ -331,9 +383,58 @@ fn report(
             results.insert("crl".into(), active.pem.clone());
         }
     }
-    results.insert("message".into(), message);
     hook.tools.action_set(&results)?;
     Ok(())
+}
+
+/// The result message: what happens next for each dialect.
+fn message(matches: &[Match], pending: &[u32], parts: usize) -> String {
+    let shared = matches
+        .iter()
+        .filter(|m| m.legacy_kind == Some("shared-client"))
+        .count();
+    let legacy = matches.iter().filter(|m| m.legacy_kind.is_some()).count() - shared;
+    let modern = matches.len() - legacy - shared;
+    let mut parts_text = vec![format!("revoked {} certificate(s)", matches.len())];
+    if modern > 0 {
+        parts_text.push(format!(
+            "{modern} for modern requirers: the requirer must send a new CSR to get a new \
+             certificate (the revoked CSR is never signed again)"
+        ));
+    }
+    if legacy > 0 {
+        parts_text.push(format!(
+            "{legacy} for legacy requirers: their certificate and key are withdrawn from the \
+             relation and never served again; a legacy requirer gets a new key and certificate \
+             when it changes the request (common name or SANs) or the relation is made again"
+        ));
+    }
+    if shared > 0 {
+        parts_text.push(
+            "the shared legacy client certificate: withdrawn, and a new key and certificate \
+             replace it on every legacy relation"
+                .to_string(),
+        );
+    }
+    let outside = matches.iter().filter(|m| m.issuer.is_none()).count();
+    if outside > 0 {
+        parts_text.push(format!(
+            "{outside} of them were signed outside this charm: they are withdrawn here, and \
+             the CA that signed them must revoke them in its own CRL"
+        ));
+    }
+    if !pending.is_empty() {
+        let ids: Vec<String> = pending.iter().map(u32::to_string).collect();
+        parts_text.push(format!(
+            "relation(s) {} still carry a revoked legacy certificate: the charm is not ready \
+             (see its status); the next hook withdraws it",
+            ids.join(", ")
+        ));
+    }
+    if let Some(note) = split_note("revoked", parts) {
+        parts_text.push(note);
+    }
+    parts_text.join("; ")
 }
 
 /// `crl-validity` of the config (the default when the config is invalid: the reconcile

@@ -6,7 +6,8 @@
 //! public), every unit can read them, they survive a change of leader, and a revocation does
 //! not make a new revision of the secret that holds the CA key. The modern dialect's own
 //! record is the published entry itself (`revoked: true` stays published, and the plan never
-//! signs that CSR again), so the reconcile reads no extra data for revocations.
+//! signs that CSR again), so the reconcile reads no extra data for revocations; the legacy
+//! dialect's is the revoked entry in its key store ([`crate::charm::legacy::store::Entry::revoked`]).
 
 pub mod crl;
 
@@ -43,6 +44,11 @@ pub struct Revocation {
     pub revoked_at: String,
     /// RFC 5280 name.
     pub reason: String,
+    /// Legacy dialect: the request kind (`server`, `client`, `application`, `intermediate`, or
+    /// `shared-client`, whose certificate belongs to no one relation: its `relation_id` is 0 and
+    /// `application` names every legacy application). Absent for the modern dialect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_kind: Option<String>,
 }
 
 /// The records, and the peer relation they live on (`None` before it exists).

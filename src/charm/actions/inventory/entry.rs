@@ -122,15 +122,10 @@ pub struct InventoryEntry {
     pub reason: Option<String>,
 }
 
-/// A serial in hex as revoke-certificate compares them: uppercase, no colons, no leading zeros.
+/// A serial in hex as revoke-certificate compares them: uppercase, no `0x`, colons or leading
+/// zeros.
 pub fn normalise_serial(hex: &str) -> String {
-    let digits: String = hex.trim().chars().filter(|c| *c != ':').collect();
-    let trimmed = digits.trim_start_matches('0');
-    if trimmed.is_empty() && !digits.is_empty() {
-        "0".into()
-    } else {
-        trimmed.to_ascii_uppercase()
-    }
+    crate::charm::actions::revoke::normalise_hex(hex)
 }
 
 /// The first certificate of a published PEM text (leaf first), described.

@@ -205,6 +205,7 @@ fn record(serial: &str, fingerprint: &str, reason: &str) -> Revocation {
         unit: Some("web/0".into()),
         common_name: None,
         issuer_fingerprint: None,
+        legacy_kind: None,
         revoked_at: "2027-01-20T00:00:00Z".into(),
         reason: reason.into(),
     }
