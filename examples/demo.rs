@@ -17,7 +17,11 @@
 //!    24 hours of simulated time pass (`ca-rotation-overlap`), the new CA signs and every
 //!    certificate is reissued, and the old CA stays trusted while certificates it issued may still
 //!    be in use: old and new CA fingerprints, the bundle at each phase, every certificate reissued;
-//! 6. manual mode: a new unit's request listed by `get-outstanding-certificate-requests`, signed
+//! 6. revocation: `revoke-certificate` takes web/0's certificate back, its requirer library
+//!    drops it, the CRL from `get-crl` lists the serial (`openssl crl -verify`, and
+//!    `openssl verify -crl_check` refusing it while accepting web/1's), and web/0's new CSR is
+//!    signed;
+//! 7. manual mode: a new unit's request listed by `get-outstanding-certificate-requests`, signed
 //!    by an outside CA made with the `openssl` command line, handed back with
 //!    `provide-certificate`, and the unit then holding a certificate that verifies against the
 //!    outside root.
@@ -52,6 +56,10 @@ mod pki;
 mod outside_ca;
 
 use outside_ca::OutsideCa;
+
+/// Section 6: revocation and the CRL.
+#[path = "demo/revoke.rs"]
+mod revoke;
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
@@ -320,7 +328,9 @@ fn run(verbose: bool) -> Res<usize> {
         d.key_pair(&h.cert, h.key.as_deref())?;
     }
 
-    d.section("6. Manual mode: an outside CA signs through provide-certificate");
+    revoke::section(&mut d)?;
+
+    d.section("7. Manual mode: an outside CA signs through provide-certificate");
     println!("  juju config {PROVIDER} mode=manual; juju add-unit web (a new unit, a new request)");
     d.model
         .set_config(PROVIDER, obj(json!({"mode": "manual"}))?)?;

@@ -33,6 +33,8 @@ fn world(t0: SystemTime, config: &[(&str, &str)]) -> World {
     let w = World::new(true);
     w.config("certificate-validity", json!("30d"));
     w.config("full-reconcile-interval", json!("60d"));
+    // CRLs are re-signed at half their validity, a deadline of its own.
+    w.config("crl-validity", json!("366d"));
     for (k, v) in config {
         w.config(k, json!(v));
     }
@@ -187,6 +189,7 @@ fn legacy_certificates_are_watched_too_and_the_charm_renewing_them_ends_the_warn
     w.config("certificate-validity", json!("30d"));
     w.config("full-reconcile-interval", json!("60d"));
     w.config("ca-key-algorithm", json!("ecdsa-p256"));
+    w.config("crl-validity", json!("366d"));
     // Half the lifetime: from day 15, before the charm re-signs legacy certificates (a third
     // of certificate-validity before their end: day 20).
     w.config("expiry-warning", json!("50%"));

@@ -309,6 +309,7 @@ fn a_certificate_renewal_point_brings_a_full_pass_that_renews() {
         ("certificate-validity", "10d"),
         ("full-reconcile-interval", "30d"),
         ("expiry-warning", "0"),
+        ("crl-validity", "30d"),
     ];
     let w = world_with(2, &config);
     let now = SystemTime::now();
@@ -333,6 +334,7 @@ fn a_ca_deadline_brings_a_full_pass_that_rotates() {
     w.config("certificate-validity", json!("5d"));
     w.config("ca-rotation-overlap", json!("1d"));
     w.config("full-reconcile-interval", json!("30d"));
+    w.config("crl-validity", json!("30d"));
     w.reconcile();
     let now = SystemTime::now();
     assert_eq!(

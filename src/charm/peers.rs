@@ -32,8 +32,12 @@ pub fn app_bag(hook: &Hook<'_>) -> Result<Option<(RelationId, Databag)>, CharmEr
     let Some(id) = peer_relation(hook)? else {
         return Ok(None);
     };
-    let bag = bag_of(hook, id, &Member::App(hook.app().to_string()))?;
-    Ok(bag.map(|bag| (id, bag)))
+    Ok(bag_of_app(hook, id)?.map(|bag| (id, bag)))
+}
+
+/// Our application's databag on peer relation `id`.
+pub fn bag_of_app(hook: &Hook<'_>, id: RelationId) -> Result<Option<Databag>, CharmError> {
+    bag_of(hook, id, &Member::App(hook.app().to_string()))
 }
 
 /// The leader's plan that sets `key` to `value` in the peer application databag, when it holds

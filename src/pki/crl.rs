@@ -280,7 +280,7 @@ fn encode_time(t: SystemTime) -> Vec<u8> {
         .unwrap_or(Duration::ZERO)
         .as_secs()
         .min(253_402_300_799);
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let (y, m, d) = super::civil::civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
     let hms = format!("{:02}{:02}{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60);
     if (1950..2050).contains(&y) {
@@ -290,21 +290,6 @@ fn encode_time(t: SystemTime) -> Vec<u8> {
         let text = format!("{y:04}{m:02}{d:02}{hms}");
         der::tlv(TAG_GENERALIZED_TIME, text.as_bytes())
     }
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's
-/// algorithm; the same as `charm::clock`, which the PKI layer does not depend on).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 pub mod ca;
 pub mod chain;
+pub mod civil;
 pub mod crl;
 pub mod csr;
 mod csr_fast;

@@ -12,6 +12,9 @@
 //!   `has-certificate` (and `not-after` when it has one); results `requests`, `count`,
 //!   `outstanding`, `relation-id`, `application`, `message`.
 //!
+//! `list-certificates` ([`super::inventory`]) is built from the same gathering
+//! ([`list_requests`]).
+//!
 //! Large lists are split (see [`super::results`]): `requests`, `requests-2`, ...,
 //! `requests-parts=N` (likewise `certificates` and `unreadable-requests`), and the `message`
 //! says so.
@@ -41,6 +44,12 @@ use crate::pki::san::{self, San};
 use crate::pki::{verify, ParsedCsr, MAX_CSR_PEM_BYTES};
 use crate::protocol::modern::ProviderCertificate;
 
+/// The `error` of a revoked legacy request.
+pub const LEGACY_REVOKED: &str = "revoked: its certificate was revoked (revoke-certificate) and \
+     its key and certificate withdrawn; this request is never served again: the legacy requirer \
+     gets a new key and certificate when it changes the request (common name or SANs) or the \
+     relation is made again";
+
 /// The `message` of an empty outstanding list.
 pub const NO_OUTSTANDING: &str = "no outstanding certificate requests";
 
@@ -67,6 +76,9 @@ pub struct ListedRequest {
     pub error: Option<String>,
     /// Its certificate was revoked (`revoke-certificate`): it is never signed again.
     pub revoked: bool,
+    /// The certificate published for this CSR (PEM, leaf first), whether or not it is still
+    /// valid or revoked: what `list-certificates` describes.
+    pub certificate: Option<String>,
 }
 
 impl ListedRequest {
@@ -191,6 +203,7 @@ fn modern_requests(snap: &RelationSnapshot, now: SystemTime, out: &mut Listing) 
             not_after: None,
             error: None,
             revoked: false,
+            certificate: None,
         };
         match &parsed {
             Ok(p) => {
@@ -200,6 +213,7 @@ fn modern_requests(snap: &RelationSnapshot, now: SystemTime, out: &mut Listing) 
             Err(e) => item.error = Some(format!("this charm cannot use the CSR: {e}")),
         }
         if let Some(entry) = certs.get(req.csr.as_str()) {
+            item.certificate = Some(entry.certificate.clone());
             item.not_after = live_certificate(entry, parsed.as_ref().ok(), now);
             item.has_certificate = item.not_after.is_some();
             if entry.revoked {
@@ -251,8 +265,9 @@ pub fn list_requests(hook: &Hook<'_>, only: Option<RelationId>) -> Result<Listin
                 csr: c.csr_pem.clone(),
                 has_certificate: c.has_certificate,
                 not_after: None,
-                error: None,
-                revoked: false,
+                error: c.revoked.then(|| LEGACY_REVOKED.to_string()),
+                revoked: c.revoked,
+                certificate: c.certificate.clone(),
             });
         }
     }

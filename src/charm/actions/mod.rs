@@ -8,6 +8,7 @@
 //! - `get-ca-certificate`, `rotate-private-key`: in [`ca`].
 //! - `get-issued-certificates`, `get-outstanding-certificate-requests`,
 //!   `get-certificate-request`: in [`listing`].
+//! - `list-certificates` (the inventory, one entry per request, with filters): in [`inventory`].
 //! - `provide-certificate`: in [`provide`].
 //! - `get-trust-bundle`: in [`trust`].
 //! - `get-ca-signing-request`, `set-ca-certificate`, `import-ca`: in [`ceremony`].
@@ -17,6 +18,7 @@
 
 pub mod ca;
 pub mod ceremony;
+pub mod inventory;
 pub mod listing;
 pub mod params;
 pub mod provide;
@@ -83,6 +85,7 @@ const TABLE: &[(&str, Handler)] = &[
     ("import-ca", ceremony::import_ca),
     ("revoke-certificate", revoke::revoke_certificate),
     ("get-crl", revoke::get_crl),
+    ("list-certificates", inventory::list_certificates),
 ];
 
 /// The names of the actions this charm implements (must match actions.yaml).
@@ -99,6 +102,7 @@ pub const ACTIONS: &[&str] = &[
     "import-ca",
     "revoke-certificate",
     "get-crl",
+    "list-certificates",
 ];
 
 /// The failure message of an action run on a non-leader unit.

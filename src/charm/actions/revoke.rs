@@ -7,6 +7,13 @@
 //! in the peer databag ([`crate::charm::revocation`]); certificates our CA issued go into its
 //! CRL, which the result carries. A certificate signed outside the charm (manual mode) is
 //! withdrawn the same way, and the result says that its CA must revoke it.
+//!
+//! Legacy requirers ([`legacy`]): the certificate and the key we generated are withdrawn from
+//! our unit databag and dropped from the legacy key store, where the entry stays marked
+//! revoked; the requirer gets a new key and certificate only when its request changes or the
+//! relation is made again. The shared legacy client certificate is replaced by a new one.
+
+mod legacy;
 
 use std::collections::BTreeMap;
 
@@ -21,8 +28,13 @@ use super::{fail, ActionError};
 use crate::charm::ca::{self, Loaded, StoredCa};
 use crate::charm::clock;
 use crate::charm::dialect::snapshot::bag_of;
+use crate::charm::dialect::snapshot::own_unit_bag;
 use crate::charm::hook::Hook;
-use crate::charm::revocation::{crl_of, csr_fingerprint, Revocation, Store};
+use crate::charm::legacy::manual::holds_certificate;
+use crate::charm::legacy::LegacyDialect;
+use crate::charm::reconcile::{self, ReconcileOptions};
+use crate::charm::revocation::crl::{self, SignedCrl};
+use crate::charm::revocation::{csr_fingerprint, Revocation, Store};
 use crate::pki::trust::fingerprint;
 use crate::pki::verify::{cert_info, issued_by};
 use crate::pki::RevocationReason;
@@ -48,7 +60,8 @@ impl Selector {
 
 /// One published entry that matched, with what we know about it.
 struct Match {
-    relation: RelationId,
+    /// `None`: the shared legacy client certificate (on every legacy relation).
+    relation: Option<RelationId>,
     application: String,
     unit: Option<String>,
     serial: String,
@@ -56,6 +69,8 @@ struct Match {
     common_name: Option<String>,
     /// Our CA (active or previous) issued it.
     issuer: Option<String>,
+    /// Legacy: the request kind (`server`, ..., `shared-client`).
+    legacy_kind: Option<&'static str>,
 }
 
 /// `revoke-certificate`.
@@ -90,12 +105,14 @@ pub fn revoke_certificate(hook: &Hook<'_>) -> Result<(), ActionError> {
             found.push(f);
         }
     }
-    if found.is_empty() {
+    let mut legacy_found = legacy::find_and_revoke(hook, &selector)?;
+    if found.is_empty() && legacy_found.is_none() {
         return Err(fail(format!(
             "no published certificate matches {} (revoked ones stay listed and are not revoked \
-             twice); list them with `juju run {}/leader get-issued-certificates`",
+             twice); list them with `juju run {app}/leader get-issued-certificates` (legacy \
+             requirers' with `juju run {app}/leader get-certificate-request relation-id=<id>`)",
             selector.describe(),
-            hook.app()
+            app = hook.app()
         )));
     }
     let stored = match ca::load(hook.tools)? {
@@ -106,21 +123,58 @@ pub fn revoke_certificate(hook: &Hook<'_>) -> Result<(), ActionError> {
     for f in found {
         matches.extend(revoke_found(hook, f, stored.as_ref())?);
     }
+    if let Some(lf) = &mut legacy_found {
+        // Written now, so the revocation holds even if the reconcile below stops early.
+        lf.store.commit(hook.tools)?;
+        for (mut m, cert) in lf.matches.drain(..) {
+            m.issuer = issuer_of(&cert, stored.as_ref());
+            matches.push(m);
+        }
+    }
     for m in &matches {
         store.records.push(Revocation {
             serial: m.serial.clone(),
             csr_fingerprint: m.csr_fingerprint.clone(),
-            relation_id: m.relation.0,
+            relation_id: m.relation.map_or(0, |r| r.0),
             application: m.application.clone(),
             unit: m.unit.clone(),
             common_name: m.common_name.clone(),
             issuer_fingerprint: m.issuer.clone(),
             revoked_at: now.clone(),
             reason: reason.as_str().to_string(),
+            legacy_kind: m.legacy_kind.map(str::to_string),
         });
     }
     store.save(hook)?;
-    report(hook, &matches, stored.as_ref(), &store)
+    let pending = match legacy_found {
+        Some(lf) => withdraw_legacy(hook, lf)?,
+        None => Vec::new(),
+    };
+    report(hook, &matches, stored.as_ref(), &store, &pending)
+}
+
+/// Publishes the legacy relations without the revoked certificates and keys (a reconcile with
+/// the changed store), then checks they are gone. Returns the relations still holding one.
+fn withdraw_legacy(hook: &Hook<'_>, lf: legacy::LegacyFound) -> Result<Vec<u32>, ActionError> {
+    let store = lf.store;
+    reconcile::reconcile_with(
+        hook,
+        ReconcileOptions::default(),
+        Box::new(move |leader| {
+            reconcile::dialects_with(Some(leader), LegacyDialect::with_store(store))
+        }),
+    )?;
+    let mut pending = Vec::new();
+    for (rel, cert) in &lf.withdrawn {
+        let ids = rel.map_or(lf.relations.clone(), |r| vec![r]);
+        for id in ids {
+            let held = own_unit_bag(hook, id)?.is_some_and(|bag| holds_certificate(&bag, cert));
+            if held && !pending.contains(&id.0) {
+                pending.push(id.0);
+            }
+        }
+    }
+    Ok(pending)
 }
 
 fn selector(params: &super::params::Params) -> Result<Selector, ActionError> {
@@ -149,7 +203,7 @@ fn selector(params: &super::params::Params) -> Result<Selector, ActionError> {
 }
 
 /// Uppercase hex without `0x`, colons or leading zeros: how serials compare.
-fn normalise_hex(s: &str) -> String {
+pub fn normalise_hex(s: &str) -> String {
     let t = s.trim();
     let t = t
         .strip_prefix("0x")
@@ -207,6 +261,15 @@ fn find_in(
     }))
 }
 
+/// The fingerprint of our CA when it issued `cert` (so the serial goes in its CRL): the
+/// active CA, or the previous one while it still signs its own CRL.
+fn issuer_of(cert: &X509, stored: Option<&StoredCa>) -> Option<String> {
+    crl::signing_cas(stored?)
+        .into_iter()
+        .find(|ca| issued_by(cert, &ca.cert))
+        .map(|ca| fingerprint(&ca.cert))
+}
+
 /// Marks the found entries revoked, notes who issued each, and writes our app databag.
 fn revoke_found(
     hook: &Hook<'_>,
@@ -215,9 +278,7 @@ fn revoke_found(
 ) -> Result<Vec<Match>, ActionError> {
     let mut out = Vec::new();
     for (i, mut m, cert) in f.hits {
-        m.issuer = stored
-            .filter(|s| issued_by(&cert, &s.ca.cert))
-            .map(|s| fingerprint(&s.ca.cert));
+        m.issuer = issuer_of(&cert, stored);
         f.data.certificates[i].revoked = true;
         out.push(m);
     }
@@ -274,13 +335,14 @@ fn matching(
     }
     Some((
         Match {
-            relation: id,
+            relation: Some(id),
             application: application.to_string(),
             unit,
             serial,
             csr_fingerprint: csr_fp,
             common_name: info.common_name,
             issuer: None,
+            legacy_kind: None,
         },
         cert,
     ))
@@ -291,48 +353,104 @@ fn report(
     matches: &[Match],
     stored: Option<&StoredCa>,
     store: &Store,
+    pending: &[u32],
 ) -> Result<(), ActionError> {
     let mut results = BTreeMap::new();
     let items: Vec<Value> = matches
         .iter()
         .map(|m| {
-            json!({
-                "relation-id": m.relation.0,
+            let mut v = json!({
+                "relation-id": m.relation.map(|r| r.0),
                 "application": m.application,
                 "unit": m.unit,
                 "common-name": m.common_name,
                 "serial": m.serial,
                 "csr-fingerprint": m.csr_fingerprint,
                 "in-our-crl": m.issuer.is_some(),
-            })
+            });
+            if let Some(kind) = m.legacy_kind {
+                v["legacy-kind"] = json!(kind);
+            }
+            v
         })
         .collect();
     let parts = set_json_list(&mut results, "revoked", &items);
-    let outside = matches.iter().filter(|m| m.issuer.is_none()).count();
-    let mut message = format!(
-        "revoked {} certificate(s); the requirer must send a new CSR to get a new certificate \
-         (the revoked CSR is never signed again)",
-        matches.len()
-    );
-    if outside > 0 {
-        message.push_str(&format!(
-            "; {outside} of them were signed outside this charm: they are withdrawn here, and \
-             the CA that signed them must revoke them in its own CRL"
-        ));
-    }
-    if let Some(note) = split_note("revoked", parts) {
-        message = format!("{message}; {note}");
-    }
+    results.insert("message".into(), message(matches, pending, parts));
     if let Some(s) = stored {
-        let crl = crl_of(s, &store.records, hook.now)?;
-        results.insert("crl".into(), crl.pem);
+        let validity = crl_validity(hook);
+        let crls = crl::maintain_with(hook, s, validity, store)?;
+        if let Some(active) = crls.crls.first() {
+            results.insert("crl".into(), active.pem.clone());
+        }
     }
-    results.insert("message".into(), message);
     hook.tools.action_set(&results)?;
     Ok(())
 }
 
-/// `get-crl`: the active CA's CRL, freshly signed, as PEM and base64 of DER.
+/// The result message: what happens next for each dialect.
+fn message(matches: &[Match], pending: &[u32], parts: usize) -> String {
+    let shared = matches
+        .iter()
+        .filter(|m| m.legacy_kind == Some("shared-client"))
+        .count();
+    let legacy = matches.iter().filter(|m| m.legacy_kind.is_some()).count() - shared;
+    let modern = matches.len() - legacy - shared;
+    let mut parts_text = vec![format!("revoked {} certificate(s)", matches.len())];
+    if modern > 0 {
+        parts_text.push(format!(
+            "{modern} for modern requirers: the requirer must send a new CSR to get a new \
+             certificate (the revoked CSR is never signed again)"
+        ));
+    }
+    if legacy > 0 {
+        parts_text.push(format!(
+            "{legacy} for legacy requirers: their certificate and key are withdrawn from the \
+             relation and never served again; a legacy requirer gets a new key and certificate \
+             when it changes the request (common name or SANs) or the relation is made again"
+        ));
+    }
+    if shared > 0 {
+        parts_text.push(
+            "the shared legacy client certificate: withdrawn, and a new key and certificate \
+             replace it on every legacy relation"
+                .to_string(),
+        );
+    }
+    let outside = matches.iter().filter(|m| m.issuer.is_none()).count();
+    if outside > 0 {
+        parts_text.push(format!(
+            "{outside} of them were signed outside this charm: they are withdrawn here, and \
+             the CA that signed them must revoke them in its own CRL"
+        ));
+    }
+    if !pending.is_empty() {
+        let ids: Vec<String> = pending.iter().map(u32::to_string).collect();
+        parts_text.push(format!(
+            "relation(s) {} still carry a revoked legacy certificate: the charm is not ready \
+             (see its status); the next hook withdraws it",
+            ids.join(", ")
+        ));
+    }
+    if let Some(note) = split_note("revoked", parts) {
+        parts_text.push(note);
+    }
+    parts_text.join("; ")
+}
+
+/// `crl-validity` of the config (the default when the config is invalid: the reconcile
+/// reports that separately).
+fn crl_validity(hook: &Hook<'_>) -> u64 {
+    match hook.config() {
+        Ok(Ok(c)) => c.crl_validity,
+        _ => crate::charm::config::parse_duration(crate::charm::config::DEFAULT_CRL_VALIDITY)
+            .unwrap_or(7 * 86_400),
+    }
+}
+
+/// `get-crl`: the CRL of the active CA (`crl`, `crl-der-base64`, `issuer`, `revoked-count`,
+/// `this-update`, `next-update`) and, while the CA before the last rotation is still trusted,
+/// the same keys prefixed `previous-` for its CRL. The stored CRLs are returned as they are
+/// while current (signed again first when due).
 pub fn get_crl(hook: &Hook<'_>) -> Result<(), ActionError> {
     let stored = match ca::load(hook.tools)? {
         Loaded::Ok(s) => s,
@@ -343,30 +461,38 @@ pub fn get_crl(hook: &Hook<'_>) -> Result<(), ActionError> {
             ))
         }
     };
-    let store = Store::load(hook)?;
-    let crl = crl_of(&stored, &store.records, hook.now)?;
-    let issuer = fingerprint(&stored.ca.cert);
-    let count = store
-        .records
-        .iter()
-        .filter(|r| r.issuer_fingerprint.as_deref() == Some(issuer.as_str()))
-        .count();
+    let crls = crl::maintain(hook, &stored, crl_validity(hook))?;
     let mut results = BTreeMap::new();
-    results.insert("crl".to_string(), crl.pem);
-    results.insert(
-        "crl-der-base64".to_string(),
-        base64::engine::general_purpose::STANDARD.encode(&crl.der),
-    );
-    results.insert("revoked-count".to_string(), count.to_string());
-    results.insert("issuer".to_string(), cert_info(&stored.ca.cert).subject);
-    results.insert(
-        "next-update".to_string(),
-        clock::rfc3339(
-            hook.now + std::time::Duration::from_secs(crate::charm::revocation::CRL_VALIDITY_SECS),
-        ),
-    );
+    let cas = [Some(&stored.ca.cert), stored.previous.as_ref()];
+    for (prefix, (signed, cert)) in ["", "previous-"].iter().zip(crls.crls.iter().zip(cas)) {
+        if let Some(cert) = cert {
+            put_crl(&mut results, prefix, signed, cert);
+        }
+    }
     hook.tools.action_set(&results)?;
     Ok(())
+}
+
+fn put_crl(results: &mut BTreeMap<String, String>, prefix: &str, crl: &SignedCrl, ca: &X509) {
+    let der = openssl::x509::X509Crl::from_pem(crl.pem.as_bytes())
+        .and_then(|c| c.to_der())
+        .unwrap_or_default();
+    let mut put = |k: &str, v: String| {
+        results.insert(format!("{prefix}{k}"), v);
+    };
+    put("crl", crl.pem.clone());
+    put(
+        "crl-der-base64",
+        base64::engine::general_purpose::STANDARD.encode(der),
+    );
+    put("revoked-count", crl.revoked.to_string());
+    put("issuer", cert_info(ca).subject);
+    put("this-update", clock::rfc3339(unix_time(crl.this_update)));
+    put("next-update", clock::rfc3339(unix_time(crl.next_update)));
+}
+
+fn unix_time(secs: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
 }
 
 #[cfg(test)]

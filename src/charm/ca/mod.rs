@@ -5,8 +5,9 @@
 //! - `ca-certificate`, `private-key`: the active CA, which signs;
 //! - `next-ca-certificate`, `next-private-key`, `next-announced-at`, `next-reason`: during a
 //!   rotation's overlap, the CA that is already in the trust bundle but does not sign yet;
-//! - `previous-ca-certificate` (without its key) and `previous-trusted-until`: the CA before the
-//!   last switch, kept in the trust bundle while certificates it issued may still be in use;
+//! - `previous-ca-certificate`, `previous-private-key` and `previous-trusted-until`: the CA
+//!   before the last switch, kept in the trust bundle while certificates it issued may still be
+//!   in use; its key signs nothing but its CRL (see [`crate::charm::revocation::crl`]);
 //! - `rotate-at`: the time the secret's `expire` was set to (the next deadline, see
 //!   [`rotation`]), so a config change can move it without an extra `secret-info-get`.
 //!
@@ -23,6 +24,7 @@ mod tests;
 use std::time::SystemTime;
 
 use juju_hook::{Databag, HookTools, SecretOptions, SecretOwner, SecretRead, SecretRef};
+use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 
 use crate::charm::clock;
@@ -37,6 +39,7 @@ pub const CA_SECRET_LABEL: &str = "tls-provider-ca";
 pub const KEY_CA_CERTIFICATE: &str = "ca-certificate";
 pub const KEY_PRIVATE_KEY: &str = "private-key";
 pub const KEY_PREVIOUS_CA_CERTIFICATE: &str = "previous-ca-certificate";
+pub const KEY_PREVIOUS_PRIVATE_KEY: &str = "previous-private-key";
 pub const KEY_PREVIOUS_TRUSTED_UNTIL: &str = "previous-trusted-until";
 pub const KEY_PREVIOUS_ROOT: &str = "previous-ca-root";
 pub const KEY_NEXT_CA_CERTIFICATE: &str = "next-ca-certificate";
@@ -94,6 +97,9 @@ pub struct StoredCa {
     pub ca_pem: String,
     pub previous_pem: Option<String>,
     pub previous: Option<X509>,
+    /// The previous CA's key (kept to sign its CRL while it is in the trust bundle; absent
+    /// for a previous CA stored by an older version or salvaged from an unusable secret).
+    pub previous_key: Option<PKey<Private>>,
     /// The root the previous CA chained to, when it was an intermediate (the trust bundle
     /// keeps the root, not the intermediate, while the previous CA's certificates live).
     pub previous_root: Option<X509>,
@@ -121,6 +127,7 @@ impl StoredCa {
             ca,
             previous_pem: None,
             previous: None,
+            previous_key: None,
             previous_root: None,
             previous_until: None,
             next: None,
@@ -154,6 +161,14 @@ impl StoredCa {
         out
     }
 
+    /// The previous CA with its key, when both are kept (it signs its CRL).
+    pub fn previous_ca(&self) -> Option<Ca> {
+        Some(Ca {
+            cert: self.previous.clone()?,
+            key: self.previous_key.clone()?,
+        })
+    }
+
     /// Whether the active CA is an intermediate (it has a chain above it).
     pub fn is_intermediate(&self) -> bool {
         !self.chain.is_empty()
@@ -166,6 +181,7 @@ impl std::fmt::Debug for StoredCa {
         f.debug_struct("StoredCa")
             .field("ca_pem", &self.ca_pem)
             .field("previous_pem", &self.previous_pem.is_some())
+            .field("previous_key", &self.previous_key.is_some())
             .field("previous_until", &self.previous_until)
             .field("next", &self.next.as_ref().map(|n| &n.pem))
             .field("rotate_at", &self.rotate_at)
@@ -288,11 +304,16 @@ fn parse_content(content: &Databag) -> Result<StoredCa, String> {
     let previous = previous_pem
         .as_deref()
         .and_then(|p| X509::from_pem(p.as_bytes()).ok());
+    let previous_key = match (&previous_pem, content.get(KEY_PREVIOUS_PRIVATE_KEY)) {
+        (Some(cert), Some(key)) => Ca::from_pem(cert, key).ok().map(|c| c.key),
+        _ => None,
+    };
     Ok(StoredCa {
         ca_pem: ca.cert_pem(),
         ca,
         previous_pem,
         previous,
+        previous_key,
         previous_root: content
             .get(KEY_PREVIOUS_ROOT)
             .and_then(|p| X509::from_pem(p.as_bytes()).ok()),
@@ -338,6 +359,10 @@ fn content_of(stored: &StoredCa) -> Databag {
     put(KEY_PRIVATE_KEY, stored.ca.key_pem());
     if let Some(p) = &stored.previous_pem {
         put(KEY_PREVIOUS_CA_CERTIFICATE, p.clone());
+        if let Some(k) = &stored.previous_key {
+            let key = crate::pki::keys::private_key_to_pem(k).unwrap_or_default();
+            put(KEY_PREVIOUS_PRIVATE_KEY, key);
+        }
         if let Some(t) = stored.previous_until {
             put(KEY_PREVIOUS_TRUSTED_UNTIL, clock::rfc3339(t));
         }

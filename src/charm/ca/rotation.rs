@@ -204,6 +204,7 @@ pub(super) fn switch_to(stored: &mut StoredCa, next: NextCa, config: &Config, no
     stored.requested_for = next.requested_for;
     let until = (now + Duration::from_secs(config.certificate_validity)).min(old.not_after());
     stored.previous = X509::from_pem(old_pem.as_bytes()).ok();
+    stored.previous_key = Some(old.key);
     stored.previous_pem = Some(old_pem);
     stored.previous_until = Some(until);
     stored.next = None;
@@ -435,6 +436,7 @@ fn announce(
 /// version (no `previous-trusted-until`) the period it would have had from now.
 fn retire_previous(stored: &mut StoredCa, config: &Config, now: SystemTime, due: SystemTime) {
     let Some(previous) = &stored.previous else {
+        stored.previous_key = None;
         stored.previous_pem = None;
         stored.previous_root = None;
         stored.previous_until = None;
@@ -443,6 +445,7 @@ fn retire_previous(stored: &mut StoredCa, config: &Config, now: SystemTime, due:
     match stored.previous_until {
         Some(until) if due >= until => {
             stored.previous = None;
+            stored.previous_key = None;
             stored.previous_pem = None;
             stored.previous_root = None;
             stored.previous_until = None;

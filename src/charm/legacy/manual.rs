@@ -35,6 +35,10 @@ pub struct LegacyCsr {
     pub csr_pem: String,
     /// Whether a certificate is published for it.
     pub has_certificate: bool,
+    /// The certificate text as published (leaf first), once it has one.
+    pub certificate: Option<String>,
+    /// Its certificate was revoked: it is never signed nor published again.
+    pub revoked: bool,
 }
 
 fn kind_name(e: &Entry) -> &'static str {
@@ -54,6 +58,8 @@ fn listed(rel: Option<RelationId>, e: &Entry) -> LegacyCsr {
         is_ca: e.kind.is_some_and(RequestKind::is_ca),
         csr_pem: e.csr.clone(),
         has_certificate: e.cert.is_some(),
+        certificate: e.cert.clone(),
+        revoked: e.revoked,
     }
 }
 
@@ -106,6 +112,12 @@ pub enum CompleteError {
          sign exactly the CSR listed by get-outstanding-certificate-requests"
     )]
     KeyMismatch,
+    #[error(
+        "the certificate of this certificate signing request was revoked (revoke-certificate), \
+         so it is never answered again; the legacy requirer gets a new key and CSR when its \
+         request changes (common name or SANs) or when the relation is made again"
+    )]
+    Revoked,
     #[error(transparent)]
     Pki(#[from] PkiError),
 }
@@ -163,6 +175,9 @@ pub fn complete_csr(
     let Some((rel, entry)) = find(store, &want, relation) else {
         return Ok(None);
     };
+    if entry.revoked {
+        return Err(CompleteError::Revoked);
+    }
     let key = private_key_from_pem(&entry.key)?;
     if !key.public_eq(&*leaf.public_key().map_err(PkiError::from)?) {
         return Err(CompleteError::KeyMismatch);

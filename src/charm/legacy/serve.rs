@@ -173,7 +173,8 @@ impl Serving<'_> {
         }
         let data = answers(self.signer, store, &new, parsed);
         if self.signer.is_manual() {
-            plan.counts.outstanding += new.values().filter(|e| e.cert.is_none()).count();
+            let waiting = new.values().filter(|e| e.cert.is_none() && !e.revoked);
+            plan.counts.outstanding += waiting.count();
         }
         plan.counts.published += new.values().filter(|e| e.cert.is_some()).count();
         plan.anchors = anchors(&data, store.doc.client.iter().chain(new.values()));
@@ -270,6 +271,8 @@ impl Serving<'_> {
             e.kind == kind && e.unit.as_deref() == unit && e.cn == cn && e.sans.as_slice() == sans
         });
         let mut entry = match same {
+            // Revoked: kept as it is (no key, no certificate) until the request changes.
+            Some(e) if e.revoked => return Ok(e.clone()),
             Some(e) => e.clone(),
             None => self.new_entry(unit, kind, cn, sans)?,
         };
@@ -323,6 +326,7 @@ impl Serving<'_> {
             cert: None,
             ca: None,
             chain: None,
+            revoked: false,
         })
     }
 }
@@ -501,6 +505,7 @@ mod tests {
             cert: Some(format!("cert of {cn}")),
             ca: None,
             chain: None,
+            revoked: false,
         }
     }
 

@@ -59,6 +59,12 @@ pub struct Entry {
     /// Manual mode: the chain the operator provided (leaf-first), for `chain`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<String>,
+    /// Revoked (`revoke-certificate`): its key, certificate and chain were dropped (empty key,
+    /// no `cert`), only the request and its CSR stay. The entry is never signed nor published
+    /// again; the requirer gets a new key and certificate when its request changes (another
+    /// CN or SAN set) or the relation is made again. See [`Entry::revoke`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoked: bool,
 }
 
 impl std::fmt::Debug for Entry {
@@ -74,6 +80,7 @@ impl std::fmt::Debug for Entry {
             .field("cert", &self.cert)
             .field("ca", &self.ca)
             .field("chain", &self.chain)
+            .field("revoked", &self.revoked)
             .finish()
     }
 }
@@ -97,12 +104,25 @@ pub struct Store {
 }
 
 impl Entry {
-    /// The certificate and key as published, once it has a certificate.
+    /// The certificate and key as published, once it has a certificate (never when revoked).
     pub fn cert_key(&self) -> Option<CertKey> {
-        self.cert.as_ref().map(|c| CertKey {
-            cert: c.clone(),
-            key: self.key.clone(),
-        })
+        self.cert
+            .as_ref()
+            .filter(|_| !self.revoked)
+            .map(|c| CertKey {
+                cert: c.clone(),
+                key: self.key.clone(),
+            })
+    }
+
+    /// Marks the entry revoked and forgets its key, certificate and chain (the CSR stays, for
+    /// the listings and the CSR fingerprint).
+    pub fn revoke(&mut self) {
+        self.revoked = true;
+        self.key = String::new();
+        self.cert = None;
+        self.ca = None;
+        self.chain = None;
     }
 }
 
@@ -137,7 +157,18 @@ impl Store {
 
     /// Writes the store if it changed since it was loaded.
     pub fn save(&self, tools: &dyn HookTools) -> Result<(), CharmError> {
-        save_store(tools, self)
+        save_store(tools, self).map(|_| ())
+    }
+
+    /// Writes the store now if it changed, and takes what it wrote as the loaded state (so a
+    /// later [`Store::save`] of the same document writes nothing). For an action that must keep
+    /// its change even when the reconcile after it stops early (`revoke-certificate`).
+    pub fn commit(&mut self, tools: &dyn HookTools) -> Result<(), CharmError> {
+        if let Some(pages) = save_store(tools, self)? {
+            self.pages = pages;
+            self.loaded = self.doc.clone();
+        }
+        Ok(())
     }
 }
 
@@ -211,9 +242,10 @@ fn split_chunks(text: &str, max: usize) -> Vec<String> {
     out
 }
 
-fn save_store(tools: &dyn HookTools, store: &Store) -> Result<(), CharmError> {
+/// Returns the pages written (`None`: unchanged, nothing written).
+fn save_store(tools: &dyn HookTools, store: &Store) -> Result<Option<Vec<Databag>>, CharmError> {
     if store.doc == store.loaded {
-        return Ok(());
+        return Ok(None);
     }
     let empty = store.doc == StoreDoc::default();
     let mut pages: Vec<Databag> = Vec::new();
@@ -261,7 +293,7 @@ fn save_store(tools: &dyn HookTools, store: &Store) -> Result<(), CharmError> {
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
+    Ok(Some(pages))
 }
 
 #[cfg(test)]
@@ -300,6 +332,7 @@ mod tests {
             cert: None,
             ca: None,
             chain: None,
+            revoked: false,
         };
         let doc = StoreDoc {
             client: Some(e.clone()),

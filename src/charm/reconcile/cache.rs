@@ -32,7 +32,7 @@ use crate::pki::verify::asn1_to_system;
 pub const CACHE_FILE: &str = ".tls-provider-scope";
 
 /// Changes whenever the format does; another version reads as no cache.
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 
 /// The most bytes of remote databags the cache keeps; relations past it are read every time.
 pub const MAX_BAGS: usize = 16 * 1024 * 1024;
@@ -63,6 +63,9 @@ pub struct LeaderCache {
     pub interval: u64,
     /// The CA secret's next deadline (`rotate-at`), unix seconds.
     pub ca_due: Option<u64>,
+    /// When a CRL is next signed again (half of its validity), unix seconds.
+    #[serde(default)]
+    pub crl_due: Option<u64>,
     /// Endpoint → relation id → what its last plan said.
     pub relations: BTreeMap<String, BTreeMap<u32, Entry>>,
     /// Counts of each dialect (by index) that belong to no relation.
@@ -169,6 +172,7 @@ impl LeaderCache {
             .flat_map(|e| [e.due, e.expiry.next_window])
             .flatten()
             .chain(self.ca_due)
+            .chain(self.crl_due)
             .chain(self.anchors.values().filter_map(|a| a.not_after))
             .chain(self.expiry_due)
             .min()

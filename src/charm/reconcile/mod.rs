@@ -33,6 +33,7 @@ use super::dialect::snapshot::own_unit_bag;
 use super::dialect::{publish, Counts, Dialect};
 use super::expiry::{self, Outlook};
 use super::hook::{Hook, Leader, NotReady};
+use super::revocation::crl;
 use super::status::plural;
 use super::transfer::bundle::Bundle;
 use super::{legacy, modern, status, transfer, CharmError};
@@ -184,6 +185,7 @@ fn reconcile_full(
     summary.by_dialect = vec![Counts::default(); dialects.len()];
     let mut run = Run::new(&leader, pass, last);
     pass::serve_endpoints(&leader, &mut dialects, &mut run, &mut summary)?;
+    run.next.crl_due = keep_crls(&leader, &run)?;
     log_signed(hook, &summary);
     run.next.expiry_due = watch_expiry(&leader, &mut summary);
     if opts.want_bundle {
@@ -196,6 +198,23 @@ fn reconcile_full(
         cache::save(hook.ctx, Cache::Leader(run.next));
     }
     Ok(summary)
+}
+
+/// Keeps the CRLs of our CAs signed ([`crl`]) in a full pass, unless the last cache, made
+/// under the same config and CA, says none is due yet. Returns the next CRL deadline.
+fn keep_crls(leader: &Leader<'_>, run: &Run<'_>) -> Result<Option<u64>, CharmError> {
+    let Some(stored) = leader.signer() else {
+        return Ok(None);
+    };
+    let last = run
+        .last
+        .filter(|l| l.context == run.next.context)
+        .and_then(|l| l.crl_due);
+    let now = cache::unix(leader.hook.now);
+    if !run.pass.is_full() || last.is_some_and(|due| now < due) {
+        return Ok(last);
+    }
+    Ok(crl::maintain(&leader.hook, stored, leader.config.crl_validity)?.due)
 }
 
 /// Adds the CA to the expiry outlook when it is at risk, logs the WARNING lines due

@@ -25,6 +25,11 @@ pub enum ProvideError {
     )]
     CsrRefused(String),
     #[error(
+        "the certificate of this {P_CSR} was revoked (revoke-certificate), so it is never \
+         answered again; the requirer must send a new CSR"
+    )]
+    Revoked,
+    #[error(
         "{P_CERT} holds {0} certificates; pass only the certificate issued for the CSR in \
          {P_CERT}, the CA that signed it in {P_CA}, and the rest of the chain in {P_CHAIN}"
     )]

@@ -23,6 +23,8 @@
 //! - The certificate, `ca-certificate` and every chain element must be valid now; the
 //!   certificate's public key must be the CSR's; its BasicConstraints CA flag must equal the
 //!   request's `ca`.
+//! - A CSR whose certificate was revoked (`revoke-certificate`, modern or legacy) is refused:
+//!   it is never answered again.
 //! - Nothing is written unless every check passes; success is reported only after the entry was
 //!   read back from the relation. A reconcile then refreshes the leader's status (it writes no
 //!   relation data: the entry is what it would keep). For a legacy request (whose key we
@@ -131,6 +133,13 @@ fn publish_modern(
         .filter(|l| l.relation_id == Some(id) && !l.legacy)
         .map(|l| l.csr_exact.as_str())
         .collect();
+    let revoked = data
+        .certificates
+        .iter()
+        .any(|e| e.revoked && exact.contains(e.certificate_signing_request.as_str()));
+    if revoked {
+        return Err(ProvideError::Revoked.into());
+    }
     let ca_pem = cert_to_pem(&input.ca);
     let chain_pems: Vec<String> = chain.iter().map(cert_to_pem).collect();
     data.upsert_certificates(exact.iter().map(|csr_exact| ProviderCertificate {

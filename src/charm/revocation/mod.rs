@@ -1,32 +1,27 @@
-//! Revoked certificates: the record the leader keeps of every revocation, and the CRL made
-//! from it.
+//! Revoked certificates: the record the leader keeps of every revocation ([`Store`]), and the
+//! CRLs made from it ([`crl`]).
 //!
 //! The records live in the peer application databag (`cluster`, key `revocations`, a JSON
 //! list), not in the CA secret: nothing in them is secret (serials and CSR fingerprints are
 //! public), every unit can read them, they survive a change of leader, and a revocation does
 //! not make a new revision of the secret that holds the CA key. The modern dialect's own
 //! record is the published entry itself (`revoked: true` stays published, and the plan never
-//! signs that CSR again), so the reconcile reads no extra data for revocations.
+//! signs that CSR again), so the reconcile reads no extra data for revocations; the legacy
+//! dialect's is the revoked entry in its key store ([`crate::charm::legacy::store::Entry::revoked`]).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub mod crl;
 
 use juju_hook::{Databag, RelationId};
 use openssl::hash::{hash, MessageDigest};
 use serde::{Deserialize, Serialize};
 
-use super::ca::StoredCa;
-use super::clock;
 use super::hook::Hook;
 use super::peers;
 use super::CharmError;
-use crate::pki::trust::fingerprint;
-use crate::pki::{build_crl, csr_der, Crl, CrlRequest, PkiError, RevocationReason, RevokedEntry};
+use crate::pki::csr_der;
 
 /// Peer application databag key holding the records.
 pub const REVOCATIONS_KEY: &str = "revocations";
-
-/// How long a CRL is valid (its nextUpdate after thisUpdate).
-pub const CRL_VALIDITY_SECS: u64 = 7 * 86_400;
 
 /// One revoked certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,24 +44,33 @@ pub struct Revocation {
     pub revoked_at: String,
     /// RFC 5280 name.
     pub reason: String,
+    /// Legacy dialect: the request kind (`server`, `client`, `application`, `intermediate`, or
+    /// `shared-client`, whose certificate belongs to no one relation: its `relation_id` is 0 and
+    /// `application` names every legacy application). Absent for the modern dialect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_kind: Option<String>,
 }
 
 /// The records, and the peer relation they live on (`None` before it exists).
 pub struct Store {
     pub relation: Option<RelationId>,
     pub records: Vec<Revocation>,
+    /// The peer application databag as read (the CRLs live there too).
+    pub bag: Databag,
 }
 
 impl Store {
     /// Reads the records. A value that does not parse (our own data, so a bug or a hand edit)
     /// is logged and read as empty rather than failing the hook.
     pub fn load(hook: &Hook<'_>) -> Result<Store, CharmError> {
-        let Some((id, bag)) = peers::app_bag(hook)? else {
+        let Some(id) = peers::peer_relation(hook)? else {
             return Ok(Store {
-                relation: peers::peer_relation(hook)?,
+                relation: None,
                 records: Vec::new(),
+                bag: Databag::new(),
             });
         };
+        let bag = peers::bag_of_app(hook, id)?.unwrap_or_default();
         let records = match bag.get(REVOCATIONS_KEY) {
             None => Vec::new(),
             Some(text) => serde_json::from_str(text).unwrap_or_else(|e| {
@@ -80,6 +84,7 @@ impl Store {
         Ok(Store {
             relation: Some(id),
             records,
+            bag,
         })
     }
 
@@ -100,33 +105,6 @@ impl Store {
             .iter()
             .any(|r| r.serial.eq_ignore_ascii_case(serial))
     }
-}
-
-/// The CRL of the active CA: every record it issued, thisUpdate `now`, nextUpdate
-/// `now + CRL_VALIDITY_SECS`, CRLNumber the Unix time of `now` (so a later CRL always has a
-/// larger number without keeping a counter).
-pub fn crl_of(stored: &StoredCa, records: &[Revocation], now: SystemTime) -> Result<Crl, PkiError> {
-    let issuer = fingerprint(&stored.ca.cert);
-    let entries: Vec<RevokedEntry> = records
-        .iter()
-        .filter(|r| r.issuer_fingerprint.as_deref() == Some(issuer.as_str()))
-        .map(|r| RevokedEntry {
-            serial_hex: r.serial.clone(),
-            revoked_at: clock::parse_rfc3339(&r.revoked_at).unwrap_or(now),
-            reason: RevocationReason::parse(&r.reason).unwrap_or(RevocationReason::Unspecified),
-        })
-        .collect();
-    build_crl(
-        &stored.ca,
-        &CrlRequest {
-            revoked: &entries,
-            this_update: now,
-            next_update: now + Duration::from_secs(CRL_VALIDITY_SECS),
-            number: now
-                .duration_since(UNIX_EPOCH)
-                .map_or(1, |d| d.as_secs().max(1)),
-        },
-    )
 }
 
 /// The SHA-256 of a CSR's DER, lowercase hex without separators (what the listings show as
