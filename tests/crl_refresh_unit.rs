@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::interop::crafted_with_dns;
-use common::pki::openssl_ok;
+use common::pki::crl_verified_text;
 use common::world::*;
 use serde_json::{json, Value};
 use tls_provider::charm::clock;
@@ -59,20 +59,9 @@ fn field(crl: &Value, key: &str) -> u64 {
     crl[key].as_u64().unwrap()
 }
 
-/// `openssl crl -verify` against `ca`: its text.
+/// `openssl crl -verify` of a stored CRL against `ca`: its text.
 fn verified(ca: &str, crl: &Value) -> String {
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("ca.pem"), format!("{ca}\n")).unwrap();
-    let pem = crl["pem"].as_str().unwrap();
-    std::fs::write(tmp.path().join("crl.pem"), format!("{pem}\n")).unwrap();
-    let text = openssl_ok(
-        tmp.path(),
-        &[
-            "crl", "-in", "crl.pem", "-CAfile", "ca.pem", "-noout", "-verify", "-text",
-        ],
-    );
-    assert!(text.contains("verify OK"), "{text}");
-    text
+    crl_verified_text(ca, crl["pem"].as_str().unwrap())
 }
 
 #[test]

@@ -7,7 +7,7 @@
 mod common;
 
 use common::interop::*;
-use common::pki::{openssl_cli, openssl_ok};
+use common::pki::{crl_check, crl_verified_text};
 use jujusim::Model;
 use openssl::x509::X509;
 use serde_json::{json, Map, Value};
@@ -29,39 +29,6 @@ fn serial_of(pem: &str) -> String {
         .to_bn()
         .unwrap();
     bn.to_hex_str().unwrap().to_string()
-}
-
-/// `openssl crl -verify` of `crl` against `ca`; returns its text.
-fn verified_crl_text(ca: &str, crl: &str) -> String {
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("ca.pem"), format!("{ca}\n")).unwrap();
-    std::fs::write(tmp.path().join("crl.pem"), format!("{crl}\n")).unwrap();
-    openssl_ok(
-        tmp.path(),
-        &[
-            "crl", "-in", "crl.pem", "-CAfile", "ca.pem", "-noout", "-verify", "-text",
-        ],
-    )
-}
-
-/// `openssl verify -crl_check` of `leaf` with `crl`.
-fn crl_check(ca: &str, crl: &str, leaf: &str) -> (bool, String) {
-    let tmp = tempfile::tempdir().unwrap();
-    for (name, text) in [("ca.pem", ca), ("crl.pem", crl), ("leaf.pem", leaf)] {
-        std::fs::write(tmp.path().join(name), format!("{text}\n")).unwrap();
-    }
-    openssl_cli(
-        tmp.path(),
-        &[
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            "ca.pem",
-            "-CRLfile",
-            "crl.pem",
-            "leaf.pem",
-        ],
-    )
 }
 
 #[test]
@@ -104,7 +71,7 @@ fn the_previous_ca_keeps_a_valid_crl_while_it_is_trusted() {
     let previous = r.results["previous-crl"].as_str().expect("previous-crl");
     assert_eq!(r.results["previous-revoked-count"], json!("1"));
     assert_eq!(r.results["revoked-count"], json!("0"));
-    let text = verified_crl_text(&old_ca, previous);
+    let text = crl_verified_text(&old_ca, previous);
     assert!(text.contains(&serial_of(&revoked)), "{text}");
     let (ok, out) = crl_check(&old_ca, previous, &revoked);
     assert!(!ok && out.contains("certificate revoked"), "{out}");
@@ -118,7 +85,7 @@ fn the_previous_ca_keeps_a_valid_crl_while_it_is_trusted() {
         .unwrap()
         .to_string();
     assert_ne!(new_ca, old_ca);
-    verified_crl_text(&new_ca, r.results["crl"].as_str().unwrap());
+    crl_verified_text(&new_ca, r.results["crl"].as_str().unwrap());
 
     assert_provider_hooks_ok(&m);
 }

@@ -11,7 +11,7 @@
 mod common;
 
 use common::interop::{deploy_provider, obj, other_unit, secrets_labelled};
-use common::pki::{openssl_cli, openssl_ok, verify_cert_and_key};
+use common::pki::{crl_check, crl_verified_text, openssl_ok, verify_cert_and_key};
 use jujusim::{ActionResult, Model};
 use openssl::x509::X509;
 use serde_json::{json, Value};
@@ -152,33 +152,11 @@ fn assert_in_crl(model: &mut Model, leader: &str, ca: &str, leaf: &str, serials:
     let r = run(model, leader, "get-crl", json!({}));
     assert_eq!(r.results["revoked-count"], json!(serials.len().to_string()));
     let crl = r.results["crl"].as_str().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    for (name, text) in [("ca.pem", ca), ("crl.pem", crl), ("leaf.pem", leaf)] {
-        std::fs::write(dir.join(name), format!("{text}\n")).unwrap();
-    }
-    let text = openssl_ok(
-        dir,
-        &[
-            "crl", "-in", "crl.pem", "-CAfile", "ca.pem", "-noout", "-verify", "-text",
-        ],
-    );
-    assert!(text.contains("verify OK"), "{text}");
+    let text = crl_verified_text(ca, crl);
     for s in serials {
         assert!(text.contains(&s.to_uppercase()), "{s} not in {text}");
     }
-    let (ok, out) = openssl_cli(
-        dir,
-        &[
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            "ca.pem",
-            "-CRLfile",
-            "crl.pem",
-            "leaf.pem",
-        ],
-    );
+    let (ok, out) = crl_check(ca, crl, leaf);
     assert!(!ok && out.contains("certificate revoked"), "{out}");
 }
 

@@ -5,7 +5,7 @@
 mod common;
 
 use common::interop::*;
-use common::pki::{openssl_cli, openssl_ok};
+use common::pki::{crl_check, crl_verified_text};
 use openssl::x509::X509;
 use serde_json::{json, Map};
 
@@ -56,33 +56,9 @@ fn the_library_drops_a_revoked_certificate_and_its_new_csr_is_signed() {
     let r = m.run_action(&leader, "get-crl", Map::new()).unwrap();
     assert_eq!(r.status, "completed", "{r:?}");
     let crl = r.results["crl"].as_str().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    for (name, text) in [("ca.pem", ca), ("crl.pem", crl), ("leaf.pem", pem)] {
-        std::fs::write(dir.join(name), format!("{text}\n")).unwrap();
-    }
-    let text = openssl_ok(
-        dir,
-        &[
-            "crl", "-in", "crl.pem", "-CAfile", "ca.pem", "-noout", "-verify", "-text",
-        ],
-    );
-    assert!(
-        text.contains("verify OK") && text.contains(&serial),
-        "{text}"
-    );
-    let (ok, out) = openssl_cli(
-        dir,
-        &[
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            "ca.pem",
-            "-CRLfile",
-            "crl.pem",
-            "leaf.pem",
-        ],
-    );
+    let text = crl_verified_text(ca, crl);
+    assert!(text.contains(&serial), "{text}");
+    let (ok, out) = crl_check(ca, crl, pem);
     assert!(!ok && out.contains("certificate revoked"), "{out}");
 
     // A new leader keeps the record: its CRL still lists the serial.

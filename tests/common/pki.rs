@@ -100,3 +100,37 @@ pub fn verify_cert_and_key(ca: &str, cert: &str, key: Option<&str>) -> String {
     assert!(ok, "{text}");
     text
 }
+
+/// `openssl crl -verify -text` of `crl` (PEM) against `ca` (PEM), asserting `verify OK`: the
+/// CRL as text (serials, reasons, dates).
+pub fn crl_verified_text(ca: &str, crl: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("ca.pem"), format!("{ca}\n")).unwrap();
+    std::fs::write(dir.join("crl.pem"), format!("{crl}\n")).unwrap();
+    let args = [
+        "crl", "-in", "crl.pem", "-CAfile", "ca.pem", "-noout", "-verify", "-text",
+    ];
+    let text = openssl_ok(dir, &args);
+    assert!(text.contains("verify OK"), "{text}");
+    text
+}
+
+/// `openssl verify -crl_check` of `leaf` against `ca` with `crl` (all PEM): (ok, output).
+pub fn crl_check(ca: &str, crl: &str, leaf: &str) -> (bool, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (name, text) in [("ca.pem", ca), ("crl.pem", crl), ("leaf.pem", leaf)] {
+        std::fs::write(dir.join(name), format!("{text}\n")).unwrap();
+    }
+    let args = [
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        "ca.pem",
+        "-CRLfile",
+        "crl.pem",
+        "leaf.pem",
+    ];
+    openssl_cli(dir, &args)
+}
