@@ -197,3 +197,35 @@ fn the_previous_ca_keeps_a_fresh_crl_while_it_is_in_the_trust_bundle() {
     let out = w.action_at("get-crl", json!({}), t3);
     assert!(!out.ok().contains_key("previous-crl"));
 }
+
+#[test]
+fn a_unit_elected_again_reads_the_crls_another_leader_left() {
+    let w = world(&[("full-reconcile-interval", "30d")]);
+    let t0 = SystemTime::now();
+    w.reconcile_at(t0);
+    let serial = serial(&w);
+    // Another leader, meanwhile, recorded a revocation (and its CRL), then lost leadership:
+    // this unit's cache is from its earlier term.
+    let out = w.action_at("revoke-certificate", json!({"serial": serial}), t0);
+    assert_eq!(out.failed, None);
+    let revoked = crls(&w);
+    let mut stale = w.tools.local_app_bag(PEER);
+    stale.insert("crls".into(), "[]".into());
+    w.tools
+        .state
+        .borrow_mut()
+        .relations
+        .get_mut(&juju_hook::RelationId(PEER))
+        .unwrap()
+        .local_app_bag = stale;
+    // Any other full pass trusts the cache of this term...
+    w.reconcile_at(later(t0, 60));
+    assert_eq!(w.tools.local_app_bag(PEER)["crls"], "[]");
+    // ...but leader-elected reads and signs again what is missing.
+    w.run_ctx(&w.ctx("leader-elected"), later(t0, 120), Default::default());
+    let now = crls(&w);
+    assert_eq!(now.len(), 1);
+    assert_eq!(field(&now[0], "revoked"), 1, "{now:?} (was {revoked:?})");
+    let text = verified(&w.ca_pem(), &now[0]);
+    assert!(text.contains(&serial), "{text}");
+}

@@ -20,16 +20,7 @@ const PROV: &str = "tls-provider";
 const LEG: &str = "etcd";
 const KV: &str = "kv";
 
-fn deploy_legacy(model: &mut Model, app: &str, units: usize, config: Value) {
-    model
-        .deploy(
-            app,
-            &common::legacy_requirer_charm_dir(),
-            units,
-            obj(config),
-        )
-        .expect("deploy legacy requirer");
-}
+use common::deploy_legacy;
 
 fn peer_request() -> &'static str {
     r#"{"peer.example.com": {"sans": []}}"#

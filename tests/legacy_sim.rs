@@ -25,16 +25,7 @@ const PROV: &str = "tls-provider";
 const LEG: &str = "etcd";
 const MOD: &str = "webapp";
 
-fn deploy_legacy(model: &mut Model, app: &str, units: usize, config: Value) {
-    model
-        .deploy(
-            app,
-            &common::legacy_requirer_charm_dir(),
-            units,
-            obj(config),
-        )
-        .expect("deploy legacy requirer");
-}
+use common::deploy_legacy;
 
 /// A model with the provider (`prov_units`, `prov_config`) and the legacy requirer `etcd`
 /// (`units`, `config`), related and settled; returns it and the relation id.

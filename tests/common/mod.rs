@@ -107,6 +107,19 @@ pub fn legacy_requirer_charm_dir() -> PathBuf {
     built_test_charm("legacy-requirer")
 }
 
+/// Deploys the legacy requirer as `app` with `units` units and `config` (a JSON object).
+pub fn deploy_legacy(
+    model: &mut jujusim::Model,
+    app: &str,
+    units: usize,
+    config: serde_json::Value,
+) {
+    let config = config.as_object().cloned().unwrap_or_default();
+    model
+        .deploy(app, &legacy_requirer_charm_dir(), units, config)
+        .expect("deploy legacy requirer");
+}
+
 /// The minimal Python provider (charmlibs TLSCertificatesProvidesV4), for comparing behaviour.
 pub fn test_provider_charm_dir() -> PathBuf {
     built_test_charm("test-provider")

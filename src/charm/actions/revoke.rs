@@ -31,8 +31,7 @@ use crate::charm::dialect::snapshot::bag_of;
 use crate::charm::dialect::snapshot::own_unit_bag;
 use crate::charm::hook::Hook;
 use crate::charm::legacy::manual::holds_certificate;
-use crate::charm::legacy::LegacyDialect;
-use crate::charm::reconcile::{self, ReconcileOptions};
+use crate::charm::reconcile;
 use crate::charm::revocation::crl::{self, SignedCrl};
 use crate::charm::revocation::{csr_fingerprint, Revocation, Store};
 use crate::pki::trust::fingerprint;
@@ -157,13 +156,7 @@ pub fn revoke_certificate(hook: &Hook<'_>) -> Result<(), ActionError> {
 /// the changed store), then checks they are gone. Returns the relations still holding one.
 fn withdraw_legacy(hook: &Hook<'_>, lf: legacy::LegacyFound) -> Result<Vec<u32>, ActionError> {
     let store = lf.store;
-    reconcile::reconcile_with(
-        hook,
-        ReconcileOptions::default(),
-        Box::new(move |leader| {
-            reconcile::dialects_with(Some(leader), LegacyDialect::with_store(store))
-        }),
-    )?;
+    reconcile::reconcile_with_legacy_store(hook, store)?;
     let mut pending = Vec::new();
     for (rel, cert) in &lf.withdrawn {
         let ids = rel.map_or(lf.relations.clone(), |r| vec![r]);

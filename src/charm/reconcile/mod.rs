@@ -132,6 +132,21 @@ pub fn reconcile_with(
     reconcile_full(hook, opts, force.map(CaChange::Rotate), make)
 }
 
+/// [`reconcile`] with the legacy dialect holding `store`, a key store an action changed in
+/// memory (`provide-certificate`, `revoke-certificate`).
+pub fn reconcile_with_legacy_store(
+    hook: &Hook<'_>,
+    store: legacy::store::Store,
+) -> Result<Summary, CharmError> {
+    reconcile_with(
+        hook,
+        ReconcileOptions::default(),
+        Box::new(move |leader| {
+            dialects_with(Some(leader), legacy::LegacyDialect::with_store(store))
+        }),
+    )
+}
+
 /// [`reconcile`] that applies an action's `change` to the CA first (in the same secret write).
 pub fn reconcile_changing_ca(
     hook: &Hook<'_>,
@@ -201,14 +216,18 @@ fn reconcile_full(
 }
 
 /// Keeps the CRLs of our CAs signed ([`crl`]) in a full pass, unless the last cache, made
-/// under the same config and CA, says none is due yet. Returns the next CRL deadline.
+/// under the same config and CA in this term of leadership, says none is due yet. Returns the
+/// next CRL deadline.
 fn keep_crls(leader: &Leader<'_>, run: &Run<'_>) -> Result<Option<u64>, CharmError> {
     let Some(stored) = leader.signer() else {
         return Ok(None);
     };
+    // A unit elected again may hold the cache of its earlier term, when another leader may
+    // have signed: its first hook reads the CRLs.
+    let new_term = leader.hook.ctx.name() == "leader-elected";
     let last = run
         .last
-        .filter(|l| l.context == run.next.context)
+        .filter(|l| l.context == run.next.context && !new_term)
         .and_then(|l| l.crl_due);
     let now = cache::unix(leader.hook.now);
     if !run.pass.is_full() || last.is_some_and(|due| now < due) {

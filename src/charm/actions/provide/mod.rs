@@ -51,7 +51,6 @@ use crate::charm::dialect::{self, Plan};
 use crate::charm::hook::Hook;
 use crate::charm::legacy::manual::{complete_csr, holds_certificate};
 use crate::charm::legacy::store::Store;
-use crate::charm::legacy::LegacyDialect;
 use crate::charm::modern::publish;
 use crate::charm::reconcile::{self, ReconcileOptions};
 use crate::pki::sign::cert_to_pem;
@@ -203,13 +202,7 @@ fn publish_legacy(
     )
     .map_err(ProvideError::from)?
     .ok_or(ProvideError::LegacyGone(app))?;
-    reconcile::reconcile_with(
-        hook,
-        ReconcileOptions::default(),
-        Box::new(move |leader| {
-            reconcile::dialects_with(Some(leader), LegacyDialect::with_store(store))
-        }),
-    )?;
+    reconcile::reconcile_with_legacy_store(hook, store)?;
     // Never report success without the certificate being there: read it back. The shared
     // client certificate goes on every legacy relation.
     let check: Vec<RelationId> = match done.relation_id {
