@@ -11,7 +11,6 @@
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::SystemTime;
 
 /// The variable the shim reads: the offset in nanoseconds, signed decimal.
@@ -19,10 +18,10 @@ pub const OFFSET_VAR: &str = "JUJUSIM_CLOCK_OFFSET_NS";
 
 static SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libjujusim_simclock.so"));
 
-/// The installed shim's path (installed on first use).
+/// The installed shim's path: checked (and written if missing or different) on every call,
+/// so a temp cleaner that removed it between models does not leave hooks without it.
 pub fn shim_path() -> Result<PathBuf, String> {
-    static PATH: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    PATH.get_or_init(install).clone()
+    install()
 }
 
 /// `model clock - real now` in nanoseconds, saturating at the `i64` range (±292 years).
