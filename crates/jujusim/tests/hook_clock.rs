@@ -10,6 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jujusim::Model;
 
 const DAY: u64 = 86_400;
+/// Seconds a hook's reading may be off: the time the hook takes on a loaded machine. The
+/// clocks told apart are days apart.
+const SLACK: i64 = 120;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -96,23 +99,23 @@ fn rust_and_shell_hooks_see_the_model_clock_only_when_switched_on() {
 
     // Off: the real clock, whatever the model's says.
     let got = clocks_in_hook(&mut m, "clk/0");
-    assert_near(&got, secs(SystemTime::now()), 10);
+    assert_near(&got, secs(SystemTime::now()), SLACK);
 
     // On: the model's clock (plus the few seconds the hook takes), for every reader.
     m.set_hook_clock(true).unwrap();
     assert!(m.hook_clock());
     let got = clocks_in_hook(&mut m, "clk/0");
-    assert_near(&got, secs(m.now()), 10);
+    assert_near(&got, secs(m.now()), SLACK);
 
     // It follows the model's clock from hook to hook.
     m.advance_clock(Duration::from_secs(45 * DAY + 3600));
     let got = clocks_in_hook(&mut m, "clk/0");
-    assert_near(&got, secs(m.now()), 10);
+    assert_near(&got, secs(m.now()), SLACK);
 
     // Off again: real time.
     m.set_hook_clock(false).unwrap();
     let got = clocks_in_hook(&mut m, "clk/0");
-    assert_near(&got, secs(SystemTime::now()), 10);
+    assert_near(&got, secs(SystemTime::now()), SLACK);
 }
 
 #[test]
@@ -137,7 +140,7 @@ fn an_action_sees_the_model_clock() {
     let r = m.run_action("clk/0", "now", Default::default()).unwrap();
     assert_eq!(r.status, "completed", "{r:?}");
     let now: i64 = r.results["now"].as_str().unwrap().parse().unwrap();
-    assert_near(&[("action".into(), now)], secs(m.now()), 10);
+    assert_near(&[("action".into(), now)], secs(m.now()), SLACK);
 }
 
 /// The test charms' Python fork server (`build/pyfork`, `scripts/build-test-charms.sh`): a hook
@@ -197,7 +200,7 @@ fn python_hooks_through_the_fork_server_see_the_model_clock_and_stay_warm() {
     assert_near(
         &[("time".into(), time), ("datetime".into(), dt)],
         secs(SystemTime::now()),
-        10,
+        SLACK,
     );
 
     m.set_hook_clock(true).unwrap();
@@ -208,12 +211,12 @@ fn python_hooks_through_the_fork_server_see_the_model_clock_and_stay_warm() {
         assert_near(
             &[("time".into(), time), ("datetime".into(), dt)],
             secs(m.now()),
-            10,
+            SLACK,
         );
     }
 
     m.set_hook_clock(false).unwrap();
     let (warm, time, _) = read(&mut m);
     assert!(warm);
-    assert_near(&[("time".into(), time)], secs(SystemTime::now()), 10);
+    assert_near(&[("time".into(), time)], secs(SystemTime::now()), SLACK);
 }
