@@ -16,6 +16,7 @@ pub mod flags;
 pub mod meta;
 mod model;
 mod server;
+mod simclock;
 mod state;
 mod tools;
 pub mod util;

@@ -234,6 +234,9 @@ fn run_step(
         "automatically-retry-hooks" => {
             m.set_automatically_retry_hooks(arg.as_bool().ok_or("takes true or false")?)
         }
+        "hook-clock" => m
+            .set_hook_clock(arg.as_bool().ok_or("hook-clock takes true or false")?)
+            .map_err(e)?,
         "settle" => settle(m, verbose)?,
         "resolve" => {
             let u = str_or_field(arg, "unit", name)?;

@@ -88,3 +88,58 @@ fn user_secret_steps() {
     }
     assert_eq!(stdout.matches("owner=model").count(), 1, "{stdout}");
 }
+
+#[test]
+fn hook_clock_step() {
+    let t = tempfile::tempdir().unwrap();
+    let charm = t.path().join("clk");
+    std::fs::create_dir_all(&charm).unwrap();
+    std::fs::write(charm.join("metadata.yaml"), "name: clk\n").unwrap();
+    let dispatch = charm.join("dispatch");
+    std::fs::write(
+        &dispatch,
+        "#!/bin/sh\nif [ \"$JUJU_HOOK_NAME\" = update-status ]; then juju-log \"year $(date -u +%Y)\"; fi\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dispatch, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let f = t.path().join("clock.yaml");
+    // 100 years on: the hook's `date` says so only while `hook-clock` is on.
+    std::fs::write(
+        &f,
+        "- deploy: {app: clk, charm: clk, units: 1}\n\
+         - settle\n\
+         - advance-clock: 3155760000\n\
+         - update-status: clk\n\
+         - settle\n\
+         - hook-clock: true\n\
+         - update-status: clk\n\
+         - settle\n\
+         - hook-clock: false\n\
+         - update-status: clk\n\
+         - settle\n\
+         - logs: clk/0\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jujusim"))
+        .arg("run")
+        .arg(&f)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let years: Vec<u32> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("INFO year ")?.trim().parse().ok())
+        .collect();
+    assert_eq!(years.len(), 3, "{stdout}");
+    assert_eq!(years[0], years[2], "real time with the switch off");
+    assert!(
+        (99..=101).contains(&(years[1] - years[0])),
+        "{years:?}: 100 years on with it on"
+    );
+}

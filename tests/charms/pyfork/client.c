@@ -14,7 +14,7 @@
  * itself: the plain path, exactly what the dispatch did without the fork server.
  *
  * The server is found by an abstract unix socket named after the user, the session and PYTHON +
- * SERVER, so each test session (and each venv) has its own server, and hooks can join the
+ * SERVER (+ LD_PRELOAD when set), so each test session (and each venv) has its own server, and hooks can join the
  * client's process group (a SIGKILL of the hook's group kills the forked child too).
  *
  * Built by scripts/build-test-charms.sh with the system C compiler; no dependencies.
@@ -101,7 +101,8 @@ static int connect_to(const struct sockaddr_un *addr, socklen_t len) {
 
 /* Start the server, detached: its own process group (same session), cwd /, no inherited
  * files, and only the variables that shape how Python starts (locale, PYTHON* but
- * PYTHONPATH). */
+ * PYTHONPATH) and LD_PRELOAD (the simulator's clock shim, which hooks forked from the server
+ * must have loaded; it reads its offset from each hook's own environment). */
 static void start_server(const char *python, const char *server, const char *name) {
     pid_t pid = fork();
     if (pid < 0)
@@ -131,6 +132,7 @@ static void start_server(const char *python, const char *server, const char *nam
     for (char **e = environ; *e && n < 255; e++) {
         if (strncmp(*e, "LANG=", 5) == 0 || strncmp(*e, "LANGUAGE=", 9) == 0 ||
             strncmp(*e, "LC_", 3) == 0 ||
+            strncmp(*e, "LD_PRELOAD=", 11) == 0 ||
             (strncmp(*e, "PYTHON", 6) == 0 && strncmp(*e, "PYTHONPATH=", 11) != 0))
             env[n++] = *e;
     }
@@ -216,8 +218,13 @@ int main(int argc, char **argv) {
 
     pid_t sid = getsid(0);
     char name[100];
+    uint64_t key = fnv(fnv(1469598103934665603ULL, python), server);
+    /* Hooks with a different LD_PRELOAD (the clock shim or none) get a server of their own. */
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload && *preload)
+        key = fnv(key, preload);
     snprintf(name, sizeof name, "tls-provider-pyfork-%u-%d-%016llx", (unsigned)getuid(), (int)sid,
-             (unsigned long long)fnv(fnv(1469598103934665603ULL, python), server));
+             (unsigned long long)key);
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     size_t nlen = strlen(name);
     memcpy(addr.sun_path + 1, name, nlen); /* abstract: sun_path[0] == 0 */

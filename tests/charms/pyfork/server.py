@@ -58,8 +58,12 @@ PRELOAD = (
     "uuid",
 )
 # Variables that shape the interpreter at start-up or at import: a hook whose values differ
-# from the server's runs on the plain path.
-STARTUP_PREFIXES = ("LANG=", "LANGUAGE=", "LC_", "PYTHON")
+# from the server's runs on the plain path. LD_PRELOAD: the simulator's clock shim
+# (`Model::set_hook_clock`) is loaded at exec, so only a server started with it can serve
+# such hooks (the client keys its server on it too); the shim's offset variable
+# (JUJUSIM_CLOCK_OFFSET_NS) differs per hook and is read by the shim on every clock call, from
+# the environment run_hook sets, so it is not compared.
+STARTUP_PREFIXES = ("LANG=", "LANGUAGE=", "LC_", "PYTHON", "LD_PRELOAD=")
 
 # The interpreter's own sys.path entries (stdlib, site-packages), without this script's dir.
 BASE_PATH = sys.path[1:]

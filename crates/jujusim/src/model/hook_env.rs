@@ -1,5 +1,6 @@
 //! The environment of a hook or action process, exactly the variables Juju sets
-//! (see `docs/juju-hook-contract.md` §2).
+//! (see `docs/juju-hook-contract.md` §2), plus, with `Model::set_hook_clock(true)` only,
+//! `LD_PRELOAD` and `JUJUSIM_CLOCK_OFFSET_NS` (the simulated clock).
 
 use super::actions::ActionRequest;
 use super::Model;
@@ -34,6 +35,14 @@ impl Model {
             env.push(("JUJU_ACTION_TAG".into(), format!("action-{}", a.id)));
         }
         env.push(("JUJU_DISPATCH_PATH".into(), run.dispatch_path.to_string()));
+        // Not Juju's: the simulated clock for the process (`set_hook_clock`), offset as of now.
+        if let Some(shim) = &self.hook_clock {
+            env.push(("LD_PRELOAD".into(), shim.display().to_string()));
+            env.push((
+                crate::simclock::OFFSET_VAR.into(),
+                crate::simclock::offset_ns(st.clock).to_string(),
+            ));
+        }
         env
     }
 

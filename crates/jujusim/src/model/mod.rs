@@ -80,6 +80,8 @@ pub struct Model {
     hook_timeout: Duration,
     /// An explicit `set_leadership_mode`; else the mode follows the Juju version.
     leadership_override: Option<LeadershipMode>,
+    /// `set_hook_clock(true)`: the clock shim every hook and action process preloads.
+    hook_clock: Option<PathBuf>,
 }
 
 /// How leadership changes reach the units.
@@ -163,6 +165,7 @@ impl Model {
             next_action: 1,
             hook_timeout: Duration::from_secs(600),
             leadership_override: None,
+            hook_clock: None,
         };
         // `JUJUSIM_LEADERSHIP=3|4` sets the default leadership mode of every model (so a whole
         // test suite can be run under Juju 4.x leadership rules).
@@ -230,6 +233,29 @@ impl Model {
         } else {
             LeadershipMode::Juju3
         }
+    }
+
+    /// Whether hook and action processes see the simulated clock (default off: they see the
+    /// machine's real clock, as every test did before this switch). On, each process the model
+    /// starts (and everything it runs, hook tools and Python charms included) gets
+    /// `LD_PRELOAD=<the jujusim clock shim>` and `JUJUSIM_CLOCK_OFFSET_NS=<model clock − real
+    /// time at its launch>`, so its wall-clock reads through libc (`SystemTime::now()`,
+    /// `time.time()`, `datetime.now()`, `date`) return [`Model::now`] plus the real time
+    /// elapsed since it started; monotonic clocks are untouched. Statically linked programs
+    /// and raw `syscall`/vDSO reads bypass it. Fails only if the shim cannot be written (to
+    /// `$TMPDIR/jujusim-<uid>/`).
+    pub fn set_hook_clock(&mut self, on: bool) -> Result<(), SimError> {
+        self.hook_clock = if on {
+            Some(crate::simclock::shim_path().map_err(SimError::Setup)?)
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    /// Whether hook processes see the simulated clock ([`Model::set_hook_clock`]).
+    pub fn hook_clock(&self) -> bool {
+        self.hook_clock.is_some()
     }
 
     /// Model config `automatically-retry-hooks` (default true): a failed hook is retried by the
