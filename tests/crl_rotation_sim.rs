@@ -120,7 +120,7 @@ fn with_the_hook_clock_the_crl_is_signed_again_at_half_its_validity() {
         field(c0, "number"),
     );
     assert_eq!(next0 - this0, 48 * HOUR, "{c0}");
-    verified_crl_text(&ca, c0["pem"].as_str().unwrap());
+    crl_verified_text(&ca, c0["pem"].as_str().unwrap());
 
     // 23 h on: not yet half of the validity, the CRL stays as it is.
     m.advance_clock(Duration::from_secs(23 * HOUR));
@@ -145,7 +145,7 @@ fn with_the_hook_clock_the_crl_is_signed_again_at_half_its_validity() {
     assert_eq!(field(c1, "next-update") - this1, 48 * HOUR, "{c1}");
     assert!(field(c1, "number") > number0, "{c0}\n{c1}");
     assert_ne!(c1["pem"], c0["pem"]);
-    let text = verified_crl_text(&ca, c1["pem"].as_str().unwrap());
+    let text = crl_verified_text(&ca, c1["pem"].as_str().unwrap());
     assert!(text.contains("verify OK"), "{text}");
 
     // And the next update-status, a few hours on, leaves it again.
