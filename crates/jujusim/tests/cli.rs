@@ -64,17 +64,7 @@ fn user_secret_steps() {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jujusim"))
-        .arg("run")
-        .arg(&f)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_ok(&f);
     let uri = stdout
         .lines()
         .find(|l| l.starts_with("secret:") && l.len() == 27)
@@ -121,17 +111,7 @@ fn hook_clock_step() {
          - logs: clk/0\n",
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jujusim"))
-        .arg("run")
-        .arg(&f)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_ok(&f);
     let years: Vec<u32> = stdout
         .lines()
         .filter_map(|l| l.strip_prefix("INFO year ")?.trim().parse().ok())
@@ -142,4 +122,20 @@ fn hook_clock_step() {
         (99..=101).contains(&(years[1] - years[0])),
         "{years:?}: 100 years on with it on"
     );
+}
+
+/// `jujusim run <scenario>`, asserting success: its stdout.
+fn run_ok(scenario: &std::path::Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jujusim"))
+        .arg("run")
+        .arg(scenario)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
